@@ -1,0 +1,3 @@
+module grovebench/peer
+
+go 1.19

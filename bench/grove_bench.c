@@ -1,0 +1,495 @@
+/* Grove benchmark workloads.
+ *
+ * Run as `grove_bench NAME`. Prints one number, the workload's figure, on
+ * stdout; a wrong result prints a message on stderr and exits with status
+ * 1. The figure is timed inside the program, so runtime start-up and
+ * shutdown are not part of it. bench/erlang/ and bench/go/ hold the same
+ * workloads for BEAM and Go, and bench/run.sh compares the three.
+ *
+ * Every process waits with GROVE_INFINITY, as the peers' receives do:
+ * a lost message shows up as a hang, which the runner's timeout turns into
+ * a failed run.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <grove.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The figures compare runtimes at the same parallelism: BEAM runs with
+ * +S 2:2 and Go with GOMAXPROCS=2. */
+#define BENCH_SCHEDULERS 2
+
+#define SPAWN_TOTAL 1000000u
+#define SPAWN_BATCH 10000u
+#define RING_SIZE 1000u
+#define RING_HOPS 1000000u
+#define PINGPONG_TRIPS 1000000u
+#define SKYNET_SIZE 1000000u
+#define SKYNET_DIV 10u
+#define SKYNET_SUM UINT64_C(499999500000)
+#define IDLE_PROCS 100000u
+#define IDLE_SETTLE_MS 1500
+
+/* Message tags. Each workload only ever has one or two kinds in flight,
+ * but distinct tags make a stray message fail the check instead of being
+ * counted. */
+enum {
+    TAG_TOKEN = 1,
+    TAG_RING_DONE,
+    TAG_STOP,
+    TAG_PING,
+    TAG_PONG,
+    TAG_COUNT,
+    TAG_SUM,
+    TAG_READY
+};
+
+/* The figure the benchmark process leaves for main() to print. */
+static double bench_figure;
+
+/* A failed check or runtime call ends the whole program at once: a
+ * benchmark with a wrong answer has nothing worth cleaning up, and other
+ * processes may be blocked waiting for the one that failed. */
+static _Noreturn void fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static _Noreturn void fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("grove_bench: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    _Exit(1);
+}
+
+static void check_rc(int rc, const char *what)
+{
+    if (rc < 0)
+        fail("%s: %s (%s)", what, grove_strerror(rc), grove_errname(rc));
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+}
+
+static double per_op(uint64_t t0, uint64_t t1, uint64_t ops)
+{
+    return (double)(t1 - t0) / (double)ops;
+}
+
+static grove_pid_t spawn_checked(grove_entry_fn fn, void *arg,
+                                 const grove_spawn_opts_t *opts)
+{
+    grove_pid_t pid;
+
+    check_rc(grove_spawn(fn, arg, opts, &pid), "grove_spawn");
+    return pid;
+}
+
+static void send_empty(grove_pid_t to, uint64_t tag)
+{
+    check_rc(grove_send(to, tag, NULL, 0), "grove_send");
+}
+
+static void send_u64(grove_pid_t to, uint64_t tag, uint64_t value)
+{
+    check_rc(grove_send(to, tag, &value, sizeof value), "grove_send");
+}
+
+static grove_msg_t *recv_any(void)
+{
+    grove_msg_t *m;
+
+    check_rc(grove_recv(&m, GROVE_INFINITY), "grove_recv");
+    return m;
+}
+
+/* Receives the next message, which must be a user message with this tag;
+ * returns it for the caller to read and free. */
+static grove_msg_t *recv_expect(uint64_t tag)
+{
+    grove_msg_t *m = recv_any();
+
+    if (grove_msg_kind(m) != GROVE_MSG_USER || grove_msg_tag(m) != tag)
+        fail("expected a message tagged %" PRIu64 ", got kind %d tag %"
+             PRIu64, tag, grove_msg_kind(m), grove_msg_tag(m));
+    return m;
+}
+
+/* The payload of a message carrying one uint64_t. */
+static uint64_t msg_u64(const grove_msg_t *m)
+{
+    uint64_t value;
+
+    if (grove_msg_size(m) != sizeof value)
+        fail("message of %zu bytes, expected %zu", grove_msg_size(m),
+             sizeof value);
+    /* The payload has no alignment promise beyond what a copy needs. */
+    memcpy(&value, grove_msg_data(m), sizeof value);
+    return value;
+}
+
+static uint64_t recv_u64(uint64_t tag)
+{
+    grove_msg_t *m = recv_expect(tag);
+    uint64_t value = msg_u64(m);
+
+    grove_msg_free(m);
+    return value;
+}
+
+/* ---- spawn_exit: ns per process spawned and exited ------------------
+ * The spawner starts children in batches, so the number alive at once
+ * stays bounded, each with a monitor; a batch is done when every child's
+ * DOWN has arrived, i.e. the child has exited, not just started. */
+
+static void spawn_exit_child(void *arg)
+{
+    (void)arg;
+}
+
+static void bench_spawn_exit(void *arg)
+{
+    grove_spawn_opts_t opts = {.monitor = true};
+    uint64_t normal = 0;
+    uint64_t t0, t1;
+
+    (void)arg;
+    t0 = now_ns();
+    for (uint32_t left = SPAWN_TOTAL; left > 0;) {
+        uint32_t n = left < SPAWN_BATCH ? left : SPAWN_BATCH;
+
+        for (uint32_t i = 0; i < n; i++)
+            spawn_checked(spawn_exit_child, NULL, &opts);
+        for (uint32_t i = 0; i < n; i++) {
+            grove_msg_t *m = recv_any();
+            const grove_reason_t *why = grove_msg_reason(m);
+
+            if (grove_msg_kind(m) != GROVE_MSG_DOWN)
+                fail("spawn_exit: expected DOWN, got kind %d",
+                     grove_msg_kind(m));
+            if (why != NULL && why->kind == GROVE_EXIT_NORMAL)
+                normal++;
+            grove_msg_free(m);
+        }
+        left -= n;
+    }
+    t1 = now_ns();
+    if (normal != SPAWN_TOTAL)
+        fail("spawn_exit: %" PRIu64 " of %u children exited normally",
+             normal, SPAWN_TOTAL);
+    bench_figure = per_op(t0, t1, SPAWN_TOTAL);
+}
+
+/* ---- ring_hop: ns per hop of a token round a ring --------------------
+ * The token carries the hops still to make; the node that gets 0 reports
+ * its index, which must be RING_HOPS % RING_SIZE. */
+
+struct ring_node {
+    grove_pid_t next;
+    grove_pid_t main;
+    uint64_t index;
+};
+
+/* Static because the nodes outlive the benchmark process's use of them:
+ * they read it until they take their stop message. */
+static struct ring_node ring_nodes[RING_SIZE];
+
+static void ring_node_run(void *arg)
+{
+    const struct ring_node *node = arg;
+
+    for (;;) {
+        grove_msg_t *m = recv_any();
+        uint64_t hops;
+
+        if (grove_msg_tag(m) == TAG_STOP) {
+            grove_msg_free(m);
+            return;
+        }
+        if (grove_msg_tag(m) != TAG_TOKEN)
+            fail("ring_hop: node got tag %" PRIu64, grove_msg_tag(m));
+        hops = msg_u64(m);
+        grove_msg_free(m);
+        if (hops == 0)
+            send_u64(node->main, TAG_RING_DONE, node->index);
+        else
+            send_u64(node->next, TAG_TOKEN, hops - 1);
+    }
+}
+
+static void bench_ring_hop(void *arg)
+{
+    grove_pid_t pids[RING_SIZE];
+    uint64_t last, t0, t1;
+
+    (void)arg;
+    for (uint32_t i = 0; i < RING_SIZE; i++) {
+        ring_nodes[i].main = grove_self();
+        ring_nodes[i].index = i;
+        pids[i] = spawn_checked(ring_node_run, &ring_nodes[i], NULL);
+    }
+    /* Filled in before the token is sent: a node reads its next only on
+     * getting the token, and the send orders these writes before it. */
+    for (uint32_t i = 0; i < RING_SIZE; i++)
+        ring_nodes[i].next = pids[(i + 1) % RING_SIZE];
+
+    t0 = now_ns();
+    send_u64(pids[0], TAG_TOKEN, RING_HOPS);
+    last = recv_u64(TAG_RING_DONE);
+    t1 = now_ns();
+
+    for (uint32_t i = 0; i < RING_SIZE; i++)
+        send_empty(pids[i], TAG_STOP);
+    if (last != RING_HOPS % RING_SIZE)
+        fail("ring_hop: token finished at node %" PRIu64 ", expected %u",
+             last, RING_HOPS % RING_SIZE);
+    bench_figure = per_op(t0, t1, RING_HOPS);
+}
+
+/* ---- pingpong: ns per round trip between two processes ---------------- */
+
+static void pingpong_ponger(void *arg)
+{
+    uint64_t count = 0;
+
+    (void)arg;
+    for (;;) {
+        grove_msg_t *m = recv_any();
+        grove_pid_t from = grove_msg_from(m);
+        uint64_t tag = grove_msg_tag(m);
+
+        grove_msg_free(m);
+        if (tag == TAG_PING) {
+            count++;
+            send_empty(from, TAG_PONG);
+        } else if (tag == TAG_STOP) {
+            send_u64(from, TAG_COUNT, count);
+            return;
+        } else {
+            fail("pingpong: ponger got tag %" PRIu64, tag);
+        }
+    }
+}
+
+static void bench_pingpong(void *arg)
+{
+    grove_pid_t ponger = spawn_checked(pingpong_ponger, NULL, NULL);
+    uint64_t count, t0, t1;
+
+    (void)arg;
+    t0 = now_ns();
+    for (uint32_t i = 0; i < PINGPONG_TRIPS; i++) {
+        send_empty(ponger, TAG_PING);
+        grove_msg_free(recv_expect(TAG_PONG));
+    }
+    t1 = now_ns();
+
+    send_empty(ponger, TAG_STOP);
+    count = recv_u64(TAG_COUNT);
+    if (count != PINGPONG_TRIPS)
+        fail("pingpong: %" PRIu64 " round trips, expected %u", count,
+             PINGPONG_TRIPS);
+    bench_figure = per_op(t0, t1, PINGPONG_TRIPS);
+}
+
+/* ---- skynet: ms for a tree of SKYNET_SIZE leaves, fan-out SKYNET_DIV ---
+ * Leaves send their number up; every other node sums its children's. */
+
+struct skynet_args {
+    grove_pid_t parent;
+    uint64_t num;
+    uint64_t size;
+};
+
+static void skynet_node(void *arg)
+{
+    /* Copied at once: the parent's array of arguments lives only until
+     * all its children have answered. */
+    struct skynet_args self = *(const struct skynet_args *)arg;
+    struct skynet_args kids[SKYNET_DIV];
+    uint64_t sub, sum = 0;
+    grove_pid_t me;
+
+    if (self.size == 1) {
+        send_u64(self.parent, TAG_SUM, self.num);
+        return;
+    }
+    me = grove_self();
+    sub = self.size / SKYNET_DIV;
+    for (uint32_t i = 0; i < SKYNET_DIV; i++) {
+        kids[i].parent = me;
+        kids[i].num = self.num + i * sub;
+        kids[i].size = sub;
+        spawn_checked(skynet_node, &kids[i], NULL);
+    }
+    for (uint32_t i = 0; i < SKYNET_DIV; i++)
+        sum += recv_u64(TAG_SUM);
+    send_u64(self.parent, TAG_SUM, sum);
+}
+
+static void bench_skynet(void *arg)
+{
+    struct skynet_args root = {.num = 0, .size = SKYNET_SIZE};
+    uint64_t sum, t0, t1;
+
+    (void)arg;
+    root.parent = grove_self();
+    t0 = now_ns();
+    spawn_checked(skynet_node, &root, NULL);
+    sum = recv_u64(TAG_SUM);
+    t1 = now_ns();
+    if (sum != SKYNET_SUM)
+        fail("skynet: sum %" PRIu64 ", expected %" PRIu64, sum, SKYNET_SUM);
+    bench_figure = (double)(t1 - t0) / 1e6;
+}
+
+/* ---- idle_process_bytes: resident bytes per process blocked in receive
+ * Measured as the growth of the OS process's resident set, from
+ * /proc/self/statm, as the peers do, once the processes have waited long
+ * enough for the runtime to give their idle stack pages back. */
+
+static uint64_t rss_bytes(void)
+{
+    unsigned long size_pages, resident_pages;
+    long page = sysconf(_SC_PAGESIZE);
+    FILE *f = fopen("/proc/self/statm", "r");
+    int got;
+
+    if (f == NULL)
+        fail("idle_process_bytes: cannot open /proc/self/statm");
+    got = fscanf(f, "%lu %lu", &size_pages, &resident_pages);
+    fclose(f);
+    if (got != 2 || page <= 0)
+        fail("idle_process_bytes: cannot read /proc/self/statm");
+    return (uint64_t)resident_pages * (uint64_t)page;
+}
+
+static void idle_child(void *arg)
+{
+    grove_pid_t main_pid = *(const grove_pid_t *)arg;
+
+    send_empty(main_pid, TAG_READY);
+    /* Never answered: the runtime's stop ends it. */
+    grove_msg_free(recv_any());
+}
+
+static void bench_idle_process_bytes(void *arg)
+{
+    grove_pid_t self = grove_self();
+    grove_stats_t stats;
+    uint64_t before, after;
+
+    (void)arg;
+    before = rss_bytes();
+    /* Children read self before they signal readiness, and this process
+     * waits for every signal, so its stack outlives their use of it. */
+    for (uint32_t i = 0; i < IDLE_PROCS; i++)
+        spawn_checked(idle_child, &self, NULL);
+    for (uint32_t i = 0; i < IDLE_PROCS; i++)
+        grove_msg_free(recv_expect(TAG_READY));
+    check_rc(grove_sleep(IDLE_SETTLE_MS), "grove_sleep");
+    after = rss_bytes();
+
+    check_rc(grove_stats(&stats), "grove_stats");
+    if (stats.processes_alive < IDLE_PROCS)
+        fail("idle_process_bytes: %" PRIu64 " processes alive, expected "
+             "at least %u", stats.processes_alive, IDLE_PROCS);
+    /* Not an error, as the figure is still what it costs, but worth
+     * knowing when reading a high figure. */
+    if (stats.stacks_parked < IDLE_PROCS)
+        fprintf(stderr, "grove_bench: note: %" PRIu64 " of %u idle stacks "
+                "parked\n", stats.stacks_parked, IDLE_PROCS);
+    bench_figure = after > before
+                       ? (double)(after - before) / (double)IDLE_PROCS
+                       : 0.0;
+}
+
+/* ---- the workload table ------------------------------------------------
+ * A new workload is one entry here, one function above, and its name in
+ * bench/run.sh's list. */
+
+struct workload {
+    const char *name;
+    grove_entry_fn run;
+};
+
+static const struct workload workloads[] = {
+    {"spawn_exit", bench_spawn_exit},
+    {"ring_hop", bench_ring_hop},
+    {"pingpong", bench_pingpong},
+    {"skynet", bench_skynet},
+    {"idle_process_bytes", bench_idle_process_bytes},
+};
+
+#define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
+
+static void usage(void)
+{
+    fputs("usage: grove_bench NAME\nworkloads:", stderr);
+    for (size_t i = 0; i < N_WORKLOADS; i++)
+        fprintf(stderr, " %s", workloads[i].name);
+    fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+    const struct workload *w = NULL;
+    grove_config_t cfg = {0};
+    grove_reason_t reason;
+    int rc;
+
+    if (argc != 2) {
+        usage();
+        return 2;
+    }
+    for (size_t i = 0; i < N_WORKLOADS; i++)
+        if (strcmp(argv[1], workloads[i].name) == 0)
+            w = &workloads[i];
+    if (w == NULL) {
+        fprintf(stderr, "grove_bench: unknown workload '%s'\n", argv[1]);
+        usage();
+        return 2;
+    }
+
+    cfg.schedulers = BENCH_SCHEDULERS;
+    /* skynet has up to 1,111,111 processes alive at once, past the
+     * default table size. */
+    cfg.max_processes = UINT32_C(1) << 21;
+    /* A spawner starting a batch, or 100,000 idle processes, runs long
+     * without yielding on purpose; reports about it are noise here. */
+    cfg.long_schedule_ms = -1;
+    /* Idle stacks are given back sooner than the default 1 s, well within
+     * idle_process_bytes' settling time. */
+    cfg.stack_trim_ms = 200;
+
+    rc = grove_start(&cfg);
+    check_rc(rc, "grove_start");
+    rc = grove_run(w->run, NULL, &reason);
+    check_rc(rc, "grove_run");
+    if (reason.kind != GROVE_EXIT_NORMAL) {
+        char text[256];
+
+        grove_reason_format(&reason, text, sizeof text);
+        fail("%s: the benchmark process exited with %s", w->name, text);
+    }
+    check_rc(grove_stop(), "grove_stop");
+
+    printf("%.1f\n", bench_figure);
+    return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# Runs the benchmark workloads on Grove, BEAM and Go and compares them.
+#
+#   bash bench/run.sh BUILD_DIR
+#
+# BUILD_DIR is a CMake build of the project (it holds bench/grove_bench).
+# The BEAM and Go peers are compiled here, into BUILD_DIR/bench/peers;
+# Erlang and Go are installed with apt-get when missing. Every workload
+# runs BENCH_RUNS times (default 3) on each side and the median is kept.
+# Prints one line per workload on stdout:
+#
+#   NAME grove=VALUE beam=VALUE go=VALUE unit=UNIT ratio=GROVE/BEAM
+#
+# and writes the same table, with the machine and versions, to
+# bench/results/latest.md. A side whose program is missing, fails a check,
+# crashes or times out shows n/a; the other sides still run.
+#
+# Environment:
+#   BENCH_ONLY=a,b     run only these workloads
+#   BENCH_RUNS=N       runs per side and workload (default 3)
+#   BENCH_TIMEOUT=S    seconds one run may take (default 300)
+set -u -o pipefail
+
+# Workload names and the unit of their figure. A new workload is a name
+# here and a case in grove_bench.c, erlang/beam_bench.erl and go/main.go.
+WORKLOADS=(
+    spawn_exit:ns
+    ring_hop:ns
+    pingpong:ns
+    skynet:ms
+    idle_process_bytes:B
+)
+SIDES=(grove beam go)
+
+# Every side gets two schedulers: Grove's config says so, BEAM gets +S 2:2
+# and Go GOMAXPROCS=2.
+SCHEDULERS=2
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD_DIR=${1:-}
+RUNS=${BENCH_RUNS:-3}
+RUN_TIMEOUT=${BENCH_TIMEOUT:-300}
+RESULTS_MD=$BENCH_DIR/results/latest.md
+
+note() { printf 'bench: %s\n' "$*" >&2; }
+
+if [[ -z $BUILD_DIR ]]; then
+    echo "usage: bash bench/run.sh BUILD_DIR" >&2
+    exit 2
+fi
+if ! [[ $RUNS =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench: BENCH_RUNS must be a positive integer" >&2
+    exit 2
+fi
+BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd) || {
+    echo "bench: no build directory '$1'" >&2
+    exit 2
+}
+
+# The workloads to run, in the list's order.
+selected=()
+if [[ -n ${BENCH_ONLY:-} ]]; then
+    IFS=, read -r -a wanted <<<"$BENCH_ONLY"
+    for w in "${wanted[@]}"; do
+        found=
+        for entry in "${WORKLOADS[@]}"; do
+            [[ ${entry%%:*} == "$w" ]] && found=1
+        done
+        [[ -n $found ]] || note "unknown workload '$w' in BENCH_ONLY"
+    done
+    for entry in "${WORKLOADS[@]}"; do
+        for w in "${wanted[@]}"; do
+            [[ ${entry%%:*} == "$w" ]] && selected+=("$entry")
+        done
+    done
+else
+    selected=("${WORKLOADS[@]}")
+fi
+if ((${#selected[@]} == 0)); then
+    echo "bench: no workload selected" >&2
+    exit 2
+fi
+
+# ---- tools ---------------------------------------------------------------
+
+apt_updated=
+apt_install() {
+    local sudo=
+    if [[ $(id -u) != 0 ]]; then
+        command -v sudo >/dev/null || {
+            note "not root and no sudo: cannot install $*"
+            return 1
+        }
+        sudo=sudo
+    fi
+    if [[ -z $apt_updated ]]; then
+        note "apt-get update"
+        $sudo apt-get update -qq >&2 || return 1
+        apt_updated=1
+    fi
+    note "installing $*"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        --no-install-recommends "$@" >&2
+}
+
+# erlang-base holds erl and erlc (the compiler application included);
+# golang-go is Debian's default Go toolchain.
+if ! command -v erl >/dev/null || ! command -v erlc >/dev/null; then
+    apt_install erlang-base || note "could not install Erlang"
+fi
+if ! command -v go >/dev/null; then
+    apt_install golang-go || note "could not install Go"
+fi
+
+# ---- programs ------------------------------------------------------------
+
+PEERS=$BUILD_DIR/bench/peers
+mkdir -p "$PEERS/beam"
+
+GROVE_BIN=$BUILD_DIR/bench/grove_bench
+have_grove=
+if [[ -x $GROVE_BIN ]]; then
+    have_grove=1
+else
+    note "no $GROVE_BIN: build the grove_bench target first"
+fi
+
+have_beam=
+if command -v erlc >/dev/null &&
+    erlc -o "$PEERS/beam" "$BENCH_DIR"/erlang/*.erl >&2; then
+    have_beam=1
+else
+    note "the BEAM peer did not build"
+fi
+
+have_go=
+gotmp=$(mktemp -d)
+trap 'rm -rf "$gotmp"' EXIT
+# A private GOPATH and cache, and no proxy: the peer uses only the
+# standard library, so a build that wants the network is a bug.
+if command -v go >/dev/null &&
+    (cd "$BENCH_DIR/go" &&
+        GOPATH=$gotmp/gopath GOCACHE=$gotmp/cache GOFLAGS=-mod=mod \
+            GOPROXY=off GO111MODULE=on go build -o "$PEERS/go_bench" . >&2)
+then
+    have_go=1
+else
+    note "the Go peer did not build"
+fi
+
+# Runs one side's program once for a workload: prints its figure, or
+# fails (non-zero) when the program did or its output is not one number.
+run_side() {
+    local side=$1 name=$2 out rc
+    case $side in
+    grove)
+        [[ -n $have_grove ]] || return 1
+        out=$(timeout -k 10 "$RUN_TIMEOUT" "$GROVE_BIN" "$name")
+        ;;
+    beam)
+        [[ -n $have_beam ]] || return 1
+        # +P: skynet has 1.1 million processes alive at once, past the
+        # default limit. Logging off so nothing but the figure is printed.
+        out=$(timeout -k 10 "$RUN_TIMEOUT" erl -noshell \
+            +S "$SCHEDULERS:$SCHEDULERS" +P 2097152 \
+            -kernel logger_level none -pa "$PEERS/beam" \
+            -run beam_bench main "$name" </dev/null)
+        ;;
+    go)
+        [[ -n $have_go ]] || return 1
+        out=$(GOMAXPROCS=$SCHEDULERS timeout -k 10 "$RUN_TIMEOUT" \
+            "$PEERS/go_bench" "$name")
+        ;;
+    esac
+    rc=$?
+    if ((rc != 0)); then
+        ((rc == 124 || rc == 137)) && note "$side $name: timed out"
+        note "$side $name: failed (exit status $rc)"
+        return 1
+    fi
+    if ! [[ $out =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+        note "$side $name: not a number: '$out'"
+        return 1
+    fi
+    printf '%s\n' "$out"
+}
+
+# The median of the numbers given, one decimal.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '
+        { v[NR] = $1 }
+        END {
+            if (NR % 2) m = v[(NR + 1) / 2]
+            else m = (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%.1f\n", m
+        }'
+}
+
+ratio() {
+    if [[ $1 == n/a || $2 == n/a ]]; then
+        echo n/a
+    else
+        awk -v g="$1" -v b="$2" \
+            'BEGIN { if (b > 0) printf "%.3f\n", g / b; else print "n/a" }'
+    fi
+}
+
+# ---- runs ----------------------------------------------------------------
+
+rows=()
+for entry in "${selected[@]}"; do
+    name=${entry%%:*}
+    unit=${entry#*:}
+    declare -A figures=() failed=()
+    # Sides take turns run by run, so drift in the machine's state (other
+    # load, memory, frequency) spreads over all three instead of one.
+    for ((run = 1; run <= RUNS; run++)); do
+        for side in "${SIDES[@]}"; do
+            [[ -n ${failed[$side]:-} ]] && continue
+            note "$name: $side run $run/$RUNS"
+            if value=$(run_side "$side" "$name"); then
+                figures[$side]="${figures[$side]:-} $value"
+            else
+                failed[$side]=1
+            fi
+        done
+    done
+    declare -A med=()
+    for side in "${SIDES[@]}"; do
+        if [[ -n ${failed[$side]:-} || -z ${figures[$side]:-} ]]; then
+            med[$side]=n/a
+        else
+            # shellcheck disable=SC2086 # the figures are split on purpose
+            med[$side]=$(median ${figures[$side]})
+        fi
+    done
+    r=$(ratio "${med[grove]}" "${med[beam]}")
+    printf '%s grove=%s beam=%s go=%s unit=%s ratio=%s\n' "$name" \
+        "${med[grove]}" "${med[beam]}" "${med[go]}" "$unit" "$r"
+    rows+=("| $name | ${med[grove]} | ${med[beam]} | ${med[go]} | $unit | $r |")
+    unset figures failed med
+done
+
+# ---- report --------------------------------------------------------------
+
+cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo \
+    2>/dev/null)
+[[ -n $cpu_model ]] || cpu_model=$(uname -m)
+erl_version=n/a
+if command -v erl >/dev/null; then
+    erl_version=$(erl -noshell -eval 'io:format("Erlang/OTP ~s, erts ~s",
+        [erlang:system_info(otp_release), erlang:system_info(version)]),
+        halt().' </dev/null 2>/dev/null) || erl_version=n/a
+fi
+go_version=n/a
+command -v go >/dev/null && go_version=$(go version 2>/dev/null)
+
+mkdir -p "$(dirname "$RESULTS_MD")"
+{
+    echo "# Grove benchmark results"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- machine: $(nproc) cores, $cpu_model"
+    echo "- erl: $erl_version"
+    echo "- go: $go_version"
+    echo "- schedulers: $SCHEDULERS on every side; median of $RUNS runs"
+    echo
+    echo "| workload | grove | beam | go | unit | grove/beam |"
+    echo "| --- | ---: | ---: | ---: | --- | ---: |"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "Lower is better everywhere. ns: per process spawned and exited"
+    echo "(spawn_exit), per hop (ring_hop), per round trip (pingpong);"
+    echo "ms: the whole skynet tree; B: resident bytes per idle process."
+} >"$RESULTS_MD"
+note "wrote $RESULTS_MD"
