@@ -1,0 +1,15 @@
+/* Grove: Erlang/OTP's process model and supervision for C.
+ * The umbrella header: include this one. */
+#ifndef GROVE_H
+#define GROVE_H
+
+#include "grove/version.h"
+#include "grove/error.h"
+#include "grove/types.h"
+#include "grove/runtime.h"
+#include "grove/process.h"
+#include "grove/message.h"
+#include "grove/resource.h"
+#include "grove/logger.h"
+
+#endif

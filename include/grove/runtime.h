@@ -1,0 +1,85 @@
+/* Grove runtime: start, stop and configuration. */
+#ifndef GROVE_RUNTIME_H
+#define GROVE_RUNTIME_H
+
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Runtime configuration. Zero fields take the default shown. */
+typedef struct grove_config {
+    /* Scheduler threads; default: the GROVE_SCHEDULERS environment
+     * variable, else the number of online cores. Max 256. */
+    int schedulers;
+    /* Default process stack size in bytes; default 64 KiB. Rounded up to
+     * the page size; from 16 KiB to 256 MiB. */
+    size_t stack_size;
+    /* Maximum live processes; default 1,048,576 (GROVE_MAX_PROCESSES env).
+     * At most 2^28. */
+    uint32_t max_processes;
+    /* A process that runs longer than this without returning to its
+     * scheduler is reported as a long schedule; default 100 ms (the
+     * GROVE_LONG_SCHEDULE_MS env); negative disables. */
+    int long_schedule_ms;
+    /* A process that has waited in receive this long gives its stack pages
+     * back to the OS, keeping only the bytes in use; default 1000 ms;
+     * negative disables. */
+    int stack_trim_ms;
+} grove_config_t;
+
+/* Starts the runtime's scheduler threads. cfg may be NULL for defaults.
+ * Returns 0, GROVE_ESTARTED if running, GROVE_EINVAL for a bad field,
+ * GROVE_ENOMEM or GROVE_ESYSCALL. */
+GROVE_EXPORT int grove_start(const grove_config_t *cfg);
+
+/* Orderly stop: kills every remaining process (reason killed), waits for
+ * their exits, joins the scheduler threads and frees the runtime. Must be
+ * called from outside any process. Returns 0, GROVE_ENOTSTARTED or
+ * GROVE_EBUSY (called from a process). */
+GROVE_EXPORT int grove_stop(void);
+
+/* True while the runtime is started. */
+GROVE_EXPORT bool grove_running(void);
+
+/* Convenience for main(): starts the runtime if needed, spawns fn(arg) as a
+ * process, blocks the calling OS thread until that process exits, writes
+ * its exit reason to *reason (may be NULL) and, if this call started the
+ * runtime, stops it. Returns 0 or an error of grove_start / grove_spawn. */
+GROVE_EXPORT int grove_run(void (*fn)(void *), void *arg,
+                           grove_reason_t *reason);
+
+/* Blocks the calling OS thread (not a process) until pid exits, up to
+ * timeout_ms; writes its exit reason. Returns 0, GROVE_ENOPROC (already
+ * dead: reason unknown), GROVE_ETIMEDOUT, GROVE_EBUSY (called from a
+ * process: use a monitor) or GROVE_ENOTSTARTED. */
+GROVE_EXPORT int grove_wait(grove_pid_t pid, grove_timeout_t timeout_ms,
+                            grove_reason_t *reason);
+
+/* The number of scheduler threads (0 when stopped). */
+GROVE_EXPORT int grove_scheduler_count(void);
+
+/* Runtime-wide counters, for tests and the observer. */
+typedef struct grove_stats {
+    uint64_t processes_alive;
+    uint64_t processes_spawned;
+    uint64_t processes_exited;
+    uint64_t processes_crashed; /* exits by fault or assert */
+    uint64_t messages_live;     /* allocated and not yet freed */
+    uint64_t timers_live;
+    uint64_t stacks_mapped;     /* stacks with address space reserved */
+    uint64_t stacks_parked;     /* idle stacks whose pages were given back */
+    uint64_t resources_live;
+    uint64_t arena_bytes_live;
+    uint64_t long_schedules;    /* long-schedule reports so far */
+    uint64_t steals;
+} grove_stats_t;
+
+/* Fills *out with the runtime's counters. Returns 0 or GROVE_EINVAL. */
+GROVE_EXPORT int grove_stats(grove_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

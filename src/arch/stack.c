@@ -1,0 +1,305 @@
+/* Process stacks: mmap'd with a PROT_NONE guard page below, pooled.
+ *
+ * Default-size stacks are carved out of large regions reserved PROT_NONE.
+ * A stack in use is made read-write; a parked stack (its process idle in
+ * receive) is turned back into PROT_NONE with its pages discarded, after
+ * the bytes in use were copied aside. Adjacent PROT_NONE ranges merge into
+ * one kernel mapping, so idle processes cost neither resident pages nor
+ * entries against vm.max_map_count; only running or recently active stacks
+ * do (each splits off a guard and a read-write range).
+ */
+#include "arch/arch.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(GROVE_ASAN) || defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define UNPOISON(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+#define REGION_STACKS 512   /* stacks per reserved region */
+#define CACHE_MAX 64        /* per-thread cache */
+#define POOL_MAX 4096       /* global pool of ready stacks */
+#define RED_ZONE 128        /* bytes below sp the ABI lets leaf code use */
+
+typedef struct region {
+    struct region *next;
+    char *base;
+    size_t len;
+    unsigned carved; /* slots handed out so far */
+    grove__stack_t descs[REGION_STACKS];
+} region_t;
+
+static struct {
+    pthread_mutex_t lock;
+    size_t page;
+    size_t default_size; /* usable bytes of a default stack */
+    size_t slot;         /* guard + default_size */
+    region_t *regions;
+    grove__stack_t *pool; /* ready (read-write) default stacks */
+    unsigned pool_len;
+    grove__stack_t *fresh; /* carved slots never made read-write, or
+                              parked slots returned: need mprotect */
+} S = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static atomic_uint_fast64_t n_mapped, n_parked;
+
+size_t grove__page_size(void)
+{
+    if (!S.page)
+        S.page = (size_t)sysconf(_SC_PAGESIZE);
+    return S.page;
+}
+
+int grove__stacks_init(size_t default_size)
+{
+    size_t pg = grove__page_size();
+    S.default_size = (default_size + pg - 1) & ~(pg - 1);
+    S.slot = S.default_size + pg;
+    return 0;
+}
+
+void grove__stacks_fini(void)
+{
+    pthread_mutex_lock(&S.lock);
+    region_t *r = S.regions;
+    while (r) {
+        region_t *next = r->next;
+        for (unsigned i = 0; i < r->carved; i++)
+            free(r->descs[i].saved);
+        munmap(r->base, r->len);
+        free(r);
+        r = next;
+    }
+    S.regions = NULL;
+    S.pool = S.fresh = NULL;
+    S.pool_len = 0;
+    pthread_mutex_unlock(&S.lock);
+    atomic_store(&n_mapped, 0);
+    atomic_store(&n_parked, 0);
+}
+
+/* Carves one more default slot; called with the lock held. */
+static grove__stack_t *carve_locked(int *err)
+{
+    region_t *r = S.regions;
+    if (!r || r->carved == REGION_STACKS) {
+        r = calloc(1, sizeof *r);
+        if (!r) {
+            *err = GROVE_ENOMEM;
+            return NULL;
+        }
+        r->len = S.slot * REGION_STACKS;
+        r->base = mmap(NULL, r->len, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (r->base == MAP_FAILED) {
+            free(r);
+            *err = GROVE_ENOMEM;
+            return NULL;
+        }
+        r->next = S.regions;
+        S.regions = r;
+    }
+    grove__stack_t *st = &r->descs[r->carved];
+    st->lo = r->base + (size_t)r->carved * S.slot + S.page;
+    st->size = S.default_size;
+    st->chunked = true;
+    r->carved++;
+    return st;
+}
+
+static grove__stack_t *get_default(grove__stack_cache_t *c, int *err)
+{
+    grove__stack_t *st = NULL;
+    if (c && c->head) {
+        st = c->head;
+        c->head = st->next;
+        c->count--;
+        st->next = NULL;
+        return st;
+    }
+    bool need_rw = false;
+    pthread_mutex_lock(&S.lock);
+    if (S.pool) {
+        st = S.pool;
+        S.pool = st->next;
+        S.pool_len--;
+    } else if (S.fresh) {
+        st = S.fresh;
+        S.fresh = st->next;
+        need_rw = true;
+    } else {
+        st = carve_locked(err);
+        need_rw = st != NULL;
+    }
+    pthread_mutex_unlock(&S.lock);
+    if (!st)
+        return NULL;
+    st->next = NULL;
+    if (need_rw) {
+        if (mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0) {
+            /* Out of mappings or memory: give the slot back untouched. */
+            pthread_mutex_lock(&S.lock);
+            st->next = S.fresh;
+            S.fresh = st;
+            pthread_mutex_unlock(&S.lock);
+            *err = GROVE_ENOMEM;
+            return NULL;
+        }
+        atomic_fetch_add_explicit(&n_mapped, 1, memory_order_relaxed);
+    }
+    return st;
+}
+
+static grove__stack_t *get_custom(size_t size, int *err)
+{
+    size_t pg = grove__page_size();
+    size = (size + pg - 1) & ~(pg - 1);
+    grove__stack_t *st = calloc(1, sizeof *st);
+    if (!st) {
+        *err = GROVE_ENOMEM;
+        return NULL;
+    }
+    char *m = mmap(NULL, size + pg, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED ||
+        mprotect(m + pg, size, PROT_READ | PROT_WRITE) != 0) {
+        if (m != MAP_FAILED)
+            munmap(m, size + pg);
+        free(st);
+        *err = GROVE_ENOMEM;
+        return NULL;
+    }
+    st->lo = m + pg;
+    st->size = size;
+    atomic_fetch_add_explicit(&n_mapped, 1, memory_order_relaxed);
+    return st;
+}
+
+grove__stack_t *grove__stack_get(grove__stack_cache_t *c, size_t size,
+                                 int *err)
+{
+    if (size == 0 || size == S.default_size)
+        return get_default(c, err);
+    return get_custom(size, err);
+}
+
+void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
+{
+    UNPOISON(st->lo, st->size);
+    if (!st->chunked) {
+        if (st->parked)
+            atomic_fetch_sub_explicit(&n_parked, 1, memory_order_relaxed);
+        else
+            atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
+        free(st->saved);
+        munmap(st->lo - grove__page_size(), st->size + grove__page_size());
+        free(st);
+        return;
+    }
+    if (st->parked) {
+        /* Already PROT_NONE with no pages: reuse it as a fresh slot. */
+        free(st->saved);
+        st->saved = NULL;
+        st->saved_len = 0;
+        st->parked = false;
+        atomic_fetch_sub_explicit(&n_parked, 1, memory_order_relaxed);
+        pthread_mutex_lock(&S.lock);
+        st->next = S.fresh;
+        S.fresh = st;
+        pthread_mutex_unlock(&S.lock);
+        return;
+    }
+    if (c && c->count < CACHE_MAX) {
+        st->next = c->head;
+        c->head = st;
+        c->count++;
+        return;
+    }
+    pthread_mutex_lock(&S.lock);
+    bool keep = S.pool_len < POOL_MAX;
+    if (keep) {
+        st->next = S.pool;
+        S.pool = st;
+        S.pool_len++;
+    }
+    pthread_mutex_unlock(&S.lock);
+    if (!keep) {
+        /* Too many idle stacks: give the memory and the mapping back. */
+        mmap(st->lo, st->size, PROT_NONE,
+             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
+        pthread_mutex_lock(&S.lock);
+        st->next = S.fresh;
+        S.fresh = st;
+        pthread_mutex_unlock(&S.lock);
+    }
+}
+
+void grove__stack_cache_drain(grove__stack_cache_t *c)
+{
+    while (c->head) {
+        grove__stack_t *st = c->head;
+        c->head = st->next;
+        c->count--;
+        grove__stack_put(NULL, st);
+    }
+}
+
+int grove__stack_park(grove__stack_t *st, void *sp)
+{
+    char *top = st->lo + st->size;
+    char *from = (char *)sp - RED_ZONE;
+    if (from < st->lo)
+        from = st->lo;
+    size_t len = (size_t)(top - from);
+    void *buf = malloc(len);
+    if (!buf)
+        return GROVE_ENOMEM;
+    memcpy(buf, from, len);
+    /* Replacing the range discards its pages and makes it PROT_NONE, so it
+     * merges with its neighbours' guard pages. */
+    void *m = mmap(st->lo, st->size, PROT_NONE,
+                   MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (m == MAP_FAILED) {
+        free(buf);
+        return GROVE_ESYSCALL;
+    }
+    st->saved = buf;
+    st->saved_len = len;
+    st->parked = true;
+    atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&n_parked, 1, memory_order_relaxed);
+    return 0;
+}
+
+int grove__stack_unpark(grove__stack_t *st)
+{
+    if (mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0)
+        return GROVE_ESYSCALL;
+    memcpy(st->lo + st->size - st->saved_len, st->saved, st->saved_len);
+    free(st->saved);
+    st->saved = NULL;
+    st->saved_len = 0;
+    st->parked = false;
+    atomic_fetch_add_explicit(&n_mapped, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&n_parked, 1, memory_order_relaxed);
+    return 0;
+}
+
+bool grove__stack_guard_hit(const grove__stack_t *st, const void *addr)
+{
+    const char *a = addr;
+    return a < st->lo && a >= st->lo - grove__page_size();
+}
+
+uint64_t grove__stacks_mapped(void) { return atomic_load(&n_mapped); }
+uint64_t grove__stacks_parked(void) { return atomic_load(&n_parked); }

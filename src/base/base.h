@@ -1,0 +1,131 @@
+/* The base toolbox: internal assertions, clocks, spinlocks, intrusive
+ * lists. Usable by every layer. Internal names use the grove__ prefix. */
+#ifndef GROVE_BASE_H
+#define GROVE_BASE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "grove/error.h"
+#include "grove/types.h"
+
+#define GROVE__HIDDEN __attribute__((visibility("hidden")))
+#define GROVE__LIKELY(x) __builtin_expect(!!(x), 1)
+#define GROVE__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GROVE__CONTAINER(ptr, type, field) \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, field)))
+
+/* A broken runtime invariant: print and abort the OS process. A corrupt
+ * runtime must never limp on. */
+GROVE__HIDDEN _Noreturn void grove__panic(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+#define GROVE__CHECK(cond)                                                   \
+    ((cond) ? (void)0                                                        \
+            : grove__panic("grove: internal check failed: %s (%s:%d)",       \
+                           #cond, __FILE__, __LINE__))
+
+/* Monotonic nanoseconds. */
+static inline uint64_t grove__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static inline uint64_t grove__realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define GROVE__CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define GROVE__CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define GROVE__CPU_RELAX() ((void)0)
+#endif
+
+/* A test-and-test-and-set spinlock for short critical sections (run
+ * queues). Acquire on lock and release on unlock order the protected data
+ * between threads. */
+typedef struct {
+    atomic_int v;
+} grove__spin_t;
+
+static inline void grove__spin_lock(grove__spin_t *l)
+{
+    for (;;) {
+        if (!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
+            return;
+        while (atomic_load_explicit(&l->v, memory_order_relaxed))
+            GROVE__CPU_RELAX();
+    }
+}
+static inline bool grove__spin_trylock(grove__spin_t *l)
+{
+    return !atomic_load_explicit(&l->v, memory_order_relaxed) &&
+           !atomic_exchange_explicit(&l->v, 1, memory_order_acquire);
+}
+static inline void grove__spin_unlock(grove__spin_t *l)
+{
+    atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+/* Intrusive doubly-linked list with a sentinel head. */
+typedef struct grove__dlist {
+    struct grove__dlist *next, *prev;
+} grove__dlist_t;
+
+static inline void grove__dlist_init(grove__dlist_t *h) { h->next = h->prev = h; }
+static inline bool grove__dlist_empty(const grove__dlist_t *h)
+{
+    return h->next == h;
+}
+static inline void grove__dlist_insert_after(grove__dlist_t *pos,
+                                             grove__dlist_t *n)
+{
+    n->prev = pos;
+    n->next = pos->next;
+    pos->next->prev = n;
+    pos->next = n;
+}
+static inline void grove__dlist_push_back(grove__dlist_t *h, grove__dlist_t *n)
+{
+    grove__dlist_insert_after(h->prev, n);
+}
+static inline void grove__dlist_remove(grove__dlist_t *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->next = n->prev = n;
+}
+
+/* An open-addressing hash map from non-zero u64 keys to u64 values, owned
+ * by one thread. Used for links and monitors of a process. */
+typedef struct grove__map {
+    uint64_t *keys;
+    uint64_t *vals;
+    uint32_t cap;  /* power of two, or 0 */
+    uint32_t len;
+    uint32_t tomb; /* deleted slots */
+} grove__map_t;
+
+GROVE__HIDDEN bool grove__map_get(const grove__map_t *m, uint64_t key,
+                                  uint64_t *val);
+/* Returns 1 if inserted, 0 if the key existed (value updated), or
+ * GROVE_ENOMEM. */
+GROVE__HIDDEN int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val);
+/* Returns true if the key was present (value to *val if non-NULL). */
+GROVE__HIDDEN bool grove__map_del(grove__map_t *m, uint64_t key,
+                                  uint64_t *val);
+GROVE__HIDDEN void grove__map_free(grove__map_t *m);
+/* Iteration: for (uint32_t i = 0; grove__map_next(m, &i, &k, &v);) */
+GROVE__HIDDEN bool grove__map_next(const grove__map_t *m, uint32_t *i,
+                                   uint64_t *key, uint64_t *val);
+
+
+#endif

@@ -1,0 +1,207 @@
+/* Crash isolation: hardware faults raised by a process's own code end that
+ * process only.
+ *
+ * Every scheduler thread has an alternate signal stack, so a stack overflow
+ * (which faults on the very stack a handler would use) is still caught.
+ * The handler decides by the thread's in-runtime marker: a fault while the
+ * marker is clear happened in process code, and the handler records the
+ * reason and a backtrace, then switches straight to the scheduler's
+ * context, abandoning the process's stack. The signal stays blocked after
+ * such an exit from the handler, so the scheduler unblocks it (the
+ * siglongjmp rule). A fault with the marker set is the runtime's own: it
+ * aborts the OS process, because a corrupt runtime must not limp on.
+ */
+#include <execinfo.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+#define NSIG_FAULT (sizeof fault_signals / sizeof fault_signals[0])
+static struct sigaction old_actions[NSIG_FAULT];
+static __thread int tls_fault_sig;
+
+static const char *sig_name(int sig)
+{
+    switch (sig) {
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGBUS:
+        return "SIGBUS";
+    case SIGFPE:
+        return "SIGFPE";
+    case SIGILL:
+        return "SIGILL";
+    default:
+        return "signal";
+    }
+}
+
+static uintptr_t fault_pc(void *uctx)
+{
+    ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+/* Only async-signal-safe calls on the way to abort. */
+static _Noreturn void runtime_fault(int sig, void *addr, uintptr_t pc)
+{
+    char buf[160];
+    int n = snprintf(buf, sizeof buf,
+                     "grove: fatal %s at address %p (pc %#lx) inside the "
+                     "runtime; aborting\n",
+                     sig_name(sig), addr, (unsigned long)pc);
+    if (n > 0)
+        (void)!write(2, buf, (size_t)n);
+    signal(SIGABRT, SIG_DFL);
+    abort();
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uctx)
+{
+    grove__sched_t *s = grove__tls_sched;
+    grove__proc_t *p = s ? s->current : NULL;
+    uintptr_t pc = fault_pc(uctx);
+    if (!p || grove__tls_in_rt)
+        runtime_fault(sig, si->si_addr, pc);
+    grove_reason_t *r = &p->reason;
+    memset(r, 0, sizeof *r);
+    r->kind = GROVE_EXIT_FAULT;
+    r->code = sig;
+    r->addr = (uint64_t)(uintptr_t)si->si_addr;
+    if (sig == SIGSEGV && grove__stack_guard_hit(p->stack, si->si_addr))
+        snprintf(r->text, sizeof r->text, "stack overflow (pc %#lx)",
+                 (unsigned long)pc);
+    else
+        snprintf(r->text, sizeof r->text, "%s at %p (pc %#lx)",
+                 sig_name(sig), si->si_addr, (unsigned long)pc);
+    /* The unwinder steps through the signal frame into the process's own
+     * frames; it was loaded at start so it does not allocate here. */
+    p->bt_len = backtrace(p->bt, (int)(sizeof p->bt / sizeof p->bt[0]));
+    p->fault_pc = pc;
+    p->crashed = true;
+    p->request = REQ_EXIT;
+    grove__tls_in_rt = 1;
+    tls_fault_sig = sig;
+    grove__fiber_switch(&p->fiber, &s->fiber, true);
+    runtime_fault(sig, si->si_addr, pc);
+}
+
+void grove__fault_after_jump(void)
+{
+    int sig = tls_fault_sig;
+    if (!sig)
+        return;
+    tls_fault_sig = 0;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int grove__fault_init(void)
+{
+    void *warm[2];
+    backtrace(warm, 2); /* load the unwinder now, not in a handler */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NSIG_FAULT; i++)
+        if (sigaction(fault_signals[i], &sa, &old_actions[i]) != 0)
+            return GROVE_ESYSCALL;
+    return 0;
+}
+
+void grove__fault_fini(void)
+{
+    for (size_t i = 0; i < NSIG_FAULT; i++)
+        sigaction(fault_signals[i], &old_actions[i], NULL);
+}
+
+int grove__fault_thread_init(grove__sched_t *s)
+{
+    void *m = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return GROVE_ENOMEM;
+    stack_t ss = {.ss_sp = m, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0) {
+        munmap(m, ALTSTACK_SIZE);
+        return GROVE_ESYSCALL;
+    }
+    s->altstack = m;
+    return 0;
+}
+
+void grove__fault_thread_fini(grove__sched_t *s)
+{
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    if (s->altstack)
+        munmap(s->altstack, ALTSTACK_SIZE);
+    s->altstack = NULL;
+}
+
+GROVE_EXPORT void grove_assert_fail(const char *expr, const char *file,
+                                    int line)
+{
+    grove__proc_t *p = grove__current();
+    if (!p || grove__tls_in_rt)
+        grove__panic("grove: assertion failed outside a process: %s:%d: %s",
+                     file, line, expr);
+    RT_ENTER();
+    p->bt_len = backtrace(p->bt, (int)(sizeof p->bt / sizeof p->bt[0]));
+    p->crashed = true;
+    grove_reason_t r = grove_reason_of(GROVE_EXIT_ASSERT);
+    snprintf(r.text, sizeof r.text, "%s:%d: %s", file, line, expr);
+    grove__exit_self(p, &r);
+}
+
+int grove__format_backtrace(void *const *bt, int n, char *buf, size_t size)
+{
+    size_t used = 0;
+    char **syms = backtrace_symbols(bt, n);
+    for (int i = 0; i < n && used < size; i++) {
+        int w = snprintf(buf + used, size - used, "%s#%d %s", i ? "\n" : "",
+                         i, syms ? syms[i] : "?");
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    free(syms);
+    if (size)
+        buf[used < size ? used : size - 1] = '\0';
+    return (int)used;
+}
+
+void grove__crash_report(grove__proc_t *p)
+{
+    char pid[GROVE_PID_STR_MAX], reason[256], bt[4096], text[400];
+    grove_pid_format(p->pid, pid, sizeof pid);
+    grove_reason_format(&p->reason, reason, sizeof reason);
+    bt[0] = '\0';
+    if (p->bt_len > 0)
+        grove__format_backtrace(p->bt, p->bt_len, bt, sizeof bt);
+    snprintf(text, sizeof text, "process %s%s%s crashed: %s", pid,
+             p->name[0] ? " " : "", p->name, reason);
+    grove_log_field_t f[] = {
+        {"pid", pid}, {"name", p->name}, {"reason", reason}, {"backtrace", bt}};
+    grove_log_event(GROVE_LOG_ERROR, "crash_report", p->pid, text, f, 4);
+}

@@ -1,0 +1,304 @@
+/* Private definitions shared by the files of src/core. Not for other
+ * layers: they use core/core.h. */
+#ifndef GROVE_CORE_INTERNAL_H
+#define GROVE_CORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "arch/arch.h"
+#include "base/base.h"
+#include "core/core.h"
+#include "grove/logger.h"
+#include "grove/message.h"
+#include "grove/process.h"
+#include "grove/resource.h"
+#include "grove/runtime.h"
+
+typedef struct grove__proc grove__proc_t;
+typedef struct grove__sched grove__sched_t;
+
+/* ---- messages and signals --------------------------------------------- */
+
+/* Signal kinds travel through the same per-process inbox as messages, so
+ * that Erlang's per-pair ordering between messages and signals holds by
+ * construction. */
+enum {
+    SIG_USER = 0,  /* a message */
+    SIG_EXIT,      /* an exit signal (link or exit call) */
+    SIG_DOWN,      /* a monitor fired */
+    SIG_LINK,      /* the sender linked to us */
+    SIG_UNLINK,    /* the sender unlinked */
+    SIG_MONITOR,   /* the sender monitors us under ref */
+    SIG_DEMONITOR  /* the sender dropped monitor ref */
+};
+
+#define MSGF_OWNED 1u    /* data is the sender's buffer, dtor frees it */
+#define MSGF_VIA_LINK 2u /* SIG_EXIT caused by a link, not an exit call */
+
+struct grove_msg {
+    grove__dlist_t link; /* inbox (next only), mailbox or received list */
+    uint8_t kind;        /* grove_msg_kind_t once visible */
+    uint8_t sig;
+    uint8_t flags;
+    uint32_t to_gen; /* the incarnation it was sent to */
+    uint64_t tag;
+    grove_pid_t from;
+    grove_ref_t ref;
+    size_t size;
+    void *data;
+    void (*dtor)(void *);
+    char *name; /* DOWN of a monitor by name */
+    _Alignas(16) unsigned char inline_data[];
+};
+
+#define INBOX_CLOSED ((grove_msg_t *)(uintptr_t)1)
+
+grove_msg_t *grove__msg_new(size_t inline_size);
+void grove__msg_destroy(grove_msg_t *m);
+/* Pushes m to p if p is still incarnation gen. Returns 0, or
+ * GROVE_ENOPROC after destroying m (or handing it to the dead-letter path
+ * for link and monitor requests). */
+int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m);
+/* Sends an internal signal with an optional reason to pid. */
+int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
+                       grove_ref_t ref, const grove_reason_t *reason,
+                       uint8_t flags);
+
+/* ---- timers ------------------------------------------------------------ */
+
+#define WHEEL_LEVELS 6
+#define WHEEL_SLOTS 64
+
+typedef struct grove__timer {
+    grove__dlist_t link;
+    uint64_t expiry; /* ms since runtime start */
+    struct grove__wheel *wheel; /* set while queued */
+    int kind;        /* TIMER_RECV, TIMER_SEND */
+    uint32_t seq;    /* RECV: the wait it belongs to */
+    grove__proc_t *proc;
+    grove_pid_t to;  /* SEND */
+    grove_msg_t *msg;
+    uint64_t id;
+} grove__timer_t;
+
+enum { TIMER_RECV = 1, TIMER_SEND = 2 };
+
+typedef struct grove__wheel {
+    grove__spin_t lock;
+    uint64_t now; /* ms: everything before it has fired */
+    uint64_t count;
+    uint64_t occupied[WHEEL_LEVELS];
+    grove__dlist_t slots[WHEEL_LEVELS][WHEEL_SLOTS];
+} grove__wheel_t;
+
+void grove__wheel_init(grove__wheel_t *w, uint64_t now);
+/* Fires every timer due at now; returns how many. */
+unsigned grove__wheel_advance(grove__wheel_t *w, uint64_t now);
+/* The earliest ms at which a timer may be due, UINT64_MAX if none. */
+uint64_t grove__wheel_next(grove__wheel_t *w);
+void grove__wheel_fini(grove__wheel_t *w);
+void grove__timer_arm_recv(grove__proc_t *p, uint64_t expiry_ms);
+void grove__timer_cancel_recv(grove__proc_t *p);
+uint64_t grove__ms_now(void);
+void grove__timers_init(void);
+void grove__timers_fini(void);
+/* Runs due timers of the calling scheduler and the global wheel; returns
+ * the ms of the next possible expiry. */
+uint64_t grove__timers_run(grove__sched_t *s);
+
+/* ---- processes --------------------------------------------------------- */
+
+enum {
+    PS_FREE = 0,
+    PS_RUNNABLE,
+    PS_RUNNING,
+    PS_WAITING,
+    PS_TRIMMING,   /* the service thread is parking its idle stack */
+    PS_TRIM_WOKEN, /* woken while being parked: requeue afterwards */
+    PS_EXITING
+};
+
+/* What a process asks of its scheduler when it switches out. */
+enum { REQ_NONE = 0, REQ_YIELD, REQ_BLOCK, REQ_EXIT };
+
+typedef struct grove__block {
+    grove__dlist_t link;
+    size_t size;
+    _Alignas(16) unsigned char data[];
+} grove__block_t;
+
+struct grove_resource {
+    grove__dlist_t link;
+    void (*dtor)(void *);
+    void *ptr;
+    grove__proc_t *owner;
+};
+
+struct grove__proc {
+    /* -- written by any thread -- */
+    _Atomic(grove_msg_t *) inbox; /* Treiber stack, newest first */
+    atomic_int state;
+    atomic_uint gen;          /* generation of the current incarnation */
+    atomic_uint timeout_seq;  /* RECV timer fired for this wait */
+    char pad0[64 - 24];
+    /* -- run-queue link: owned by whoever holds the process queued -- */
+    grove__proc_t *rq_next;
+    /* -- owner only (the process itself, or its scheduler) -- */
+    grove__fiber_t fiber;
+    grove__stack_t *stack;
+    grove_pid_t pid;
+    grove_entry_fn fn;
+    void *arg;
+    grove_msg_t *pending;    /* drained from the inbox, not yet handled */
+    grove__dlist_t mbox;     /* the mailbox, oldest first */
+    grove__dlist_t received; /* handed to user code, not yet freed */
+    grove__dlist_t *mark;    /* mbox position at the last make_ref */
+    uint64_t mark_ref;
+    grove__map_t links;   /* pid.id -> 1 */
+    grove__map_t mon_out; /* ref -> monitored pid.id */
+    grove__map_t mon_in;  /* ref -> watcher pid.id */
+    grove__map_t mon_names; /* ref -> malloc'd name (monitor by name) */
+    grove__dlist_t arena;
+    grove__dlist_t resources;
+    grove__timer_t rtimer;
+    uint32_t wait_seq;
+    int request;
+    bool trap_exit;
+    bool has_name;
+    bool external_wait; /* a grove_wait caller watches it */
+    bool crashed;
+    grove_reason_t reason; /* exit reason once exiting */
+    char name[GROVE_NAME_MAX];
+    grove__sched_t *sched;
+    uint64_t monitor_ref_for_spawn;
+    /* crash information, filled by the fault handler */
+    void *bt[32];
+    int bt_len;
+    uintptr_t fault_pc;
+    /* -- statistics read by other threads (relaxed) -- */
+    atomic_size_t st_mbox;
+    atomic_size_t st_links;
+    atomic_size_t st_mon_out;
+    atomic_size_t st_mon_in;
+    atomic_size_t st_arena;
+    atomic_size_t st_stack_used;
+    atomic_uint_fast64_t st_reductions;
+    atomic_bool st_trap;
+    atomic_uint_fast64_t wait_since_atomic; /* ms when it last blocked */
+};
+
+/* Looks up a live process by pid; NULL if the pid is malformed or dead.
+ * The struct stays valid memory (slots are never freed while running),
+ * but its incarnation may end at any moment: callers re-check gen. */
+grove__proc_t *grove__proc_get(grove_pid_t pid);
+/* Returns GROVE_EINVAL for a malformed pid, GROVE_ENOPROC for a dead one,
+ * 0 and *out otherwise. */
+int grove__proc_lookup(grove_pid_t pid, grove__proc_t **out);
+grove__proc_t *grove__proc_slot(uint32_t slot);
+uint32_t grove__proc_slots_used(void);
+void grove__proc_table_init(uint32_t max);
+void grove__proc_table_fini(void);
+/* Makes p runnable if it waits; safe from any thread. */
+void grove__wake(grove__proc_t *p);
+/* Runs p's exit on the scheduler stack. */
+void grove__proc_finish(grove__sched_t *s, grove__proc_t *p);
+_Noreturn void grove__exit_self(grove__proc_t *p, const grove_reason_t *r);
+/* Blocks the current process until woken. */
+void grove__block(grove__proc_t *p);
+/* Handles every signal that has arrived; may end the process. */
+void grove__drain(grove__proc_t *p);
+void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m);
+/* Crash report for a process that faulted or failed an assertion. */
+void grove__crash_report(grove__proc_t *p);
+
+/* ---- schedulers -------------------------------------------------------- */
+
+struct grove__sched {
+    /* -- owner thread only -- */
+    int id;
+    grove__fiber_t fiber;
+    grove__proc_t *current;
+    grove__stack_cache_t stacks;
+    void *altstack;
+    uint64_t ref_next, ref_end;
+    unsigned tick;
+    unsigned runnext_streak;
+    pthread_t thread;
+    grove__wheel_t wheel; /* receive timeouts; locked: others cancel */
+    char pad0[64];
+    /* -- run queue: any thread, under rq_lock -- */
+    grove__spin_t rq_lock;
+    grove__proc_t *runnext;
+    grove__proc_t *rq_head, *rq_tail;
+    atomic_uint rq_len;
+    char pad1[64];
+    /* -- sleeping -- */
+    atomic_bool sleeping;
+    pthread_mutex_t sleep_lock;
+    pthread_cond_t sleep_cond;
+    bool wake_pending;
+    /* -- read by the service thread -- */
+    atomic_uint_fast64_t switches;
+    _Atomic(grove__proc_t *) running;
+    atomic_uint_fast64_t steals;
+};
+
+typedef struct grove__rt {
+    atomic_int started;
+    atomic_int stopping;
+    int nsched;
+    grove__sched_t *scheds;
+    grove_config_t cfg;
+    uint64_t start_ns;
+    /* inject queue for wake-ups from outside any scheduler */
+    pthread_mutex_t inject_lock;
+    grove__proc_t *inj_head, *inj_tail;
+    atomic_uint inj_len;
+    atomic_int nsleeping;
+    /* grove_wait / grove_stop */
+    pthread_mutex_t wait_lock;
+    pthread_cond_t wait_cond;
+    pthread_t service;
+    atomic_int service_stop;
+    /* counters */
+    atomic_uint_fast64_t n_alive, n_spawned, n_exited, n_crashed;
+    atomic_uint_fast64_t n_msgs, n_timers, n_res, n_arena, n_long;
+    atomic_uint_fast64_t ref_global;
+    size_t stack_soft_limit; /* active stacks before eager parking */
+} grove__rt_t;
+
+extern grove__rt_t grove__rt;
+extern __thread grove__sched_t *grove__tls_sched;
+extern __thread int grove__tls_in_rt;
+
+static inline grove__proc_t *grove__current(void)
+{
+    grove__sched_t *s = grove__tls_sched;
+    return s ? s->current : NULL;
+}
+
+void grove__enqueue(grove__proc_t *p);
+void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p);
+void grove__sched_wake_one(void);
+uint64_t grove__ref_new(void);
+
+/* fault handling */
+int grove__fault_init(void);
+void grove__fault_fini(void);
+int grove__fault_thread_init(grove__sched_t *s);
+void grove__fault_thread_fini(grove__sched_t *s);
+void grove__fault_after_jump(void);
+
+/* names */
+void grove__names_init(void);
+void grove__names_fini(void);
+void grove__name_release(grove__proc_t *p);
+
+/* memory and resources */
+void grove__mem_release_all(grove__proc_t *p);
+
+/* the in-runtime marker: a fault while it is set is the runtime's own */
+#define RT_ENTER() (grove__tls_in_rt = 1)
+#define RT_LEAVE() (grove__tls_in_rt = 0)
+
+#endif

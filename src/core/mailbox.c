@@ -1,0 +1,515 @@
+/* Mailboxes: delivery into a process's inbox from any thread, the
+ * handling of signals in arrival order, and selective receive.
+ *
+ * The inbox is a Treiber stack (push is one CAS, newest first). Its owner
+ * takes the whole stack with one exchange, reverses it into arrival order
+ * and handles each entry: messages go to the mailbox, a doubly-linked
+ * list only the owner touches; signals change links and monitors or end
+ * the process. A dying process swaps in INBOX_CLOSED, after which every
+ * push fails: nothing can be queued to a process that will never read it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+grove_msg_t *grove__msg_new(size_t inline_size)
+{
+    grove_msg_t *m = malloc(sizeof *m + inline_size);
+    if (!m)
+        return NULL;
+    memset(m, 0, sizeof *m);
+    grove__dlist_init(&m->link);
+    m->data = inline_size ? m->inline_data : NULL;
+    atomic_fetch_add_explicit(&grove__rt.n_msgs, 1, memory_order_relaxed);
+    return m;
+}
+
+void grove__msg_destroy(grove_msg_t *m)
+{
+    if ((m->flags & MSGF_OWNED) && m->dtor) {
+        int saved = grove__tls_in_rt;
+        RT_LEAVE();
+        m->dtor(m->data);
+        grove__tls_in_rt = saved;
+    }
+    free(m->name);
+    atomic_fetch_sub_explicit(&grove__rt.n_msgs, 1, memory_order_relaxed);
+    free(m);
+}
+
+static void dead_letter(grove_msg_t *m, grove_pid_t dead)
+{
+    grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
+    if (m->sig == SIG_LINK)
+        grove__send_signal(m->from, SIG_EXIT, dead, GROVE_REF_NONE, &noproc,
+                           MSGF_VIA_LINK);
+    else if (m->sig == SIG_MONITOR)
+        grove__send_signal(m->from, SIG_DOWN, dead, m->ref, &noproc, 0);
+    grove__msg_destroy(m);
+}
+
+int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m)
+{
+    m->to_gen = gen;
+    grove_msg_t *h = atomic_load_explicit(&p->inbox, memory_order_relaxed);
+    do {
+        if (h == INBOX_CLOSED ||
+            atomic_load_explicit(&p->gen, memory_order_relaxed) != gen) {
+            dead_letter(m, (grove_pid_t){((uint64_t)gen << 32) |
+                                        grove_pid_slot(p->pid)});
+            return GROVE_ENOPROC;
+        }
+        m->link.next = (grove__dlist_t *)h;
+        /* seq_cst: pairs with the scheduler's store of PS_WAITING followed
+         * by its inbox check, so either we see WAITING or it sees us. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &p->inbox, &h, m, memory_order_seq_cst, memory_order_relaxed));
+    grove__wake(p);
+    return 0;
+}
+
+/* Delivery by pid: GROVE_EINVAL for a malformed pid, GROVE_ENOPROC (m
+ * destroyed) for a dead one. */
+static int deliver_pid(grove_pid_t to, grove_msg_t *m)
+{
+    grove__proc_t *p;
+    int rc = grove__proc_lookup(to, &p);
+    if (rc < 0) {
+        if (rc == GROVE_ENOPROC)
+            dead_letter(m, to);
+        else
+            grove__msg_destroy(m);
+        return rc;
+    }
+    return grove__deliver(p, grove_pid_generation(to), m);
+}
+
+int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
+                       grove_ref_t ref, const grove_reason_t *reason,
+                       uint8_t flags)
+{
+    grove_msg_t *m = grove__msg_new(reason ? sizeof *reason : 0);
+    if (!m)
+        grove__panic("grove: out of memory delivering a signal");
+    m->sig = (uint8_t)sig;
+    m->flags = flags;
+    m->from = from;
+    m->ref = ref;
+    if (reason) {
+        memcpy(m->data, reason, sizeof *reason);
+        m->size = sizeof *reason;
+    }
+    return deliver_pid(to, m);
+}
+
+static int send_common(grove_pid_t to, uint64_t tag, grove_ref_t ref,
+                       const void *data, size_t size)
+{
+    if (!atomic_load(&grove__rt.started))
+        return GROVE_ENOTSTARTED;
+    if ((size && !data) || size > GROVE_MSG_MAX_SIZE || to.id == 0)
+        return GROVE_EINVAL;
+    grove__proc_t *p;
+    int rc = grove__proc_lookup(to, &p);
+    if (rc < 0)
+        return rc;
+    grove_msg_t *m = grove__msg_new(size);
+    if (!m)
+        return GROVE_ENOMEM;
+    if (size)
+        memcpy(m->data, data, size);
+    m->size = size;
+    m->tag = tag;
+    m->ref = ref;
+    m->from = grove_self();
+    return grove__deliver(p, grove_pid_generation(to), m);
+}
+
+GROVE_EXPORT int grove_send(grove_pid_t to, uint64_t tag, const void *data,
+                            size_t size)
+{
+    return send_common(to, tag, GROVE_REF_NONE, data, size);
+}
+
+GROVE_EXPORT int grove_send_ref(grove_pid_t to, uint64_t tag, grove_ref_t ref,
+                                const void *data, size_t size)
+{
+    return send_common(to, tag, ref, data, size);
+}
+
+GROVE_EXPORT int grove_send_name(const char *name, uint64_t tag,
+                                 const void *data, size_t size)
+{
+    grove_pid_t pid;
+    int rc = grove_whereis(name, &pid);
+    if (rc < 0)
+        return rc;
+    return grove_send(pid, tag, data, size);
+}
+
+GROVE_EXPORT int grove_send_owned(grove_pid_t to, uint64_t tag, void *data,
+                                  size_t size, void (*dtor)(void *data))
+{
+    int rc = 0;
+    grove__proc_t *p = NULL;
+    if (!atomic_load(&grove__rt.started))
+        rc = GROVE_ENOTSTARTED;
+    else if (to.id == 0 || (size && !data))
+        rc = GROVE_EINVAL;
+    else
+        rc = grove__proc_lookup(to, &p);
+    grove_msg_t *m = rc == 0 ? grove__msg_new(0) : NULL;
+    if (rc == 0 && !m)
+        rc = GROVE_ENOMEM;
+    if (rc < 0) {
+        /* Undeliverable: the destructor still runs, as documented. */
+        if (dtor && data)
+            dtor(data);
+        return rc;
+    }
+    m->flags = MSGF_OWNED;
+    m->data = data;
+    m->size = size;
+    m->dtor = dtor;
+    m->tag = tag;
+    m->from = grove_self();
+    return grove__deliver(p, grove_pid_generation(to), m);
+}
+
+/* ---- the owner's side -------------------------------------------------- */
+
+static void to_mailbox(grove__proc_t *p, grove_msg_t *m, int kind)
+{
+    m->kind = (uint8_t)kind;
+    grove__dlist_push_back(&p->mbox, &m->link);
+    atomic_fetch_add_explicit(&p->st_mbox, 1, memory_order_relaxed);
+}
+
+void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m)
+{
+    if (p->mark == &m->link)
+        p->mark = m->link.prev;
+    grove__dlist_remove(&m->link);
+    atomic_fetch_sub_explicit(&p->st_mbox, 1, memory_order_relaxed);
+}
+
+static void die(grove__proc_t *p, grove_msg_t *m, const grove_reason_t *r)
+{
+    grove_reason_t copy = *r;
+    grove__msg_destroy(m);
+    grove__exit_self(p, &copy);
+}
+
+/* Erlang's rules for receiving an exit signal (OTP-SEMANTICS L-3..L-9). */
+static void on_exit_signal(grove__proc_t *p, grove_msg_t *m)
+{
+    const grove_reason_t *r = m->data;
+    if (m->flags & MSGF_VIA_LINK) {
+        if (!grove__map_del(&p->links, m->from.id, NULL)) {
+            grove__msg_destroy(m); /* unlinked meanwhile */
+            return;
+        }
+        atomic_fetch_sub_explicit(&p->st_links, 1, memory_order_relaxed);
+        if (p->trap_exit)
+            to_mailbox(p, m, GROVE_MSG_EXIT);
+        else if (r->kind == GROVE_EXIT_NORMAL)
+            grove__msg_destroy(m);
+        else
+            die(p, m, r); /* kill through a link is an ordinary reason */
+        return;
+    }
+    if (r->kind == GROVE_EXIT_KILL) {
+        grove_reason_t killed = grove_reason_of(GROVE_EXIT_KILLED);
+        die(p, m, &killed);
+    }
+    if (p->trap_exit)
+        to_mailbox(p, m, GROVE_MSG_EXIT);
+    else if (r->kind != GROVE_EXIT_NORMAL)
+        die(p, m, r);
+    else if (m->from.id == p->pid.id)
+        die(p, m, r); /* exit(self(), normal) */
+    else
+        grove__msg_destroy(m);
+}
+
+static void on_down(grove__proc_t *p, grove_msg_t *m)
+{
+    if (!grove__map_del(&p->mon_out, m->ref.id, NULL)) {
+        grove__msg_destroy(m); /* demonitored */
+        return;
+    }
+    atomic_fetch_sub_explicit(&p->st_mon_out, 1, memory_order_relaxed);
+    uint64_t name;
+    if (grove__map_del(&p->mon_names, m->ref.id, &name))
+        m->name = (char *)(uintptr_t)name;
+    to_mailbox(p, m, GROVE_MSG_DOWN);
+}
+
+static void handle(grove__proc_t *p, grove_msg_t *m)
+{
+    if (m->to_gen != grove_pid_generation(p->pid)) {
+        grove__msg_destroy(m); /* sent to an earlier incarnation */
+        return;
+    }
+    switch (m->sig) {
+    case SIG_USER:
+        to_mailbox(p, m, GROVE_MSG_USER);
+        return;
+    case SIG_EXIT:
+        on_exit_signal(p, m);
+        return;
+    case SIG_DOWN:
+        on_down(p, m);
+        return;
+    case SIG_LINK:
+        if (grove__map_put(&p->links, m->from.id, 1) == 1)
+            atomic_fetch_add_explicit(&p->st_links, 1, memory_order_relaxed);
+        break;
+    case SIG_UNLINK:
+        if (grove__map_del(&p->links, m->from.id, NULL))
+            atomic_fetch_sub_explicit(&p->st_links, 1, memory_order_relaxed);
+        break;
+    case SIG_MONITOR:
+        if (grove__map_put(&p->mon_in, m->ref.id, m->from.id) == 1)
+            atomic_fetch_add_explicit(&p->st_mon_in, 1, memory_order_relaxed);
+        break;
+    case SIG_DEMONITOR:
+        if (grove__map_del(&p->mon_in, m->ref.id, NULL))
+            atomic_fetch_sub_explicit(&p->st_mon_in, 1, memory_order_relaxed);
+        break;
+    default:
+        break;
+    }
+    grove__msg_destroy(m);
+}
+
+void grove__drain(grove__proc_t *p)
+{
+    if (!p->pending) {
+        if (!atomic_load_explicit(&p->inbox, memory_order_relaxed))
+            return;
+        grove_msg_t *h = atomic_exchange_explicit(&p->inbox, NULL,
+                                                  memory_order_acquire);
+        grove_msg_t *r = NULL;
+        while (h) {
+            grove_msg_t *next = (grove_msg_t *)h->link.next;
+            h->link.next = (grove__dlist_t *)r;
+            r = h;
+            h = next;
+        }
+        p->pending = r;
+    }
+    /* pending stays valid if a signal ends the process mid-way: the exit
+     * path answers what is left. */
+    while (p->pending) {
+        grove_msg_t *m = p->pending;
+        p->pending = (grove_msg_t *)m->link.next;
+        grove__dlist_init(&m->link);
+        handle(p, m);
+    }
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+enum { MATCH_ANY, MATCH_TAG, MATCH_REF, MATCH_FN, MATCH_NONE };
+
+typedef struct matcher {
+    int how;
+    uint64_t tag;
+    uint64_t ref;
+    grove_match_fn fn;
+    void *arg;
+} matcher_t;
+
+static bool matches(const matcher_t *mt, const grove_msg_t *m)
+{
+    switch (mt->how) {
+    case MATCH_ANY:
+        return true;
+    case MATCH_TAG:
+        return m->kind == GROVE_MSG_USER && m->tag == mt->tag;
+    case MATCH_REF:
+        return m->ref.id == mt->ref;
+    case MATCH_FN: {
+        RT_LEAVE();
+        bool ok = mt->fn(m, mt->arg);
+        RT_ENTER();
+        return ok;
+    }
+    default:
+        return false;
+    }
+}
+
+uint64_t grove__ms_deadline(grove_timeout_t timeout);
+
+static int receive(grove_msg_t **out, const matcher_t *mt,
+                   grove_timeout_t timeout)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    if ((!out && mt->how != MATCH_NONE) || timeout < GROVE_INFINITY)
+        return GROVE_EINVAL;
+    RT_ENTER();
+    grove__dlist_t *pos = &p->mbox;
+    if (mt->how == MATCH_REF && mt->ref == p->mark_ref)
+        pos = p->mark;
+    uint32_t seq = ++p->wait_seq;
+    bool armed = false;
+    int rc;
+    for (;;) {
+        grove__drain(p);
+        for (grove__dlist_t *n = pos->next; n != &p->mbox; n = n->next) {
+            grove_msg_t *m = GROVE__CONTAINER(n, grove_msg_t, link);
+            if (matches(mt, m)) {
+                grove__mbox_remove(p, m);
+                grove__dlist_push_back(&p->received, &m->link);
+                *out = m;
+                rc = 0;
+                goto done;
+            }
+            pos = n;
+        }
+        if (timeout == 0 ||
+            (armed && atomic_load(&p->timeout_seq) == seq)) {
+            rc = GROVE_ETIMEDOUT;
+            goto done;
+        }
+        if (timeout > 0 && !armed) {
+            p->rtimer.seq = seq;
+            grove__timer_arm_recv(p, grove__ms_deadline(timeout));
+            armed = true;
+        }
+        grove__block(p);
+    }
+done:
+    if (armed)
+        grove__timer_cancel_recv(p);
+    RT_LEAVE();
+    return rc;
+}
+
+GROVE_EXPORT int grove_recv(grove_msg_t **out, grove_timeout_t timeout_ms)
+{
+    matcher_t mt = {.how = MATCH_ANY};
+    return receive(out, &mt, timeout_ms);
+}
+
+GROVE_EXPORT int grove_recv_tag(grove_msg_t **out, uint64_t tag,
+                                grove_timeout_t timeout_ms)
+{
+    matcher_t mt = {.how = MATCH_TAG, .tag = tag};
+    return receive(out, &mt, timeout_ms);
+}
+
+GROVE_EXPORT int grove_recv_ref(grove_msg_t **out, grove_ref_t ref,
+                                grove_timeout_t timeout_ms)
+{
+    if (ref.id == 0)
+        return grove__current() ? GROVE_EINVAL : GROVE_ENOTPROC;
+    matcher_t mt = {.how = MATCH_REF, .ref = ref.id};
+    return receive(out, &mt, timeout_ms);
+}
+
+GROVE_EXPORT int grove_recv_match(grove_msg_t **out, grove_match_fn match,
+                                  void *arg, grove_timeout_t timeout_ms)
+{
+    if (!match)
+        return grove__current() ? GROVE_EINVAL : GROVE_ENOTPROC;
+    matcher_t mt = {.how = MATCH_FN, .fn = match, .arg = arg};
+    return receive(out, &mt, timeout_ms);
+}
+
+GROVE_EXPORT int grove_sleep(grove_timeout_t ms)
+{
+    matcher_t mt = {.how = MATCH_NONE};
+    int rc = receive(NULL, &mt, ms);
+    return rc == GROVE_ETIMEDOUT ? 0 : rc;
+}
+
+GROVE_EXPORT int grove_flush(grove_match_fn match, void *arg)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    RT_ENTER();
+    grove__drain(p);
+    int n = 0;
+    grove__dlist_t *it = p->mbox.next;
+    while (it != &p->mbox) {
+        grove_msg_t *m = GROVE__CONTAINER(it, grove_msg_t, link);
+        it = it->next;
+        bool hit = true;
+        if (match) {
+            RT_LEAVE();
+            hit = match(m, arg);
+            RT_ENTER();
+        }
+        if (hit) {
+            grove__mbox_remove(p, m);
+            grove__msg_destroy(m);
+            n++;
+        }
+    }
+    RT_LEAVE();
+    return n;
+}
+
+GROVE_EXPORT grove_ref_t grove_make_ref(void)
+{
+    grove_ref_t r = {grove__ref_new()};
+    grove__proc_t *p = grove__current();
+    if (p) {
+        /* Everything already in the mailbox predates r: a reply to r can
+         * only be found after this point. */
+        p->mark = p->mbox.prev;
+        p->mark_ref = r.id;
+    }
+    return r;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+GROVE_EXPORT int grove_msg_kind(const grove_msg_t *m) { return m ? m->kind : 0; }
+GROVE_EXPORT uint64_t grove_msg_tag(const grove_msg_t *m)
+{
+    return m ? m->tag : 0;
+}
+GROVE_EXPORT grove_pid_t grove_msg_from(const grove_msg_t *m)
+{
+    return m ? m->from : GROVE_PID_NONE;
+}
+GROVE_EXPORT grove_ref_t grove_msg_ref(const grove_msg_t *m)
+{
+    return m ? m->ref : GROVE_REF_NONE;
+}
+GROVE_EXPORT const void *grove_msg_data(const grove_msg_t *m)
+{
+    return m && m->kind == GROVE_MSG_USER ? m->data : NULL;
+}
+GROVE_EXPORT size_t grove_msg_size(const grove_msg_t *m)
+{
+    return m && m->kind == GROVE_MSG_USER ? m->size : 0;
+}
+GROVE_EXPORT const grove_reason_t *grove_msg_reason(const grove_msg_t *m)
+{
+    return m && m->kind != GROVE_MSG_USER ? (const grove_reason_t *)m->data
+                                          : NULL;
+}
+GROVE_EXPORT const char *grove_msg_name(const grove_msg_t *m)
+{
+    return m ? m->name : NULL;
+}
+
+GROVE_EXPORT void grove_msg_free(grove_msg_t *m)
+{
+    if (!m)
+        return;
+    int saved = grove__tls_in_rt;
+    RT_ENTER();
+    grove__dlist_remove(&m->link);
+    grove__msg_destroy(m);
+    grove__tls_in_rt = saved;
+}

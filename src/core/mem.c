@@ -1,0 +1,160 @@
+/* Per-process memory and resources: everything here is released when its
+ * process exits, whatever the reason, which is what makes a crash in C
+ * leak-free. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+
+/* Block header: list link, size, owner incarnation. 16-byte aligned data. */
+typedef struct hdr {
+    grove__dlist_t link;
+    size_t size;
+    uint64_t owner; /* pid.id */
+} hdr_t;
+_Static_assert(sizeof(hdr_t) % 16 == 0, "arena data stays 16-aligned");
+
+static hdr_t *hdr_of(void *p) { return (hdr_t *)p - 1; }
+
+GROVE_EXPORT void *grove_alloc(size_t size)
+{
+    grove__proc_t *p = grove__current();
+    if (!p || size == 0 || size > SIZE_MAX - sizeof(hdr_t))
+        return NULL;
+    hdr_t *h = aligned_alloc(16, (sizeof *h + size + 15) & ~(size_t)15);
+    if (!h)
+        return NULL;
+    h->size = size;
+    h->owner = p->pid.id;
+    grove__dlist_push_back(&p->arena, &h->link);
+    atomic_fetch_add_explicit(&p->st_arena, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&grove__rt.n_arena, size, memory_order_relaxed);
+    return h + 1;
+}
+
+GROVE_EXPORT void *grove_calloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *m = grove_alloc(n * size);
+    if (m)
+        memset(m, 0, n * size);
+    return m;
+}
+
+static void check_owner(grove__proc_t *p, hdr_t *h)
+{
+    if (!p || h->owner != p->pid.id)
+        grove__panic("grove: grove_free/grove_realloc of a block that the "
+                     "calling process does not own");
+}
+
+GROVE_EXPORT void grove_free(void *m)
+{
+    if (!m)
+        return;
+    grove__proc_t *p = grove__current();
+    hdr_t *h = hdr_of(m);
+    check_owner(p, h);
+    grove__dlist_remove(&h->link);
+    atomic_fetch_sub_explicit(&p->st_arena, h->size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&grove__rt.n_arena, h->size,
+                              memory_order_relaxed);
+    free(h);
+}
+
+GROVE_EXPORT void *grove_realloc(void *m, size_t size)
+{
+    if (!m)
+        return grove_alloc(size);
+    grove__proc_t *p = grove__current();
+    hdr_t *h = hdr_of(m);
+    check_owner(p, h);
+    if (size == 0)
+        return NULL;
+    void *n = grove_alloc(size);
+    if (!n)
+        return NULL;
+    memcpy(n, m, h->size < size ? h->size : size);
+    grove_free(m);
+    return n;
+}
+
+GROVE_EXPORT int grove_resource_attach(void (*dtor)(void *ptr), void *ptr,
+                                       grove_resource_t **out)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    if (!dtor)
+        return GROVE_EINVAL;
+    grove_resource_t *r = malloc(sizeof *r);
+    if (!r)
+        return GROVE_ENOMEM;
+    r->dtor = dtor;
+    r->ptr = ptr;
+    r->owner = p;
+    grove__dlist_push_back(&p->resources, &r->link);
+    atomic_fetch_add_explicit(&grove__rt.n_res, 1, memory_order_relaxed);
+    if (out)
+        *out = r;
+    return 0;
+}
+
+static void close_fd(void *ptr) { close((int)(intptr_t)ptr); }
+
+GROVE_EXPORT int grove_resource_fd(int fd, grove_resource_t **out)
+{
+    if (fd < 0)
+        return grove__current() ? GROVE_EINVAL : GROVE_ENOTPROC;
+    return grove_resource_attach(close_fd, (void *)(intptr_t)fd, out);
+}
+
+static int take(grove_resource_t *r, bool run)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    if (!r || r->owner != p)
+        return GROVE_EINVAL;
+    grove__dlist_remove(&r->link);
+    atomic_fetch_sub_explicit(&grove__rt.n_res, 1, memory_order_relaxed);
+    if (run)
+        r->dtor(r->ptr);
+    free(r);
+    return 0;
+}
+
+GROVE_EXPORT int grove_resource_release(grove_resource_t *r)
+{
+    return take(r, true);
+}
+
+GROVE_EXPORT int grove_resource_detach(grove_resource_t *r)
+{
+    return take(r, false);
+}
+
+/* Runs on the scheduler's stack after the process is gone. Resources go
+ * in reverse attach order (later ones may depend on earlier ones). */
+void grove__mem_release_all(grove__proc_t *p)
+{
+    while (!grove__dlist_empty(&p->resources)) {
+        grove_resource_t *r =
+            GROVE__CONTAINER(p->resources.prev, grove_resource_t, link);
+        grove__dlist_remove(&r->link);
+        atomic_fetch_sub_explicit(&grove__rt.n_res, 1, memory_order_relaxed);
+        r->dtor(r->ptr);
+        free(r);
+    }
+    size_t total = 0;
+    while (!grove__dlist_empty(&p->arena)) {
+        hdr_t *h = GROVE__CONTAINER(p->arena.next, hdr_t, link);
+        grove__dlist_remove(&h->link);
+        total += h->size;
+        free(h);
+    }
+    atomic_fetch_sub_explicit(&grove__rt.n_arena, total,
+                              memory_order_relaxed);
+}

@@ -1,0 +1,206 @@
+/* Registered names: a string-keyed table under a read-write lock. A
+ * process's name is released by its exit path before its links and
+ * monitors are told, so a watcher that hears of the death finds the name
+ * free. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+typedef struct entry {
+    struct entry *next;
+    uint64_t hash;
+    grove_pid_t pid;
+    grove__proc_t *proc;
+    char name[GROVE_NAME_MAX];
+} entry_t;
+
+static struct {
+    pthread_rwlock_t lock;
+    entry_t **buckets;
+    size_t nbuckets;
+    size_t count;
+} N = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+void grove__names_init(void)
+{
+    pthread_rwlock_wrlock(&N.lock);
+    N.nbuckets = 256;
+    N.buckets = calloc(N.nbuckets, sizeof *N.buckets);
+    GROVE__CHECK(N.buckets);
+    N.count = 0;
+    pthread_rwlock_unlock(&N.lock);
+}
+
+void grove__names_fini(void)
+{
+    pthread_rwlock_wrlock(&N.lock);
+    for (size_t i = 0; i < N.nbuckets; i++) {
+        entry_t *e = N.buckets[i];
+        while (e) {
+            entry_t *next = e->next;
+            free(e);
+            e = next;
+        }
+    }
+    free(N.buckets);
+    N.buckets = NULL;
+    N.nbuckets = N.count = 0;
+    pthread_rwlock_unlock(&N.lock);
+}
+
+static entry_t **find(const char *name, uint64_t h)
+{
+    entry_t **pp = &N.buckets[h & (N.nbuckets - 1)];
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->hash == h && strcmp((*pp)->name, name) == 0)
+            return pp;
+    return pp;
+}
+
+static void grow(void)
+{
+    size_t nb = N.nbuckets * 2;
+    entry_t **b = calloc(nb, sizeof *b);
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < N.nbuckets; i++) {
+        entry_t *e = N.buckets[i];
+        while (e) {
+            entry_t *next = e->next;
+            e->next = b[e->hash & (nb - 1)];
+            b[e->hash & (nb - 1)] = e;
+            e = next;
+        }
+    }
+    free(N.buckets);
+    N.buckets = b;
+    N.nbuckets = nb;
+}
+
+static bool valid_name(const char *name)
+{
+    return name && name[0] && strlen(name) < GROVE_NAME_MAX;
+}
+
+/* Claims name for p, which is being created or is alive. */
+int grove__name_claim(grove__proc_t *p, const char *name)
+{
+    uint64_t h = hash_str(name);
+    int rc = 0;
+    pthread_rwlock_wrlock(&N.lock);
+    entry_t **pp = find(name, h);
+    int st = atomic_load(&p->state);
+    if (*pp)
+        rc = GROVE_EEXIST;
+    else if (p->has_name)
+        rc = GROVE_EALREADY;
+    else if (st == PS_EXITING || st == PS_FREE)
+        rc = GROVE_ENOPROC;
+    else {
+        entry_t *e = calloc(1, sizeof *e);
+        if (!e) {
+            rc = GROVE_ENOMEM;
+        } else {
+            e->hash = h;
+            e->pid = p->pid;
+            e->proc = p;
+            strcpy(e->name, name);
+            *pp = e;
+            p->has_name = true;
+            strcpy(p->name, name);
+            if (++N.count > N.nbuckets)
+                grow();
+        }
+    }
+    pthread_rwlock_unlock(&N.lock);
+    return rc;
+}
+
+void grove__name_release(grove__proc_t *p)
+{
+    pthread_rwlock_wrlock(&N.lock);
+    if (p->has_name) {
+        entry_t **pp = find(p->name, hash_str(p->name));
+        if (*pp && (*pp)->proc == p) {
+            entry_t *e = *pp;
+            *pp = e->next;
+            free(e);
+            N.count--;
+        }
+        p->has_name = false;
+        p->name[0] = '\0';
+    }
+    pthread_rwlock_unlock(&N.lock);
+}
+
+void grove__names_info(grove__proc_t *p, char *buf, size_t size)
+{
+    pthread_rwlock_rdlock(&N.lock);
+    snprintf(buf, size, "%s", p->has_name ? p->name : "");
+    pthread_rwlock_unlock(&N.lock);
+}
+
+GROVE_EXPORT int grove_register(const char *name, grove_pid_t pid)
+{
+    if (!valid_name(name))
+        return GROVE_EINVAL;
+    grove__proc_t *p;
+    int rc = grove__proc_lookup(pid, &p);
+    if (rc < 0)
+        return rc;
+    rc = grove__name_claim(p, name);
+    /* The slot may have been reused between lookup and claim. */
+    if (rc == 0 && atomic_load(&p->gen) != grove_pid_generation(pid)) {
+        grove__name_release(p);
+        return GROVE_ENOPROC;
+    }
+    return rc;
+}
+
+GROVE_EXPORT int grove_unregister(const char *name)
+{
+    if (!valid_name(name))
+        return GROVE_EINVAL;
+    if (!atomic_load(&grove__rt.started))
+        return GROVE_ENOTFOUND;
+    int rc = GROVE_ENOTFOUND;
+    pthread_rwlock_wrlock(&N.lock);
+    entry_t **pp = find(name, hash_str(name));
+    if (*pp) {
+        entry_t *e = *pp;
+        *pp = e->next;
+        e->proc->has_name = false;
+        e->proc->name[0] = '\0';
+        free(e);
+        N.count--;
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&N.lock);
+    return rc;
+}
+
+GROVE_EXPORT int grove_whereis(const char *name, grove_pid_t *pid)
+{
+    if (!valid_name(name) || !pid)
+        return GROVE_EINVAL;
+    if (!atomic_load(&grove__rt.started))
+        return GROVE_ENOTFOUND;
+    int rc = GROVE_ENOTFOUND;
+    pthread_rwlock_rdlock(&N.lock);
+    entry_t **pp = find(name, hash_str(name));
+    if (*pp) {
+        *pid = (*pp)->pid;
+        rc = 0;
+    }
+    pthread_rwlock_unlock(&N.lock);
+    return rc;
+}

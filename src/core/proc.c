@@ -1,0 +1,522 @@
+/* The process table and the process lifecycle: spawn, exit, cleanup.
+ *
+ * Slots live in chunks that are never freed while the runtime runs, so a
+ * pointer to a slot is always valid memory; whether it still holds the
+ * incarnation a pid names is decided by the slot's generation. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+#define CHUNK_BITS 12
+#define CHUNK_SIZE (1u << CHUNK_BITS)
+
+static struct {
+    _Atomic(grove__proc_t *) *chunks;
+    uint32_t max;
+    atomic_uint hwm; /* slots carved so far */
+    /* Free slots: a Treiber stack of slot+1 with an ABA tag in the high
+     * half. */
+    atomic_uint_fast64_t free_head;
+    _Atomic uint32_t *free_next;
+    pthread_mutex_t grow_lock;
+} T = {.grow_lock = PTHREAD_MUTEX_INITIALIZER};
+
+void grove__proc_table_init(uint32_t max)
+{
+    T.max = max;
+    uint32_t nchunks = (max + CHUNK_SIZE - 1) / CHUNK_SIZE;
+    T.chunks = calloc(nchunks, sizeof *T.chunks);
+    T.free_next = calloc(max, sizeof *T.free_next);
+    GROVE__CHECK(T.chunks && T.free_next);
+    atomic_store(&T.hwm, 0);
+    atomic_store(&T.free_head, 0);
+}
+
+void grove__proc_table_fini(void)
+{
+    uint32_t nchunks = (T.max + CHUNK_SIZE - 1) / CHUNK_SIZE;
+    for (uint32_t c = 0; c < nchunks; c++) {
+        grove__proc_t *chunk = atomic_load(&T.chunks[c]);
+        if (!chunk)
+            continue;
+        for (uint32_t i = 0; i < CHUNK_SIZE; i++)
+            grove__fiber_release(&chunk[i].fiber);
+        free(chunk);
+    }
+    free(T.chunks);
+    free((void *)T.free_next);
+    T.chunks = NULL;
+    T.free_next = NULL;
+}
+
+grove__proc_t *grove__proc_slot(uint32_t slot)
+{
+    grove__proc_t *chunk = atomic_load_explicit(
+        &T.chunks[slot >> CHUNK_BITS], memory_order_acquire);
+    return chunk ? &chunk[slot & (CHUNK_SIZE - 1)] : NULL;
+}
+
+uint32_t grove__proc_slots_used(void)
+{
+    return atomic_load_explicit(&T.hwm, memory_order_acquire);
+}
+
+int grove__proc_lookup(grove_pid_t pid, grove__proc_t **out)
+{
+    uint32_t slot = grove_pid_slot(pid), gen = grove_pid_generation(pid);
+    if (gen == 0 || !atomic_load(&grove__rt.started) || slot >= T.max)
+        return GROVE_EINVAL;
+    if (slot >= grove__proc_slots_used())
+        return GROVE_ENOPROC;
+    grove__proc_t *p = grove__proc_slot(slot);
+    if (!p || atomic_load_explicit(&p->gen, memory_order_acquire) != gen)
+        return GROVE_ENOPROC;
+    int st = atomic_load_explicit(&p->state, memory_order_acquire);
+    if (st == PS_FREE || st == PS_EXITING)
+        return GROVE_ENOPROC;
+    *out = p;
+    return 0;
+}
+
+grove__proc_t *grove__proc_get(grove_pid_t pid)
+{
+    grove__proc_t *p = NULL;
+    return grove__proc_lookup(pid, &p) == 0 ? p : NULL;
+}
+
+static grove__proc_t *carve_slot(uint32_t *slot_out)
+{
+    uint32_t slot = atomic_fetch_add(&T.hwm, 1);
+    *slot_out = slot;
+    if (slot >= T.max) {
+        atomic_fetch_sub(&T.hwm, 1);
+        return NULL;
+    }
+    uint32_t c = slot >> CHUNK_BITS;
+    grove__proc_t *chunk = atomic_load_explicit(&T.chunks[c],
+                                                memory_order_acquire);
+    if (!chunk) {
+        pthread_mutex_lock(&T.grow_lock);
+        chunk = atomic_load(&T.chunks[c]);
+        if (!chunk) {
+            chunk = aligned_alloc(64, CHUNK_SIZE * sizeof(grove__proc_t));
+            if (chunk) {
+                memset(chunk, 0, CHUNK_SIZE * sizeof(grove__proc_t));
+                for (uint32_t i = 0; i < CHUNK_SIZE; i++)
+                    atomic_store(&chunk[i].gen, 1);
+                atomic_store_explicit(&T.chunks[c], chunk,
+                                      memory_order_release);
+            }
+        }
+        pthread_mutex_unlock(&T.grow_lock);
+        if (!chunk) {
+            /* The slot number is lost; the table is merely one smaller. */
+            return NULL;
+        }
+    }
+    return &chunk[slot & (CHUNK_SIZE - 1)];
+}
+
+static grove__proc_t *slot_alloc(uint32_t *slot_out)
+{
+    uint_fast64_t head = atomic_load_explicit(&T.free_head,
+                                              memory_order_acquire);
+    for (;;) {
+        uint32_t top = (uint32_t)head;
+        if (top == 0)
+            break;
+        uint32_t next = atomic_load_explicit(&T.free_next[top - 1],
+                                             memory_order_relaxed);
+        uint_fast64_t nh = ((head >> 32) + 1) << 32 | next;
+        if (atomic_compare_exchange_weak_explicit(&T.free_head, &head, nh,
+                                                  memory_order_acquire,
+                                                  memory_order_acquire)) {
+            *slot_out = top - 1;
+            return grove__proc_slot(top - 1);
+        }
+    }
+    return carve_slot(slot_out);
+}
+
+static void slot_free(uint32_t slot)
+{
+    uint_fast64_t head = atomic_load_explicit(&T.free_head,
+                                              memory_order_relaxed);
+    for (;;) {
+        atomic_store_explicit(&T.free_next[slot], (uint32_t)head,
+                              memory_order_relaxed);
+        uint_fast64_t nh = ((head >> 32) + 1) << 32 | (slot + 1);
+        if (atomic_compare_exchange_weak_explicit(&T.free_head, &head, nh,
+                                                  memory_order_release,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
+static void proc_entry(void *arg)
+{
+    grove__fiber_started();
+    grove__proc_t *p = arg;
+    RT_LEAVE();
+    p->fn(p->arg);
+    RT_ENTER();
+    grove_reason_t r = grove_reason_normal();
+    grove__exit_self(p, &r);
+}
+
+static void proc_reset(grove__proc_t *p)
+{
+    atomic_store_explicit(&p->inbox, NULL, memory_order_relaxed);
+    p->rq_next = NULL;
+    p->pending = NULL;
+    grove__dlist_init(&p->mbox);
+    grove__dlist_init(&p->received);
+    grove__dlist_init(&p->arena);
+    grove__dlist_init(&p->resources);
+    grove__dlist_init(&p->rtimer.link);
+    p->rtimer.wheel = NULL;
+    p->mark = &p->mbox;
+    p->mark_ref = 0;
+    p->request = REQ_NONE;
+    p->trap_exit = false;
+    p->has_name = false;
+    p->crashed = false;
+    p->name[0] = '\0';
+    p->bt_len = 0;
+    p->fault_pc = 0;
+    p->wait_seq = 0;
+    p->sched = NULL;
+    memset(&p->reason, 0, sizeof p->reason);
+    atomic_store_explicit(&p->timeout_seq, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_mbox, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_links, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_mon_out, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_mon_in, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_arena, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_stack_used, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_reductions, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_trap, false, memory_order_relaxed);
+}
+
+static int check_stack_size(size_t size)
+{
+    if (size == 0)
+        return 0;
+    if (size < 16 * 1024 || size > ((size_t)256 << 20))
+        return GROVE_EINVAL;
+    return 0;
+}
+
+/* Links and monitors asked for at spawn are set up before the child can
+ * run, which makes spawn_link and spawn_monitor atomic. */
+static int spawn_attach(grove__proc_t *self, grove__proc_t *p,
+                        const grove_spawn_opts_t *o)
+{
+    if (o->link) {
+        if (grove__map_put(&self->links, p->pid.id, 1) < 0 ||
+            grove__map_put(&p->links, self->pid.id, 1) < 0)
+            return GROVE_ENOMEM;
+        atomic_fetch_add_explicit(&self->st_links, 1, memory_order_relaxed);
+        atomic_store_explicit(&p->st_links, 1, memory_order_relaxed);
+    }
+    if (o->monitor) {
+        uint64_t ref = grove__ref_new();
+        if (grove__map_put(&self->mon_out, ref, p->pid.id) < 0 ||
+            grove__map_put(&p->mon_in, ref, self->pid.id) < 0)
+            return GROVE_ENOMEM;
+        atomic_fetch_add_explicit(&self->st_mon_out, 1, memory_order_relaxed);
+        atomic_store_explicit(&p->st_mon_in, 1, memory_order_relaxed);
+        if (o->monitor_ref)
+            o->monitor_ref->id = ref;
+    }
+    return 0;
+}
+
+static void spawn_undo(grove__proc_t *self, grove__proc_t *p, uint32_t slot)
+{
+    if (self) {
+        if (grove__map_del(&self->links, p->pid.id, NULL))
+            atomic_fetch_sub(&self->st_links, 1);
+        uint64_t k, v;
+        for (uint32_t i = 0; grove__map_next(&p->mon_in, &i, &k, &v);)
+            if (grove__map_del(&self->mon_out, k, NULL))
+                atomic_fetch_sub(&self->st_mon_out, 1);
+    }
+    grove__map_free(&p->links);
+    grove__map_free(&p->mon_in);
+    if (p->has_name)
+        grove__name_release(p);
+    if (p->stack)
+        grove__stack_put(grove__tls_sched ? &grove__tls_sched->stacks : NULL,
+                         p->stack);
+    p->stack = NULL;
+    atomic_store(&p->state, PS_FREE);
+    slot_free(slot);
+}
+
+int grove__name_claim(grove__proc_t *p, const char *name);
+
+GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
+                             const grove_spawn_opts_t *opts, grove_pid_t *out)
+{
+    static const grove_spawn_opts_t none;
+    const grove_spawn_opts_t *o = opts ? opts : &none;
+    if (!atomic_load(&grove__rt.started))
+        return GROVE_ENOTSTARTED;
+    grove__proc_t *self = grove__current();
+    if (!fn || check_stack_size(o->stack_size) < 0 ||
+        ((o->link || o->monitor) && !self))
+        return GROVE_EINVAL;
+    if (o->name && (o->name[0] == '\0' || strlen(o->name) >= GROVE_NAME_MAX))
+        return GROVE_EINVAL;
+    int saved = grove__tls_in_rt;
+    RT_ENTER();
+    uint32_t slot = 0;
+    grove__proc_t *p = slot_alloc(&slot);
+    if (!p) {
+        grove__tls_in_rt = saved;
+        return GROVE_ELIMIT;
+    }
+    proc_reset(p);
+    p->fn = fn;
+    p->arg = arg;
+    p->pid.id = ((uint64_t)atomic_load(&p->gen) << 32) | slot;
+    p->trap_exit = o->trap_exit;
+    atomic_store_explicit(&p->st_trap, o->trap_exit, memory_order_relaxed);
+    int err = 0;
+    atomic_store(&p->state, PS_RUNNABLE);
+    p->stack = grove__stack_get(grove__tls_sched ? &grove__tls_sched->stacks
+                                                 : NULL,
+                                o->stack_size, &err);
+    if (!p->stack || (o->name && (err = grove__name_claim(p, o->name)) < 0) ||
+        (self && (err = spawn_attach(self, p, o)) < 0)) {
+        spawn_undo(self, p, slot);
+        grove__tls_in_rt = saved;
+        return err ? err : GROVE_ENOMEM;
+    }
+    grove__fiber_make(&p->fiber, p->stack->lo, p->stack->size, proc_entry, p);
+    atomic_fetch_add_explicit(&grove__rt.n_alive, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&grove__rt.n_spawned, 1, memory_order_relaxed);
+    if (out)
+        *out = p->pid;
+    grove__enqueue(p);
+    grove__tls_in_rt = saved;
+    return 0;
+}
+
+GROVE_EXPORT grove_pid_t grove_self(void)
+{
+    grove__proc_t *p = grove__current();
+    return p ? p->pid : GROVE_PID_NONE;
+}
+
+void grove__exit_self(grove__proc_t *p, const grove_reason_t *r)
+{
+    RT_ENTER();
+    p->reason = *r;
+    p->request = REQ_EXIT;
+    grove__fiber_switch(&p->fiber, &p->sched->fiber, true);
+    grove__panic("grove: an exited process was resumed");
+}
+
+GROVE_EXPORT void grove_exit(const grove_reason_t *reason)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        grove__panic("grove: grove_exit called outside a process");
+    grove_reason_t r = reason ? *reason : grove_reason_normal();
+    grove__exit_self(p, &r);
+}
+
+GROVE_EXPORT void grove_exit_error(int code, const char *fmt, ...)
+{
+    grove_reason_t r = grove_reason_of(GROVE_EXIT_ERROR);
+    r.code = code;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r.text, sizeof r.text, fmt, ap);
+        va_end(ap);
+    }
+    grove_exit(&r);
+}
+
+/* Answers what was still queued for a process that is gone: a link
+ * request is answered with an exit signal noproc, a monitor request with
+ * DOWN noproc, everything else is dropped. */
+static void answer_dead_letters(grove__proc_t *p, grove_msg_t *m)
+{
+    grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
+    while (m) {
+        grove_msg_t *next = (grove_msg_t *)m->link.next;
+        if (m->to_gen == grove_pid_generation(p->pid)) {
+            if (m->sig == SIG_LINK)
+                grove__send_signal(m->from, SIG_EXIT, p->pid, GROVE_REF_NONE,
+                                   &noproc, MSGF_VIA_LINK);
+            else if (m->sig == SIG_MONITOR)
+                grove__send_signal(m->from, SIG_DOWN, p->pid, m->ref,
+                                   &noproc, 0);
+        }
+        grove__msg_destroy(m);
+        m = next;
+    }
+}
+
+static grove_msg_t *reverse(grove_msg_t *m)
+{
+    grove_msg_t *r = NULL;
+    while (m && m != INBOX_CLOSED) {
+        grove_msg_t *next = (grove_msg_t *)m->link.next;
+        m->link.next = (grove__dlist_t *)r;
+        r = m;
+        m = next;
+    }
+    return r;
+}
+
+static void free_list(grove__dlist_t *h)
+{
+    while (!grove__dlist_empty(h)) {
+        grove_msg_t *m = GROVE__CONTAINER(h->next, grove_msg_t, link);
+        grove__dlist_remove(&m->link);
+        grove__msg_destroy(m);
+    }
+}
+
+static void notify_peers(grove__proc_t *p)
+{
+    uint64_t k, v;
+    for (uint32_t i = 0; grove__map_next(&p->links, &i, &k, &v);)
+        grove__send_signal((grove_pid_t){k}, SIG_EXIT, p->pid, GROVE_REF_NONE,
+                           &p->reason, MSGF_VIA_LINK);
+    for (uint32_t i = 0; grove__map_next(&p->mon_in, &i, &k, &v);)
+        grove__send_signal((grove_pid_t){v}, SIG_DOWN, p->pid,
+                           (grove_ref_t){k}, &p->reason, 0);
+    /* Monitors this process held: tell their targets to forget them. */
+    for (uint32_t i = 0; grove__map_next(&p->mon_out, &i, &k, &v);)
+        grove__send_signal((grove_pid_t){v}, SIG_DEMONITOR, p->pid,
+                           (grove_ref_t){k}, NULL, 0);
+    for (uint32_t i = 0; grove__map_next(&p->mon_names, &i, &k, &v);)
+        free((void *)(uintptr_t)v);
+    grove__map_free(&p->links);
+    grove__map_free(&p->mon_in);
+    grove__map_free(&p->mon_out);
+    grove__map_free(&p->mon_names);
+}
+
+void grove__notify_waiters(grove__proc_t *p);
+
+void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
+{
+    atomic_store(&p->state, PS_EXITING);
+    grove__timer_cancel_recv(p);
+    /* Close the inbox: senders from now on see a dead process. */
+    grove_msg_t *late = atomic_exchange_explicit(&p->inbox, INBOX_CLOSED,
+                                                 memory_order_acq_rel);
+    answer_dead_letters(p, p->pending);
+    p->pending = NULL;
+    answer_dead_letters(p, reverse(late));
+    /* Names first: by the time links and monitors hear of the death, the
+     * name is free (OTP's order). */
+    if (p->crashed)
+        grove__crash_report(p);
+    if (p->has_name)
+        grove__name_release(p);
+    grove__mem_release_all(p);
+    free_list(&p->mbox);
+    free_list(&p->received);
+    notify_peers(p);
+    grove__fiber_destroy(&p->fiber);
+    if (p->stack)
+        grove__stack_put(&s->stacks, p->stack);
+    p->stack = NULL;
+    atomic_fetch_sub_explicit(&grove__rt.n_alive, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&grove__rt.n_exited, 1, memory_order_relaxed);
+    if (p->crashed)
+        atomic_fetch_add_explicit(&grove__rt.n_crashed, 1,
+                                  memory_order_relaxed);
+    /* A new generation makes every old pid of this slot stale. */
+    uint32_t gen = atomic_load(&p->gen) + 1;
+    if (gen == 0)
+        gen = 1;
+    atomic_store(&p->gen, gen);
+    grove__notify_waiters(p);
+    atomic_store(&p->state, PS_FREE);
+    slot_free(grove_pid_slot(p->pid));
+}
+
+GROVE_EXPORT bool grove_is_alive(grove_pid_t pid)
+{
+    return grove__proc_get(pid) != NULL;
+}
+
+GROVE_EXPORT int grove_processes(void (*fn)(grove_pid_t pid, void *arg),
+                                 void *arg)
+{
+    if (!fn || !atomic_load(&grove__rt.started))
+        return GROVE_EINVAL;
+    uint32_t n = grove__proc_slots_used();
+    int visited = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        grove__proc_t *p = grove__proc_slot(i);
+        if (!p)
+            continue;
+        int st = atomic_load(&p->state);
+        if (st == PS_FREE || st == PS_EXITING)
+            continue;
+        uint32_t gen = atomic_load(&p->gen);
+        fn((grove_pid_t){((uint64_t)gen << 32) | i}, arg);
+        visited++;
+    }
+    return visited;
+}
+
+void grove__names_info(grove__proc_t *p, char *buf, size_t size);
+
+GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
+{
+    if (!out)
+        return GROVE_EINVAL;
+    grove__proc_t *p;
+    int rc = grove__proc_lookup(pid, &p);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->pid = pid;
+    switch (atomic_load(&p->state)) {
+    case PS_RUNNABLE:
+    case PS_TRIM_WOKEN:
+        out->status = GROVE_STATUS_RUNNABLE;
+        break;
+    case PS_RUNNING:
+        out->status = GROVE_STATUS_RUNNING;
+        break;
+    case PS_WAITING:
+    case PS_TRIMMING:
+        out->status = GROVE_STATUS_WAITING;
+        break;
+    default:
+        return GROVE_ENOPROC;
+    }
+    out->mailbox_len = atomic_load_explicit(&p->st_mbox, memory_order_relaxed);
+    out->links = atomic_load_explicit(&p->st_links, memory_order_relaxed);
+    out->monitors = atomic_load_explicit(&p->st_mon_out, memory_order_relaxed);
+    out->monitored_by =
+        atomic_load_explicit(&p->st_mon_in, memory_order_relaxed);
+    out->trap_exit = atomic_load_explicit(&p->st_trap, memory_order_relaxed);
+    out->stack_used =
+        atomic_load_explicit(&p->st_stack_used, memory_order_relaxed);
+    out->reductions =
+        atomic_load_explicit(&p->st_reductions, memory_order_relaxed);
+    out->stack_size = grove__rt.cfg.stack_size;
+    out->memory = sizeof(grove__proc_t) + out->stack_used +
+                  atomic_load_explicit(&p->st_arena, memory_order_relaxed) +
+                  out->mailbox_len * sizeof(grove_msg_t);
+    grove__names_info(p, out->name, sizeof out->name);
+    if (atomic_load(&p->gen) != grove_pid_generation(pid))
+        return GROVE_ENOPROC;
+    return 0;
+}

@@ -1,0 +1,891 @@
+/* Schedulers: one OS thread each, a run queue each, work stealing.
+ *
+ * A scheduler's loop takes a process from its own queue (the "runnext"
+ * slot first: the process most recently woken by the one that ran, so a
+ * message exchange stays on one core), then from the inject queue (wake-ups
+ * from outside any scheduler), then steals half of another scheduler's
+ * queue; it runs the process until it yields, blocks or exits, and acts on
+ * that request on its own stack. With nothing to do it spins briefly, then
+ * sleeps until woken or until its next timer is due.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+
+grove__rt_t grove__rt = {
+    .inject_lock = PTHREAD_MUTEX_INITIALIZER,
+    .wait_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+__thread grove__sched_t *grove__tls_sched;
+__thread int grove__tls_in_rt;
+
+#define RUNNEXT_STREAK_MAX 64
+#define IDLE_SPINS 64
+#define TIMER_CHECK_EVERY 64
+
+/* ---- references ---------------------------------------------------------- */
+
+#define REF_BLOCK 4096
+
+uint64_t grove__ref_new(void)
+{
+    grove__sched_t *s = grove__tls_sched;
+    if (s) {
+        if (s->ref_next == s->ref_end) {
+            s->ref_next = atomic_fetch_add(&grove__rt.ref_global, REF_BLOCK);
+            s->ref_end = s->ref_next + REF_BLOCK;
+        }
+        return s->ref_next++;
+    }
+    return atomic_fetch_add(&grove__rt.ref_global, 1);
+}
+
+/* ---- run queues ----------------------------------------------------------- */
+
+static void rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
+{
+    p->rq_next = NULL;
+    if (s->rq_tail)
+        s->rq_tail->rq_next = p;
+    else
+        s->rq_head = p;
+    s->rq_tail = p;
+}
+
+static void inject(grove__proc_t *p)
+{
+    pthread_mutex_lock(&grove__rt.inject_lock);
+    p->rq_next = NULL;
+    if (grove__rt.inj_tail)
+        grove__rt.inj_tail->rq_next = p;
+    else
+        grove__rt.inj_head = p;
+    grove__rt.inj_tail = p;
+    atomic_fetch_add(&grove__rt.inj_len, 1);
+    pthread_mutex_unlock(&grove__rt.inject_lock);
+    grove__sched_wake_one();
+}
+
+static grove__proc_t *inject_pop(void)
+{
+    if (atomic_load_explicit(&grove__rt.inj_len, memory_order_relaxed) == 0)
+        return NULL;
+    pthread_mutex_lock(&grove__rt.inject_lock);
+    grove__proc_t *p = grove__rt.inj_head;
+    if (p) {
+        grove__rt.inj_head = p->rq_next;
+        if (!grove__rt.inj_head)
+            grove__rt.inj_tail = NULL;
+        atomic_fetch_sub(&grove__rt.inj_len, 1);
+    }
+    pthread_mutex_unlock(&grove__rt.inject_lock);
+    return p;
+}
+
+static void maybe_wake_idle(void)
+{
+    /* seq_cst: pairs with a sleeper's store to nsleeping followed by its
+     * re-check of the queues. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&grove__rt.nsleeping) > 0)
+        grove__sched_wake_one();
+}
+
+void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p)
+{
+    grove__spin_lock(&s->rq_lock);
+    rq_push_tail_locked(s, p);
+    atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
+    grove__spin_unlock(&s->rq_lock);
+    maybe_wake_idle();
+}
+
+/* Queues a runnable process: on this scheduler's runnext slot when a
+ * process woke it (it will likely run next, on a warm cache), at the tail
+ * otherwise, or on the inject queue from outside any scheduler. */
+void grove__enqueue(grove__proc_t *p)
+{
+    grove__sched_t *s = grove__tls_sched;
+    if (!s) {
+        inject(p);
+        return;
+    }
+    if (!s->current) {
+        grove__enqueue_tail(s, p);
+        return;
+    }
+    grove__spin_lock(&s->rq_lock);
+    grove__proc_t *old = s->runnext;
+    s->runnext = p;
+    if (old)
+        rq_push_tail_locked(s, old);
+    atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
+    grove__spin_unlock(&s->rq_lock);
+    if (old)
+        maybe_wake_idle(); /* real parallel work now waits here */
+}
+
+static grove__proc_t *rq_pop(grove__sched_t *s)
+{
+    if (atomic_load_explicit(&s->rq_len, memory_order_relaxed) == 0)
+        return NULL;
+    grove__proc_t *p = NULL;
+    grove__spin_lock(&s->rq_lock);
+    if (s->runnext &&
+        (s->runnext_streak < RUNNEXT_STREAK_MAX || !s->rq_head)) {
+        p = s->runnext;
+        s->runnext = NULL;
+        s->runnext_streak++;
+    } else if (s->rq_head) {
+        p = s->rq_head;
+        s->rq_head = p->rq_next;
+        if (!s->rq_head)
+            s->rq_tail = NULL;
+        s->runnext_streak = 0;
+    }
+    if (p)
+        atomic_fetch_sub_explicit(&s->rq_len, 1, memory_order_relaxed);
+    grove__spin_unlock(&s->rq_lock);
+    return p;
+}
+
+/* Takes half of a victim's queue (never its runnext, which its owner is
+ * about to run). */
+static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
+{
+    unsigned avail = atomic_load_explicit(&v->rq_len, memory_order_relaxed);
+    if (avail == 0 || !grove__spin_trylock(&v->rq_lock))
+        return NULL;
+    unsigned n = 0;
+    grove__proc_t *first = NULL, *last = NULL;
+    unsigned want = (avail + 1) / 2;
+    while (v->rq_head && n < want) {
+        grove__proc_t *p = v->rq_head;
+        v->rq_head = p->rq_next;
+        if (!v->rq_head)
+            v->rq_tail = NULL;
+        p->rq_next = NULL;
+        if (last)
+            last->rq_next = p;
+        else
+            first = p;
+        last = p;
+        n++;
+    }
+    if (n)
+        atomic_fetch_sub_explicit(&v->rq_len, n, memory_order_relaxed);
+    grove__spin_unlock(&v->rq_lock);
+    if (!first)
+        return NULL;
+    atomic_fetch_add_explicit(&s->steals, 1, memory_order_relaxed);
+    grove__proc_t *rest = first->rq_next;
+    if (rest) {
+        grove__spin_lock(&s->rq_lock);
+        for (grove__proc_t *p = rest; p;) {
+            grove__proc_t *next = p->rq_next;
+            rq_push_tail_locked(s, p);
+            atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
+            p = next;
+        }
+        grove__spin_unlock(&s->rq_lock);
+    }
+    return first;
+}
+
+static grove__proc_t *steal(grove__sched_t *s)
+{
+    int n = grove__rt.nsched;
+    int start = (int)(s->tick % (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        grove__sched_t *v = &grove__rt.scheds[(start + i) % n];
+        if (v == s)
+            continue;
+        grove__proc_t *p = steal_from(s, v);
+        if (p)
+            return p;
+    }
+    return NULL;
+}
+
+static grove__proc_t *find_work(grove__sched_t *s)
+{
+    grove__proc_t *p = rq_pop(s);
+    if (!p)
+        p = inject_pop();
+    if (!p)
+        p = steal(s);
+    return p;
+}
+
+/* ---- sleeping and waking ---------------------------------------------------- */
+
+static bool wake(grove__sched_t *v)
+{
+    bool expected = true;
+    if (!atomic_compare_exchange_strong(&v->sleeping, &expected, false))
+        return false;
+    atomic_fetch_sub(&grove__rt.nsleeping, 1);
+    pthread_mutex_lock(&v->sleep_lock);
+    v->wake_pending = true;
+    pthread_cond_signal(&v->sleep_cond);
+    pthread_mutex_unlock(&v->sleep_lock);
+    return true;
+}
+
+void grove__sched_wake_one(void)
+{
+    if (atomic_load(&grove__rt.nsleeping) == 0)
+        return;
+    for (int i = 0; i < grove__rt.nsched; i++)
+        if (wake(&grove__rt.scheds[i]))
+            return;
+}
+
+static bool work_visible(grove__sched_t *s)
+{
+    if (atomic_load(&grove__rt.inj_len) > 0)
+        return true;
+    for (int i = 0; i < grove__rt.nsched; i++) {
+        grove__sched_t *v = &grove__rt.scheds[i];
+        unsigned len = atomic_load(&v->rq_len);
+        /* Another scheduler's lone runnext is not stealable. */
+        if (v == s ? len > 0 : len > (v->runnext ? 1u : 0u))
+            return true;
+    }
+    return false;
+}
+
+static void sched_sleep(grove__sched_t *s)
+{
+    atomic_store(&s->sleeping, true);
+    atomic_fetch_add(&grove__rt.nsleeping, 1);
+    uint64_t next = grove__timers_run(s);
+    if (work_visible(s) || atomic_load(&grove__rt.stopping) ||
+        next <= grove__ms_now()) {
+        if (atomic_exchange(&s->sleeping, false))
+            atomic_fetch_sub(&grove__rt.nsleeping, 1);
+        pthread_mutex_lock(&s->sleep_lock);
+        s->wake_pending = false;
+        pthread_mutex_unlock(&s->sleep_lock);
+        return;
+    }
+    pthread_mutex_lock(&s->sleep_lock);
+    while (!s->wake_pending && !atomic_load(&grove__rt.stopping)) {
+        if (next == UINT64_MAX) {
+            pthread_cond_wait(&s->sleep_cond, &s->sleep_lock);
+        } else {
+            uint64_t ns = grove__rt.start_ns + next * 1000000u;
+            struct timespec ts = {(time_t)(ns / 1000000000u),
+                                  (long)(ns % 1000000000u)};
+            if (pthread_cond_timedwait(&s->sleep_cond, &s->sleep_lock,
+                                       &ts) != 0)
+                break;
+        }
+    }
+    s->wake_pending = false;
+    pthread_mutex_unlock(&s->sleep_lock);
+    if (atomic_exchange(&s->sleeping, false))
+        atomic_fetch_sub(&grove__rt.nsleeping, 1);
+}
+
+/* ---- running a process ------------------------------------------------------ */
+
+void grove__wake(grove__proc_t *p)
+{
+    int st = atomic_load(&p->state);
+    for (;;) {
+        if (st == PS_WAITING) {
+            if (atomic_compare_exchange_weak(&p->state, &st, PS_RUNNABLE)) {
+                grove__enqueue(p);
+                return;
+            }
+        } else if (st == PS_TRIMMING) {
+            if (atomic_compare_exchange_weak(&p->state, &st, PS_TRIM_WOKEN))
+                return; /* the trimmer requeues it */
+        } else {
+            return; /* running, runnable or gone: it will look itself */
+        }
+    }
+}
+
+void grove__block(grove__proc_t *p)
+{
+    p->request = REQ_BLOCK;
+    grove__fiber_switch(&p->fiber, &p->sched->fiber, false);
+}
+
+GROVE_EXPORT void grove_yield(void)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return;
+    RT_ENTER();
+    p->request = REQ_YIELD;
+    grove__fiber_switch(&p->fiber, &p->sched->fiber, false);
+    grove__drain(p);
+    RT_LEAVE();
+}
+
+static bool has_news(grove__proc_t *p)
+{
+    return atomic_load(&p->inbox) != NULL ||
+           atomic_load(&p->timeout_seq) == p->wait_seq;
+}
+
+static void park_stack_if_needed(grove__sched_t *s, grove__proc_t *p)
+{
+    if (grove__rt.stack_soft_limit == 0 ||
+        grove__stacks_mapped() <= grove__rt.stack_soft_limit ||
+        p->stack->parked)
+        return;
+    /* Over the mapping budget: give this idle stack back right away. */
+    void *sp = grove__fiber_sp(&p->fiber);
+    if (sp)
+        grove__stack_park(p->stack, sp);
+    (void)s;
+}
+
+static void on_block(grove__sched_t *s, grove__proc_t *p)
+{
+    if (has_news(p))
+        goto again;
+    park_stack_if_needed(s, p);
+    atomic_store_explicit(&p->wait_since_atomic, grove__ms_now(),
+                          memory_order_relaxed);
+    /* seq_cst store then load: pairs with a sender's CAS on the inbox
+     * followed by its load of the state (grove__deliver, grove__wake). */
+    atomic_store(&p->state, PS_WAITING);
+    if (has_news(p)) {
+        int st = PS_WAITING;
+        if (atomic_compare_exchange_strong(&p->state, &st, PS_RUNNABLE))
+            goto again;
+    }
+    return;
+again:
+    atomic_store(&p->state, PS_RUNNABLE);
+    grove__enqueue_tail(s, p);
+}
+
+static void run_process(grove__sched_t *s, grove__proc_t *p)
+{
+    if (p->stack->parked && grove__stack_unpark(p->stack) < 0) {
+        /* Without its stack the process cannot continue. */
+        p->reason = grove_reason_error(GROVE_ENOMEM,
+                                       "stack could not be restored");
+        grove__proc_finish(s, p);
+        return;
+    }
+    atomic_store_explicit(&p->state, PS_RUNNING, memory_order_relaxed);
+    p->sched = s;
+    p->request = REQ_NONE;
+    s->current = p;
+    atomic_store_explicit(&s->running, p, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->switches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->st_reductions, 1, memory_order_relaxed);
+    grove__fiber_switch(&s->fiber, &p->fiber, false);
+    grove__fault_after_jump();
+    s->current = NULL;
+    atomic_store_explicit(&s->running, NULL, memory_order_relaxed);
+    void *sp = grove__fiber_sp(&p->fiber);
+    if (sp && p->request != REQ_EXIT)
+        atomic_store_explicit(&p->st_stack_used,
+                              (size_t)(p->stack->lo + p->stack->size -
+                                       (char *)sp),
+                              memory_order_relaxed);
+    switch (p->request) {
+    case REQ_YIELD:
+        atomic_store(&p->state, PS_RUNNABLE);
+        grove__enqueue_tail(s, p);
+        break;
+    case REQ_BLOCK:
+        on_block(s, p);
+        break;
+    case REQ_EXIT:
+        grove__proc_finish(s, p);
+        break;
+    default:
+        grove__panic("grove: process switched out without a request");
+    }
+}
+
+static void *sched_main(void *arg)
+{
+    grove__sched_t *s = arg;
+    grove__tls_sched = s;
+    grove__tls_in_rt = 1;
+    grove__fiber_init_thread(&s->fiber);
+    if (grove__fault_thread_init(s) < 0)
+        grove__panic("grove: cannot set up the signal stack");
+    unsigned idle = 0;
+    while (!atomic_load(&grove__rt.stopping)) {
+        if (++s->tick % TIMER_CHECK_EVERY == 0)
+            grove__timers_run(s);
+        grove__proc_t *p = find_work(s);
+        if (p) {
+            idle = 0;
+            run_process(s, p);
+            continue;
+        }
+        if (++idle < IDLE_SPINS) {
+            if (idle % 8 == 0)
+                grove__timers_run(s);
+            GROVE__CPU_RELAX();
+            continue;
+        }
+        sched_sleep(s);
+        idle = 0;
+    }
+    grove__stack_cache_drain(&s->stacks);
+    grove__fault_thread_fini(s);
+    grove__tls_sched = NULL;
+    return NULL;
+}
+
+/* ---- the service thread ---------------------------------------------------- */
+
+typedef struct watch {
+    uint64_t switches;
+    uint64_t since_ms;
+    bool reported;
+} watch_t;
+
+static void report_long(grove__sched_t *s, grove__proc_t *p, uint64_t ms)
+{
+    atomic_fetch_add(&grove__rt.n_long, 1);
+    char pid[GROVE_PID_STR_MAX], name[GROVE_NAME_MAX], t[32], text[160];
+    grove_pid_t id = {((uint64_t)atomic_load(&p->gen) << 32) |
+                      grove_pid_slot(p->pid)};
+    grove_pid_format(id, pid, sizeof pid);
+    void grove__names_info(grove__proc_t * p, char *buf, size_t size);
+    grove__names_info(p, name, sizeof name);
+    snprintf(t, sizeof t, "%llu", (unsigned long long)ms);
+    snprintf(text, sizeof text,
+             "long schedule: %s%s%s has held scheduler %d for %llu ms", pid,
+             name[0] ? " " : "", name, s->id, (unsigned long long)ms);
+    char sid[16];
+    snprintf(sid, sizeof sid, "%d", s->id);
+    grove_log_field_t f[] = {
+        {"pid", pid}, {"name", name}, {"time_ms", t}, {"scheduler", sid}};
+    grove_log_event(GROVE_LOG_WARNING, "long_schedule", id, text, f, 4);
+}
+
+/* A scheduler stuck in one process still has a runnext nobody else may
+ * take; move it where stealers can reach it. */
+static void unpin_runnext(grove__sched_t *s)
+{
+    grove__spin_lock(&s->rq_lock);
+    grove__proc_t *p = s->runnext;
+    s->runnext = NULL;
+    if (p)
+        rq_push_tail_locked(s, p);
+    grove__spin_unlock(&s->rq_lock);
+    if (p)
+        grove__sched_wake_one();
+}
+
+static void watch_schedulers(watch_t *w, uint64_t now)
+{
+    int limit = grove__rt.cfg.long_schedule_ms;
+    for (int i = 0; i < grove__rt.nsched; i++) {
+        grove__sched_t *s = &grove__rt.scheds[i];
+        uint64_t sw = atomic_load_explicit(&s->switches, memory_order_relaxed);
+        grove__proc_t *p = atomic_load_explicit(&s->running,
+                                                memory_order_relaxed);
+        if (sw != w[i].switches || !p) {
+            w[i].switches = sw;
+            w[i].since_ms = now;
+            w[i].reported = false;
+            continue;
+        }
+        uint64_t held = now - w[i].since_ms;
+        if (held >= 10)
+            unpin_runnext(s);
+        if (limit > 0 && held >= (uint64_t)limit && !w[i].reported) {
+            w[i].reported = true;
+            report_long(s, p, held);
+        }
+    }
+}
+
+/* Gives back the stack pages of processes idle in receive for a while. */
+static void trim_stacks(uint64_t now)
+{
+    int ms = grove__rt.cfg.stack_trim_ms;
+    if (ms < 0)
+        return;
+    uint32_t n = grove__proc_slots_used();
+    for (uint32_t i = 0; i < n && !atomic_load(&grove__rt.service_stop); i++) {
+        grove__proc_t *p = grove__proc_slot(i);
+        if (!p || atomic_load_explicit(&p->state, memory_order_relaxed) !=
+                      PS_WAITING)
+            continue;
+        if (now - atomic_load_explicit(&p->wait_since_atomic,
+                                       memory_order_relaxed) < (uint64_t)ms)
+            continue;
+        int st = PS_WAITING;
+        if (!atomic_compare_exchange_strong(&p->state, &st, PS_TRIMMING))
+            continue;
+        if (!p->stack->parked) {
+            void *sp = grove__fiber_sp(&p->fiber);
+            if (sp)
+                grove__stack_park(p->stack, sp);
+        }
+        st = PS_TRIMMING;
+        if (!atomic_compare_exchange_strong(&p->state, &st, PS_WAITING)) {
+            /* Woken meanwhile: it is ours to queue. */
+            atomic_store(&p->state, PS_RUNNABLE);
+            inject(p);
+        }
+    }
+}
+
+static void *service_main(void *arg)
+{
+    (void)arg;
+    grove__tls_in_rt = 1;
+    watch_t *w = calloc((size_t)grove__rt.nsched, sizeof *w);
+    GROVE__CHECK(w);
+    uint64_t last_trim = 0;
+    while (!atomic_load(&grove__rt.service_stop)) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+        uint64_t now = grove__ms_now();
+        watch_schedulers(w, now);
+        if (now - last_trim >= 100) {
+            trim_stacks(now);
+            last_trim = now;
+        }
+    }
+    free(w);
+    return NULL;
+}
+
+/* ---- start and stop ---------------------------------------------------------- */
+
+static int env_int(const char *name, int dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    long x = strtol(v, &end, 10);
+    return *end ? dflt : (int)x;
+}
+
+static int config_resolve(const grove_config_t *in, grove_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    if (in)
+        *c = *in;
+    if (c->schedulers == 0)
+        c->schedulers = env_int("GROVE_SCHEDULERS", 0);
+    if (c->schedulers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c->schedulers = n > 0 ? (int)n : 1;
+    }
+    if (c->schedulers > 256)
+        return GROVE_EINVAL;
+    if (c->stack_size == 0)
+        c->stack_size = 64 * 1024;
+    if (c->stack_size < 16 * 1024 || c->stack_size > ((size_t)256 << 20))
+        return GROVE_EINVAL;
+    if (c->max_processes == 0) {
+        int m = env_int("GROVE_MAX_PROCESSES", 1 << 20);
+        c->max_processes = m > 0 ? (uint32_t)m : 1u << 20;
+    }
+    if (c->max_processes > (1u << 28))
+        return GROVE_EINVAL;
+    if (c->long_schedule_ms == 0)
+        c->long_schedule_ms = env_int("GROVE_LONG_SCHEDULE_MS", 100);
+    if (c->stack_trim_ms == 0)
+        c->stack_trim_ms = 1000;
+    return 0;
+}
+
+/* Stacks that may stay read-write before idle ones are parked eagerly:
+ * each costs two kernel mappings, and the kernel allows max_map_count. */
+static size_t stack_budget(void)
+{
+    long maps = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    if (f) {
+        if (fscanf(f, "%ld", &maps) != 1)
+            maps = 65530;
+        fclose(f);
+    }
+    long budget = (maps - 8192) / 3;
+    return budget > 256 ? (size_t)budget : 256;
+}
+
+GROVE_EXPORT int grove_start(const grove_config_t *cfg)
+{
+    if (atomic_load(&grove__rt.started))
+        return GROVE_ESTARTED;
+    grove_config_t c;
+    int rc = config_resolve(cfg, &c);
+    if (rc < 0)
+        return rc;
+    grove__rt_t *rt = &grove__rt;
+    rt->cfg = c;
+    rt->start_ns = grove__now_ns();
+    rt->nsched = c.schedulers;
+    rt->stack_soft_limit = stack_budget();
+    atomic_store(&rt->stopping, 0);
+    atomic_store(&rt->service_stop, 0);
+    atomic_store(&rt->ref_global, 1);
+    rt->inj_head = rt->inj_tail = NULL;
+    atomic_store(&rt->inj_len, 0);
+    atomic_store(&rt->nsleeping, 0);
+    rt->scheds = aligned_alloc(64, sizeof(grove__sched_t) * (size_t)c.schedulers);
+    if (!rt->scheds)
+        return GROVE_ENOMEM;
+    memset(rt->scheds, 0, sizeof(grove__sched_t) * (size_t)c.schedulers);
+    grove__proc_table_init(c.max_processes);
+    grove__stacks_init(c.stack_size);
+    grove__timers_init();
+    grove__names_init();
+    if ((rc = grove__fault_init()) < 0)
+        return rc;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    for (int i = 0; i < c.schedulers; i++) {
+        grove__sched_t *s = &rt->scheds[i];
+        s->id = i;
+        pthread_mutex_init(&s->sleep_lock, NULL);
+        pthread_cond_init(&s->sleep_cond, &ca);
+        grove__wheel_init(&s->wheel, 0);
+    }
+    pthread_condattr_destroy(&ca);
+    atomic_store(&rt->started, 1);
+    for (int i = 0; i < c.schedulers; i++)
+        if (pthread_create(&rt->scheds[i].thread, NULL, sched_main,
+                           &rt->scheds[i]) != 0)
+            grove__panic("grove: cannot create scheduler thread %d", i);
+    if (pthread_create(&rt->service, NULL, service_main, NULL) != 0)
+        grove__panic("grove: cannot create the service thread");
+    return 0;
+}
+
+GROVE_EXPORT bool grove_running(void)
+{
+    return atomic_load(&grove__rt.started) != 0;
+}
+
+GROVE_EXPORT int grove_scheduler_count(void)
+{
+    return atomic_load(&grove__rt.started) ? grove__rt.nsched : 0;
+}
+
+static void kill_one(grove_pid_t pid, void *arg)
+{
+    (void)arg;
+    grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+    grove_exit_signal(pid, &kill);
+}
+
+GROVE_EXPORT int grove_stop(void)
+{
+    if (!atomic_load(&grove__rt.started))
+        return GROVE_ENOTSTARTED;
+    if (grove__tls_sched)
+        return GROVE_EBUSY;
+    grove__rt_t *rt = &grove__rt;
+    /* Kill what is left and wait for every exit to finish. */
+    while (atomic_load(&rt->n_alive) > 0) {
+        grove_processes(kill_one, NULL);
+        struct timespec ts = {0, 2 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&rt->service_stop, 1);
+    pthread_join(rt->service, NULL);
+    atomic_store(&rt->stopping, 1);
+    for (int i = 0; i < rt->nsched; i++) {
+        grove__sched_t *s = &rt->scheds[i];
+        pthread_mutex_lock(&s->sleep_lock);
+        s->wake_pending = true;
+        pthread_cond_signal(&s->sleep_cond);
+        pthread_mutex_unlock(&s->sleep_lock);
+    }
+    for (int i = 0; i < rt->nsched; i++)
+        pthread_join(rt->scheds[i].thread, NULL);
+    atomic_store(&rt->started, 0);
+    grove__timers_fini();
+    for (int i = 0; i < rt->nsched; i++) {
+        grove__sched_t *s = &rt->scheds[i];
+        grove__wheel_fini(&s->wheel);
+        pthread_mutex_destroy(&s->sleep_lock);
+        pthread_cond_destroy(&s->sleep_cond);
+    }
+    grove__fault_fini();
+    grove__names_fini();
+    grove__proc_table_fini();
+    grove__stacks_fini();
+    free(rt->scheds);
+    rt->scheds = NULL;
+    rt->nsched = 0;
+    return 0;
+}
+
+GROVE_EXPORT int grove_stats(grove_stats_t *out)
+{
+    if (!out)
+        return GROVE_EINVAL;
+    grove__rt_t *rt = &grove__rt;
+    memset(out, 0, sizeof *out);
+    out->processes_alive = atomic_load(&rt->n_alive);
+    out->processes_spawned = atomic_load(&rt->n_spawned);
+    out->processes_exited = atomic_load(&rt->n_exited);
+    out->processes_crashed = atomic_load(&rt->n_crashed);
+    out->messages_live = atomic_load(&rt->n_msgs);
+    out->timers_live = atomic_load(&rt->n_timers);
+    out->stacks_mapped = grove__stacks_mapped();
+    out->stacks_parked = grove__stacks_parked();
+    out->resources_live = atomic_load(&rt->n_res);
+    out->arena_bytes_live = atomic_load(&rt->n_arena);
+    out->long_schedules = atomic_load(&rt->n_long);
+    for (int i = 0; i < rt->nsched && rt->scheds; i++)
+        out->steals += atomic_load(&rt->scheds[i].steals);
+    return 0;
+}
+
+/* ---- waiting from outside the runtime ---------------------------------------- */
+
+typedef struct waiter {
+    struct waiter *next;
+    grove_pid_t pid;
+    bool done;
+    grove_reason_t reason;
+} waiter_t;
+
+static waiter_t *waiters;
+static atomic_int n_waiters;
+
+void grove__notify_waiters(grove__proc_t *p)
+{
+    /* seq_cst: pairs with grove_wait's increment then liveness check. */
+    if (atomic_load(&n_waiters) == 0)
+        return;
+    pthread_mutex_lock(&grove__rt.wait_lock);
+    for (waiter_t *w = waiters; w; w = w->next)
+        if (w->pid.id == p->pid.id) {
+            w->done = true;
+            w->reason = p->reason;
+        }
+    pthread_cond_broadcast(&grove__rt.wait_cond);
+    pthread_mutex_unlock(&grove__rt.wait_lock);
+}
+
+static void waiter_unlink(waiter_t *w)
+{
+    for (waiter_t **pp = &waiters; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    atomic_fetch_sub(&n_waiters, 1);
+}
+
+static int wait_locked(waiter_t *w, grove_timeout_t timeout,
+                       grove_reason_t *reason)
+{
+    uint64_t deadline = timeout > 0 ? grove__now_ns() +
+                                          (uint64_t)timeout * 1000000u
+                                    : 0;
+    int rc = 0;
+    while (!w->done) {
+        if (timeout == 0) {
+            rc = GROVE_ETIMEDOUT;
+            break;
+        }
+        if (timeout < 0) {
+            pthread_cond_wait(&grove__rt.wait_cond, &grove__rt.wait_lock);
+            continue;
+        }
+        struct timespec ts = {(time_t)(deadline / 1000000000u),
+                              (long)(deadline % 1000000000u)};
+        if (pthread_cond_timedwait(&grove__rt.wait_cond, &grove__rt.wait_lock,
+                                   &ts) != 0 &&
+            !w->done) {
+            rc = GROVE_ETIMEDOUT;
+            break;
+        }
+    }
+    if (rc == 0 && reason)
+        *reason = w->reason;
+    waiter_unlink(w);
+    return rc;
+}
+
+static pthread_once_t wait_once = PTHREAD_ONCE_INIT;
+static void wait_cond_init(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&grove__rt.wait_cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+GROVE_EXPORT int grove_wait(grove_pid_t pid, grove_timeout_t timeout_ms,
+                            grove_reason_t *reason)
+{
+    if (!atomic_load(&grove__rt.started))
+        return GROVE_ENOTSTARTED;
+    if (grove__tls_sched)
+        return GROVE_EBUSY;
+    if (timeout_ms < GROVE_INFINITY || pid.id == 0)
+        return GROVE_EINVAL;
+    pthread_once(&wait_once, wait_cond_init);
+    waiter_t w = {.pid = pid};
+    pthread_mutex_lock(&grove__rt.wait_lock);
+    atomic_fetch_add(&n_waiters, 1);
+    w.next = waiters;
+    waiters = &w;
+    if (!grove_is_alive(pid)) {
+        waiter_unlink(&w);
+        pthread_mutex_unlock(&grove__rt.wait_lock);
+        return GROVE_ENOPROC;
+    }
+    int rc = wait_locked(&w, timeout_ms, reason);
+    pthread_mutex_unlock(&grove__rt.wait_lock);
+    return rc;
+}
+
+GROVE_EXPORT int grove_run(void (*fn)(void *), void *arg,
+                           grove_reason_t *reason)
+{
+    if (grove__tls_sched)
+        return GROVE_EBUSY;
+    bool started_here = false;
+    if (!atomic_load(&grove__rt.started)) {
+        int rc = grove_start(NULL);
+        if (rc < 0)
+            return rc;
+        started_here = true;
+    }
+    pthread_once(&wait_once, wait_cond_init);
+    waiter_t w = {0};
+    /* Hold the lock across spawn and registration so an instant exit
+     * cannot slip past the waiter. */
+    pthread_mutex_lock(&grove__rt.wait_lock);
+    atomic_fetch_add(&n_waiters, 1);
+    int rc = grove_spawn(fn, arg, NULL, &w.pid);
+    if (rc < 0) {
+        atomic_fetch_sub(&n_waiters, 1);
+        pthread_mutex_unlock(&grove__rt.wait_lock);
+        if (started_here)
+            grove_stop();
+        return rc;
+    }
+    w.next = waiters;
+    waiters = &w;
+    rc = wait_locked(&w, GROVE_INFINITY, reason);
+    pthread_mutex_unlock(&grove__rt.wait_lock);
+    if (started_here)
+        grove_stop();
+    return rc;
+}

@@ -1,0 +1,191 @@
+/* Links, monitors and exit signals: the caller's side. Each request
+ * updates the caller's own tables and sends a signal that the target
+ * applies when it next handles its inbox, in order with everything else
+ * the caller sent it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+GROVE_EXPORT int grove_trap_exit(bool on)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    int old = p->trap_exit;
+    p->trap_exit = on;
+    atomic_store_explicit(&p->st_trap, on, memory_order_relaxed);
+    return old;
+}
+
+GROVE_EXPORT int grove_exit_signal(grove_pid_t pid,
+                                   const grove_reason_t *reason)
+{
+    if (!reason || reason->kind < 0 || reason->kind >= GROVE_EXIT__COUNT)
+        return GROVE_EINVAL;
+    if (!atomic_load(&grove__rt.started))
+        return GROVE_ENOTSTARTED;
+    int saved = grove__tls_in_rt;
+    RT_ENTER();
+    grove__proc_t *self = grove__current();
+    int rc = grove__send_signal(pid, SIG_EXIT, grove_self(), GROVE_REF_NONE,
+                                reason, 0);
+    /* A signal to oneself takes effect before the call returns. */
+    if (rc == 0 && self && self->pid.id == pid.id)
+        grove__drain(self);
+    grove__tls_in_rt = saved;
+    return rc;
+}
+
+GROVE_EXPORT int grove_link(grove_pid_t pid)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (pid.id == 0)
+        return GROVE_EINVAL;
+    if (pid.id == self->pid.id)
+        return 0;
+    RT_ENTER();
+    grove__proc_t *t;
+    int rc = grove__proc_lookup(pid, &t);
+    if (rc == GROVE_EINVAL)
+        goto out;
+    if (rc == GROVE_ENOPROC) {
+        if (self->trap_exit) {
+            /* A trapping caller hears of it as an EXIT message. */
+            grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
+            if (grove__map_put(&self->links, pid.id, 1) == 1)
+                atomic_fetch_add(&self->st_links, 1);
+            grove__send_signal(self->pid, SIG_EXIT, pid, GROVE_REF_NONE,
+                               &noproc, MSGF_VIA_LINK);
+            rc = 0;
+        }
+        goto out;
+    }
+    rc = grove__map_put(&self->links, pid.id, 1);
+    if (rc < 0)
+        goto out;
+    if (rc == 1) {
+        atomic_fetch_add_explicit(&self->st_links, 1, memory_order_relaxed);
+        /* If the target dies before it sees this, the dead-letter path
+         * answers with an exit signal noproc through the link. */
+        grove__send_signal(pid, SIG_LINK, self->pid, GROVE_REF_NONE, NULL, 0);
+    }
+    rc = 0;
+out:
+    RT_LEAVE();
+    return rc;
+}
+
+GROVE_EXPORT int grove_unlink(grove_pid_t pid)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (pid.id == 0)
+        return GROVE_EINVAL;
+    RT_ENTER();
+    if (grove__map_del(&self->links, pid.id, NULL)) {
+        atomic_fetch_sub_explicit(&self->st_links, 1, memory_order_relaxed);
+        grove__send_signal(pid, SIG_UNLINK, self->pid, GROVE_REF_NONE, NULL,
+                           0);
+    }
+    RT_LEAVE();
+    return 0;
+}
+
+static int monitor_common(grove__proc_t *self, grove_pid_t pid,
+                          const char *name, grove_ref_t *ref)
+{
+    uint64_t r = grove__ref_new();
+    int rc = grove__map_put(&self->mon_out, r, pid.id);
+    if (rc < 0)
+        return rc;
+    if (name) {
+        char *copy = strdup(name);
+        if (!copy || grove__map_put(&self->mon_names, r,
+                                    (uint64_t)(uintptr_t)copy) < 0) {
+            free(copy);
+            grove__map_del(&self->mon_out, r, NULL);
+            return GROVE_ENOMEM;
+        }
+    }
+    atomic_fetch_add_explicit(&self->st_mon_out, 1, memory_order_relaxed);
+    ref->id = r;
+    if (pid.id == 0) {
+        grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
+        grove__send_signal(self->pid, SIG_DOWN, pid, *ref, &noproc, 0);
+        return 0;
+    }
+    /* A dead target answers DOWN noproc through the dead-letter path. */
+    grove__send_signal(pid, SIG_MONITOR, self->pid, *ref, NULL, 0);
+    return 0;
+}
+
+GROVE_EXPORT int grove_monitor(grove_pid_t pid, grove_ref_t *ref)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (!ref || pid.id == 0 || grove_pid_generation(pid) == 0)
+        return GROVE_EINVAL;
+    grove__proc_t *t;
+    if (grove__proc_lookup(pid, &t) == GROVE_EINVAL)
+        return GROVE_EINVAL;
+    RT_ENTER();
+    int rc = monitor_common(self, pid, NULL, ref);
+    RT_LEAVE();
+    return rc;
+}
+
+GROVE_EXPORT int grove_monitor_name(const char *name, grove_ref_t *ref)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (!ref || !name || !name[0] || strlen(name) >= GROVE_NAME_MAX)
+        return GROVE_EINVAL;
+    grove_pid_t pid = GROVE_PID_NONE;
+    grove_whereis(name, &pid);
+    RT_ENTER();
+    int rc = monitor_common(self, pid, name, ref);
+    RT_LEAVE();
+    return rc;
+}
+
+static bool is_down_for(const grove_msg_t *m, void *arg)
+{
+    return m->kind == GROVE_MSG_DOWN && m->ref.id == *(uint64_t *)arg;
+}
+
+GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (ref.id == 0 || (flags & ~(GROVE_DEMONITOR_FLUSH | GROVE_DEMONITOR_INFO)))
+        return GROVE_EINVAL;
+    RT_ENTER();
+    /* Handle what has arrived, so "already fired" is decided on every DOWN
+     * the target sent before this call. */
+    grove__drain(self);
+    uint64_t target;
+    int removed = 0;
+    if (grove__map_del(&self->mon_out, ref.id, &target)) {
+        removed = 1;
+        atomic_fetch_sub_explicit(&self->st_mon_out, 1, memory_order_relaxed);
+        uint64_t name;
+        if (grove__map_del(&self->mon_names, ref.id, &name))
+            free((void *)(uintptr_t)name);
+        if (target)
+            grove__send_signal((grove_pid_t){target}, SIG_DEMONITOR,
+                               self->pid, ref, NULL, 0);
+    }
+    RT_LEAVE();
+    if (flags & GROVE_DEMONITOR_FLUSH) {
+        uint64_t id = ref.id;
+        grove_flush(is_down_for, &id);
+    }
+    return (flags & GROVE_DEMONITOR_INFO) ? removed : 0;
+}
