@@ -1,0 +1,94 @@
+/* The process table limit: spawning past max_processes gives
+ * GROVE_ELIMIT and changes nothing, and the runtime works normally once
+ * processes exit. */
+#include <string.h>
+
+#include "grove_test.h"
+
+enum { MAX_PROCS = 64 };
+
+static void wait_stop(void *arg)
+{
+    (void)arg;
+    grove_msg_t *m;
+    if (grove_recv(&m, GROVE_INFINITY) == 0)
+        grove_msg_free(m);
+}
+
+/* Spawns until the table is full; returns how many were spawned. */
+static int fill_table(grove_pid_t *pids, grove_ref_t *refs, int cap)
+{
+    int n = 0;
+    for (;;) {
+        ASSERT_LT(n, cap);
+        grove_spawn_opts_t o = {.monitor = true, .monitor_ref = &refs[n]};
+        grove_pid_t p = GROVE_PID_NONE;
+        int rc = grove_spawn(wait_stop, NULL, &o, &p);
+        if (rc == GROVE_ELIMIT)
+            return n;
+        ASSERT_OK(rc);
+        pids[n++] = p;
+    }
+}
+
+static void release_all(grove_pid_t *pids, grove_ref_t *refs, int n)
+{
+    for (int i = 0; i < n; i++)
+        ASSERT_OK(grove_send(pids[i], 1, NULL, 0));
+    for (int i = 0; i < n; i++)
+        ASSERT_REASON_EQ(EXPECT_DOWN(refs[i], pids[i]),
+                         grove_reason_normal());
+}
+
+PROC_TEST_OPTS(process_table_limit, .max_processes = MAX_PROCS)
+{
+    static grove_pid_t pids[MAX_PROCS * 2];
+    static grove_ref_t refs[MAX_PROCS * 2];
+    grove_stats_t base = gt_stats();
+    int n = fill_table(pids, refs, MAX_PROCS * 2);
+    /* Exactly the table's room: the live ones before plus ours. */
+    ASSERT_EQ((uint64_t)n + base.processes_alive, MAX_PROCS);
+
+    /* A failed spawn changed nothing: no process, no monitor, no name. */
+    grove_stats_t full = gt_stats();
+    grove_ref_t ref = GROVE_REF_NONE;
+    grove_spawn_opts_t o = {.monitor = true, .monitor_ref = &ref,
+                            .name = "over_limit", .link = true};
+    grove_pid_t p = GROVE_PID_NONE;
+    ASSERT_ERR(grove_spawn(wait_stop, NULL, &o, &p), GROVE_ELIMIT);
+    ASSERT_ERR(grove_spawn(wait_stop, NULL, NULL, NULL), GROVE_ELIMIT);
+    grove_stats_t after = gt_stats();
+    ASSERT_EQ(after.processes_spawned, full.processes_spawned);
+    ASSERT_EQ(after.processes_alive, full.processes_alive);
+    grove_pid_t found;
+    ASSERT_ERR(grove_whereis("over_limit", &found), GROVE_ENOTFOUND);
+    grove_process_info_t info;
+    ASSERT_OK(grove_process_info(grove_self(), &info));
+    ASSERT_EQ(info.links, 0);
+    ASSERT_EQ(info.monitors, (size_t)n);
+
+    /* The full runtime still delivers messages. */
+    ASSERT_OK(grove_send(grove_self(), 5, "full", 4));
+    grove_msg_free(EXPECT_TAG(5));
+
+    release_all(pids, refs, n);
+
+    /* Room again: the whole table can be filled a second time. */
+    int n2 = fill_table(pids, refs, MAX_PROCS * 2);
+    ASSERT_EQ(n2, n);
+    release_all(pids, refs, n2);
+    grove_pid_t e = SPAWN_ECHO(GROVE_PID_NONE, NULL);
+    ASSERT_TRUE(gt_ping(e));
+    STOP_ECHO(e);
+}
+
+/* A table full of processes that exit at once keeps recycling slots. */
+static void return_at_once(void *arg) { (void)arg; }
+
+PROC_TEST_OPTS(process_table_recycles_slots, .max_processes = 16)
+{
+    for (int i = 0; i < 5000; i++) {
+        grove_pid_t p = SPAWN_MON(return_at_once, NULL, NULL);
+        ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
+    }
+}
