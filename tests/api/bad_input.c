@@ -73,6 +73,9 @@ PROC_TEST_OPTS(stale_pid_never_reaches_slot_reuser, .max_processes = 64)
 {
     grove_pid_t old = SPAWN_ECHO(GROVE_PID_NONE, NULL);
     STOP_ECHO(old);
+    /* The slot goes back to the table as the exit completes. */
+    WAIT_UNTIL(!grove_is_alive(old));
+    grove_sleep(10);
     /* Keep every other new process alive, so that each spawn takes a
      * different slot; with at most 64 slots the old one must come back
      * before the table is full. */

@@ -72,6 +72,10 @@ PROC_TEST_OPTS(process_table_limit, .max_processes = MAX_PROCS)
     grove_msg_free(EXPECT_TAG(5));
 
     release_all(pids, refs, n);
+    /* Their slots return to the table as their exits complete, a moment
+     * after the DOWN and after processes_alive drops. */
+    WAIT_UNTIL(gt_stats().processes_alive == base.processes_alive);
+    grove_sleep(20);
 
     /* Room again: the whole table can be filled a second time. */
     int n2 = fill_table(pids, refs, MAX_PROCS * 2);

@@ -126,6 +126,30 @@ PROC_TEST(L01_return_is_normal)
     ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
 }
 
+/* When the DOWN or the EXIT of a process arrives, it is dead: not alive,
+ * sends to it fail with GROVE_ENOPROC, process_info finds nothing. */
+static void check_gone(grove_pid_t p)
+{
+    ASSERT_FALSE(grove_is_alive(p));
+    ASSERT_ERR(grove_send(p, 1, NULL, 0), GROVE_ENOPROC);
+    grove_process_info_t info;
+    ASSERT_ERR(grove_process_info(p, &info), GROVE_ENOPROC);
+}
+
+PROC_TEST(exit_complete_when_down_arrives)
+{
+    ASSERT_EQ(grove_trap_exit(true), 0);
+    for (int i = 0; i < 2000; i++) {
+        grove_pid_t p = SPAWN_MON(just_return, NULL, NULL);
+        ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
+        check_gone(p);
+        grove_spawn_opts_t o = {.link = true};
+        p = SPAWN(just_return, NULL, &o);
+        ASSERT_REASON_EQ(EXPECT_EXIT(p), grove_reason_normal());
+        check_gone(p);
+    }
+}
+
 /* L-1: grove_exit(R) terminates with exactly R. */
 static void exit_with(void *arg)
 {
