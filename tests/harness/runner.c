@@ -41,6 +41,9 @@ const char *__tsan_default_options(void)
 
 static gt_test_t *registry;
 static int registry_len;
+/* Global, so the array stays reachable in the forked children: their
+ * LeakSanitizer must not blame the runner for it. */
+static gt_test_t **sorted;
 
 void gt_register(gt_test_t *t)
 {
@@ -324,10 +327,8 @@ static void usage(const char *prog)
             prog);
 }
 
-int main(int argc, char **argv)
+static int dispatch(gt_test_t **v, int argc, char **argv)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    gt_test_t **v = sorted_tests();
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
         for (int i = 0; i < registry_len; i++)
             printf("%s\n", v[i]->name);
@@ -352,4 +353,14 @@ int main(int argc, char **argv)
         return 2;
     }
     return run_all(v, argc, argv, 1);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    sorted = sorted_tests();
+    int rc = dispatch(sorted, argc, argv);
+    free(sorted);
+    sorted = NULL;
+    return rc;
 }
