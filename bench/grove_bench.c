@@ -96,8 +96,16 @@ static grove_pid_t spawn_checked(grove_entry_fn fn, void *arg,
                                  const grove_spawn_opts_t *opts)
 {
     grove_pid_t pid;
+    int rc = grove_spawn(fn, arg, opts, &pid);
+    grove_stats_t st;
 
-    check_rc(grove_spawn(fn, arg, opts, &pid), "grove_spawn");
+    /* The runtime's counters say which limit a failed spawn ran into. */
+    if (rc < 0 && grove_stats(&st) == 0)
+        fail("grove_spawn: %s (%s); %" PRIu64 " processes alive, %" PRIu64
+             " stacks mapped, %" PRIu64 " parked", grove_strerror(rc),
+             grove_errname(rc), st.processes_alive, st.stacks_mapped,
+             st.stacks_parked);
+    check_rc(rc, "grove_spawn");
     return pid;
 }
 
@@ -317,27 +325,39 @@ struct skynet_args {
     uint64_t size;
 };
 
+static void skynet_node(void *arg);
+
+/* Each node's arguments are its own heap block, like the closure a BEAM
+ * or Go node gets. They cannot live in the parent's stack frame: a
+ * process waiting in receive may have its stack parked, unreadable by
+ * anyone else, until it runs again. */
+static void skynet_spawn(grove_pid_t parent, uint64_t num, uint64_t size)
+{
+    struct skynet_args *a = malloc(sizeof *a);
+
+    if (a == NULL)
+        fail("skynet: out of memory");
+    a->parent = parent;
+    a->num = num;
+    a->size = size;
+    spawn_checked(skynet_node, a, NULL);
+}
+
 static void skynet_node(void *arg)
 {
-    /* Copied at once: the parent's array of arguments lives only until
-     * all its children have answered. */
     struct skynet_args self = *(const struct skynet_args *)arg;
-    struct skynet_args kids[SKYNET_DIV];
     uint64_t sub, sum = 0;
     grove_pid_t me;
 
+    free(arg);
     if (self.size == 1) {
         send_u64(self.parent, TAG_SUM, self.num);
         return;
     }
     me = grove_self();
     sub = self.size / SKYNET_DIV;
-    for (uint32_t i = 0; i < SKYNET_DIV; i++) {
-        kids[i].parent = me;
-        kids[i].num = self.num + i * sub;
-        kids[i].size = sub;
-        spawn_checked(skynet_node, &kids[i], NULL);
-    }
+    for (uint32_t i = 0; i < SKYNET_DIV; i++)
+        skynet_spawn(me, self.num + i * sub, sub);
     for (uint32_t i = 0; i < SKYNET_DIV; i++)
         sum += recv_u64(TAG_SUM);
     send_u64(self.parent, TAG_SUM, sum);
@@ -345,13 +365,11 @@ static void skynet_node(void *arg)
 
 static void bench_skynet(void *arg)
 {
-    struct skynet_args root = {.num = 0, .size = SKYNET_SIZE};
     uint64_t sum, t0, t1;
 
     (void)arg;
-    root.parent = grove_self();
     t0 = now_ns();
-    spawn_checked(skynet_node, &root, NULL);
+    skynet_spawn(grove_self(), 0, SKYNET_SIZE);
     sum = recv_u64(TAG_SUM);
     t1 = now_ns();
     if (sum != SKYNET_SUM)
@@ -380,27 +398,28 @@ static uint64_t rss_bytes(void)
     return (uint64_t)resident_pages * (uint64_t)page;
 }
 
+/* Static, for the same reason as skynet's arguments: the benchmark
+ * process's stack may be parked while it waits for the children. */
+static grove_pid_t idle_main_pid;
+
 static void idle_child(void *arg)
 {
-    grove_pid_t main_pid = *(const grove_pid_t *)arg;
-
-    send_empty(main_pid, TAG_READY);
+    (void)arg;
+    send_empty(idle_main_pid, TAG_READY);
     /* Never answered: the runtime's stop ends it. */
     grove_msg_free(recv_any());
 }
 
 static void bench_idle_process_bytes(void *arg)
 {
-    grove_pid_t self = grove_self();
     grove_stats_t stats;
     uint64_t before, after;
 
     (void)arg;
+    idle_main_pid = grove_self();
     before = rss_bytes();
-    /* Children read self before they signal readiness, and this process
-     * waits for every signal, so its stack outlives their use of it. */
     for (uint32_t i = 0; i < IDLE_PROCS; i++)
-        spawn_checked(idle_child, &self, NULL);
+        spawn_checked(idle_child, NULL, NULL);
     for (uint32_t i = 0; i < IDLE_PROCS; i++)
         grove_msg_free(recv_expect(TAG_READY));
     check_rc(grove_sleep(IDLE_SETTLE_MS), "grove_sleep");

@@ -115,7 +115,9 @@ fi
 # ---- programs ------------------------------------------------------------
 
 PEERS=$BUILD_DIR/bench/peers
-mkdir -p "$PEERS/beam"
+# Each run's stderr, kept whole here; a failure shows its last lines.
+LOGS=$BUILD_DIR/bench/logs
+mkdir -p "$PEERS/beam" "$LOGS"
 
 GROVE_BIN=$BUILD_DIR/bench/grove_bench
 have_grove=
@@ -151,11 +153,12 @@ fi
 # Runs one side's program once for a workload: prints its figure, or
 # fails (non-zero) when the program did or its output is not one number.
 run_side() {
-    local side=$1 name=$2 out rc
+    local side=$1 name=$2 run=$3 out rc
+    local log=$LOGS/$name.$side.$run.log
     case $side in
     grove)
         [[ -n $have_grove ]] || return 1
-        out=$(timeout -k 10 "$RUN_TIMEOUT" "$GROVE_BIN" "$name")
+        out=$(timeout -k 10 "$RUN_TIMEOUT" "$GROVE_BIN" "$name" 2>"$log")
         ;;
     beam)
         [[ -n $have_beam ]] || return 1
@@ -164,18 +167,19 @@ run_side() {
         out=$(timeout -k 10 "$RUN_TIMEOUT" erl -noshell \
             +S "$SCHEDULERS:$SCHEDULERS" +P 2097152 \
             -kernel logger_level none -pa "$PEERS/beam" \
-            -run beam_bench main "$name" </dev/null)
+            -run beam_bench main "$name" </dev/null 2>"$log")
         ;;
     go)
         [[ -n $have_go ]] || return 1
         out=$(GOMAXPROCS=$SCHEDULERS timeout -k 10 "$RUN_TIMEOUT" \
-            "$PEERS/go_bench" "$name")
+            "$PEERS/go_bench" "$name" 2>"$log")
         ;;
     esac
     rc=$?
     if ((rc != 0)); then
         ((rc == 124 || rc == 137)) && note "$side $name: timed out"
-        note "$side $name: failed (exit status $rc)"
+        note "$side $name: failed (exit status $rc); $log ends:"
+        tail -n 5 "$log" | cut -c 1-200 | sed 's/^/    /' >&2
         return 1
     fi
     if ! [[ $out =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
@@ -207,6 +211,12 @@ ratio() {
 
 # ---- runs ----------------------------------------------------------------
 
+# Other work on the machine skews every figure; say so in the report.
+load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a)
+if awk -v l="$load_start" 'BEGIN { exit !(l + 0 > 0.5) }'; then
+    note "load average is $load_start: figures will be noisy"
+fi
+
 rows=()
 for entry in "${selected[@]}"; do
     name=${entry%%:*}
@@ -218,7 +228,7 @@ for entry in "${selected[@]}"; do
         for side in "${SIDES[@]}"; do
             [[ -n ${failed[$side]:-} ]] && continue
             note "$name: $side run $run/$RUNS"
-            if value=$(run_side "$side" "$name"); then
+            if value=$(run_side "$side" "$name" "$run"); then
                 figures[$side]="${figures[$side]:-} $value"
             else
                 failed[$side]=1
@@ -264,6 +274,8 @@ mkdir -p "$(dirname "$RESULTS_MD")"
     echo "- erl: $erl_version"
     echo "- go: $go_version"
     echo "- schedulers: $SCHEDULERS on every side; median of $RUNS runs"
+    echo "- load average: $load_start at the start," \
+        "$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a) at the end"
     echo
     echo "| workload | grove | beam | go | unit | grove/beam |"
     echo "| --- | ---: | ---: | ---: | --- | ---: |"
