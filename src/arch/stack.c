@@ -26,7 +26,7 @@
 
 #define REGION_STACKS 512   /* stacks per reserved region */
 #define CACHE_MAX 64        /* per-thread cache */
-#define POOL_MAX 4096       /* global pool of ready stacks */
+#define POOL_MAX 8192       /* global pool of ready stacks */
 #define RED_ZONE 128        /* bytes below sp the ABI lets leaf code use */
 
 typedef struct region {

@@ -165,7 +165,6 @@ struct grove__proc {
     int request;
     bool trap_exit;
     bool has_name;
-    bool external_wait; /* a grove_wait caller watches it */
     bool crashed;
     grove_reason_t reason; /* exit reason once exiting */
     char name[GROVE_NAME_MAX];
@@ -184,6 +183,7 @@ struct grove__proc {
     atomic_size_t st_stack_used;
     atomic_uint_fast64_t st_reductions;
     atomic_bool st_trap;
+    atomic_bool ext_wait; /* a grove_wait caller watches it */
     atomic_uint_fast64_t wait_since_atomic; /* ms when it last blocked */
 };
 
@@ -270,6 +270,8 @@ typedef struct grove__rt {
 extern grove__rt_t grove__rt;
 extern __thread grove__sched_t *grove__tls_sched;
 extern __thread int grove__tls_in_rt;
+/* Set by grove_run around its spawn: the new process is watched. */
+extern __thread bool grove__tls_spawn_watched;
 
 static inline grove__proc_t *grove__current(void)
 {
@@ -279,6 +281,7 @@ static inline grove__proc_t *grove__current(void)
 
 void grove__enqueue(grove__proc_t *p);
 void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p);
+void grove__enqueue_spawned(grove__proc_t *p);
 void grove__sched_wake_one(void);
 uint64_t grove__ref_new(void);
 

@@ -199,6 +199,8 @@ static void proc_reset(grove__proc_t *p)
     atomic_store_explicit(&p->st_stack_used, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_reductions, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_trap, false, memory_order_relaxed);
+    atomic_store_explicit(&p->ext_wait, grove__tls_spawn_watched,
+                          memory_order_relaxed);
 }
 
 static int check_stack_size(size_t size)
@@ -302,7 +304,7 @@ GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
     atomic_fetch_add_explicit(&grove__rt.n_spawned, 1, memory_order_relaxed);
     if (out)
         *out = p->pid;
-    grove__enqueue(p);
+    grove__enqueue_spawned(p);
     grove__tls_in_rt = saved;
     return 0;
 }
@@ -349,6 +351,8 @@ GROVE_EXPORT void grove_exit_error(int code, const char *fmt, ...)
  * DOWN noproc, everything else is dropped. */
 static void answer_dead_letters(grove__proc_t *p, grove_msg_t *m)
 {
+    if (!m)
+        return;
     grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
     while (m) {
         grove_msg_t *next = (grove_msg_t *)m->link.next;

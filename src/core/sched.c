@@ -21,6 +21,7 @@ grove__rt_t grove__rt = {
 };
 __thread grove__sched_t *grove__tls_sched;
 __thread int grove__tls_in_rt;
+__thread bool grove__tls_spawn_watched;
 
 #define RUNNEXT_STREAK_MAX 64
 #define IDLE_SPINS 64
@@ -53,6 +54,14 @@ static void rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
     else
         s->rq_head = p;
     s->rq_tail = p;
+}
+
+static void rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
+{
+    p->rq_next = s->rq_head;
+    s->rq_head = p;
+    if (!s->rq_tail)
+        s->rq_tail = p;
 }
 
 static void inject(grove__proc_t *p)
@@ -126,6 +135,26 @@ void grove__enqueue(grove__proc_t *p)
     grove__spin_unlock(&s->rq_lock);
     if (old)
         maybe_wake_idle(); /* real parallel work now waits here */
+}
+
+/* A newly spawned process goes to the head of the local queue: the
+ * newest work runs first, so a tree of spawns is walked depth-first and
+ * only its current path is alive at once, while thieves take the oldest,
+ * largest pieces from the tail (work-first, as in Cilk). */
+void grove__enqueue_spawned(grove__proc_t *p)
+{
+    grove__sched_t *s = grove__tls_sched;
+    if (!s) {
+        inject(p);
+        return;
+    }
+    grove__spin_lock(&s->rq_lock);
+    rq_push_head_locked(s, p);
+    unsigned len = atomic_fetch_add_explicit(&s->rq_len, 1,
+                                             memory_order_relaxed);
+    grove__spin_unlock(&s->rq_lock);
+    if (len > 0)
+        maybe_wake_idle();
 }
 
 static grove__proc_t *rq_pop(grove__sched_t *s)
@@ -766,8 +795,9 @@ static atomic_int n_waiters;
 
 void grove__notify_waiters(grove__proc_t *p)
 {
-    /* seq_cst: pairs with grove_wait's increment then liveness check. */
-    if (atomic_load(&n_waiters) == 0)
+    /* seq_cst: the exit path stores the new generation before this load;
+     * grove_wait stores the flag before it checks the generation. */
+    if (!atomic_load(&p->ext_wait))
         return;
     pthread_mutex_lock(&grove__rt.wait_lock);
     for (waiter_t *w = waiters; w; w = w->next)
@@ -845,6 +875,9 @@ GROVE_EXPORT int grove_wait(grove_pid_t pid, grove_timeout_t timeout_ms,
     atomic_fetch_add(&n_waiters, 1);
     w.next = waiters;
     waiters = &w;
+    grove__proc_t *p = NULL;
+    if (grove__proc_lookup(pid, &p) == 0)
+        atomic_store(&p->ext_wait, true);
     if (!grove_is_alive(pid)) {
         waiter_unlink(&w);
         pthread_mutex_unlock(&grove__rt.wait_lock);
@@ -873,7 +906,9 @@ GROVE_EXPORT int grove_run(void (*fn)(void *), void *arg,
      * cannot slip past the waiter. */
     pthread_mutex_lock(&grove__rt.wait_lock);
     atomic_fetch_add(&n_waiters, 1);
+    grove__tls_spawn_watched = true;
     int rc = grove_spawn(fn, arg, NULL, &w.pid);
+    grove__tls_spawn_watched = false;
     if (rc < 0) {
         atomic_fetch_sub(&n_waiters, 1);
         pthread_mutex_unlock(&grove__rt.wait_lock);

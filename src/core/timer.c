@@ -96,8 +96,8 @@ static uint64_t next_slot(const grove__wheel_t *w, int *level_out,
 
 uint64_t grove__wheel_next(grove__wheel_t *w)
 {
-    int l;
-    unsigned s;
+    int l = 0;
+    unsigned s = 0;
     return next_slot(w, &l, &s);
 }
 
@@ -126,8 +126,8 @@ unsigned grove__wheel_advance(grove__wheel_t *w, uint64_t now)
 {
     unsigned fired = 0;
     for (;;) {
-        int l;
-        unsigned s;
+        int l = 0;
+        unsigned s = 0;
         uint64_t at = next_slot(w, &l, &s);
         if (at > now)
             break;

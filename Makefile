@@ -1,0 +1,58 @@
+# Grove: the front door. `make demo`, `make test`, `make bench`.
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+CTEST = ctest --output-on-failure --timeout 900
+
+.PHONY: all deps demo test test-release test-asan test-tsan test-valgrind \
+        test-ucontext test-clang checks bench examples clean
+
+all: $(BUILD)/release/.built
+
+deps:
+	@bash tools/install-deps.sh build
+
+$(BUILD)/release/.built: deps FORCE
+	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/release -j $(JOBS)
+	@touch $@
+FORCE:
+
+demo: $(BUILD)/release/.built
+	$(BUILD)/release/examples/demo $(DEMO_ARGS)
+
+# Every test, in every build the project promises to be clean under.
+test:
+	@bash tools/install-deps.sh test
+	$(MAKE) test-release test-asan test-tsan test-ucontext test-clang test-valgrind checks
+
+define build_and_test
+	cmake -S . -B $(BUILD)/$(1) $(2) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/$(1) -j $(JOBS)
+	cd $(BUILD)/$(1) && $(3) $(CTEST) -j 1 $(4)
+endef
+
+test-release:
+	$(call build_and_test,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo,,)
+test-asan:
+	$(call build_and_test,asan,-DCMAKE_BUILD_TYPE=Debug -DGROVE_ASAN=ON -DGROVE_BUILD_BENCH=OFF,,)
+test-tsan:
+	$(call build_and_test,tsan,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_TSAN=ON -DGROVE_BUILD_BENCH=OFF,GROVE_TEST_TIMEOUT_MULT=4,)
+test-ucontext:
+	$(call build_and_test,ucontext,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_UCONTEXT=ON -DGROVE_BUILD_BENCH=OFF,,)
+test-clang:
+	$(call build_and_test,clang,-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_BUILD_BENCH=OFF,,)
+test-valgrind:
+	$(call build_and_test,valgrind,-DCMAKE_BUILD_TYPE=Debug -DGROVE_VALGRIND=ON -DGROVE_BUILD_BENCH=OFF -DGROVE_TEST_VALGRIND=ON,GROVE_TEST_TIMEOUT_MULT=20,-L valgrind)
+
+checks: $(BUILD)/release/.built
+	bash tools/check.sh $(BUILD)/release
+
+bench:
+	@bash tools/install-deps.sh bench
+	cmake -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release -DGROVE_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/bench -j $(JOBS) --target grove_bench
+	bash bench/run.sh $(BUILD)/bench
+
+clean:
+	rm -rf $(BUILD)
