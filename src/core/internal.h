@@ -181,6 +181,7 @@ struct grove__proc {
     atomic_size_t st_mon_in;
     atomic_size_t st_arena;
     atomic_size_t st_stack_used;
+    atomic_size_t st_stack_size;
     atomic_uint_fast64_t st_reductions;
     atomic_bool st_trap;
     atomic_bool ext_wait; /* a grove_wait caller watches it */

@@ -300,6 +300,8 @@ GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
         return err ? err : GROVE_ENOMEM;
     }
     grove__fiber_make(&p->fiber, p->stack->lo, p->stack->size, proc_entry, p);
+    atomic_store_explicit(&p->st_stack_size, p->stack->size,
+                          memory_order_relaxed);
     atomic_fetch_add_explicit(&grove__rt.n_alive, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&grove__rt.n_spawned, 1, memory_order_relaxed);
     if (out)
@@ -515,7 +517,8 @@ GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
         atomic_load_explicit(&p->st_stack_used, memory_order_relaxed);
     out->reductions =
         atomic_load_explicit(&p->st_reductions, memory_order_relaxed);
-    out->stack_size = grove__rt.cfg.stack_size;
+    out->stack_size =
+        atomic_load_explicit(&p->st_stack_size, memory_order_relaxed);
     out->memory = sizeof(grove__proc_t) + out->stack_used +
                   atomic_load_explicit(&p->st_arena, memory_order_relaxed) +
                   out->mailbox_len * sizeof(grove_msg_t);

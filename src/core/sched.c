@@ -609,6 +609,8 @@ static int config_resolve(const grove_config_t *in, grove_config_t *c)
     memset(c, 0, sizeof *c);
     if (in)
         *c = *in;
+    if (c->schedulers < 0)
+        return GROVE_EINVAL;
     if (c->schedulers == 0)
         c->schedulers = env_int("GROVE_SCHEDULERS", 0);
     if (c->schedulers <= 0) {
@@ -625,7 +627,8 @@ static int config_resolve(const grove_config_t *in, grove_config_t *c)
         int m = env_int("GROVE_MAX_PROCESSES", 1 << 20);
         c->max_processes = m > 0 ? (uint32_t)m : 1u << 20;
     }
-    if (c->max_processes > (1u << 28))
+    if (c->max_processes > (1u << 28) || c->long_schedule_ms < -1 ||
+        c->stack_trim_ms < -1)
         return GROVE_EINVAL;
     if (c->long_schedule_ms == 0)
         c->long_schedule_ms = env_int("GROVE_LONG_SCHEDULE_MS", 100);
