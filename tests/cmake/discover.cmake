@@ -38,6 +38,21 @@ else()
       "add_test(${id} \"${TEST_BINARY}\" ${name})\n"
       "set_tests_properties(${id} PROPERTIES"
       " TIMEOUT 1500 LABELS ${TEST_PREFIX}${props}${extra})\n")
+    # The same case under valgrind (TEST_VALGRIND is the command prefix, a
+    # list), except the cases that fault on purpose: valgrind reports the
+    # deliberate bad access as an error of its own.
+    if(TEST_VALGRIND AND NOT name MATCHES "crash")
+      set(vid "valgrind.${TEST_PREFIX}.${name}")
+      set(vcmd "")
+      foreach(arg IN LISTS TEST_VALGRIND)
+        string(APPEND vcmd " \"${arg}\"")
+      endforeach()
+      string(APPEND out
+        "add_test(${vid}${vcmd} \"${TEST_BINARY}\" ${name})\n"
+        "set_tests_properties(${vid} PROPERTIES"
+        " TIMEOUT 3000 LABELS valgrind ENVIRONMENT"
+        " \"GROVE_TEST_TIMEOUT_MULT=20\")\n")
+    endif()
   endforeach()
 endif()
 file(WRITE "${TEST_OUTPUT}" "${out}")
