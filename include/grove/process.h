@@ -36,10 +36,10 @@ GROVE_EXPORT grove_pid_t grove_self(void);
 
 /* Terminates the calling process with *reason (NULL: normal). Outside a
  * process it aborts the OS process, as that is a programming error. */
-GROVE_EXPORT _Noreturn void grove_exit(const grove_reason_t *reason);
+GROVE_NORETURN GROVE_EXPORT void grove_exit(const grove_reason_t *reason);
 
 /* Terminates the calling process with an application error. */
-GROVE_EXPORT _Noreturn void grove_exit_error(int code, const char *fmt, ...)
+GROVE_NORETURN GROVE_EXPORT void grove_exit_error(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Sends an exit signal with *reason to pid, as Erlang's exit(Pid, Reason):
@@ -147,7 +147,7 @@ GROVE_EXPORT int grove_processes(void (*fn)(grove_pid_t pid, void *arg),
 #define GROVE_ASSERT(cond)                                                  \
     ((cond) ? (void)0 : grove_assert_fail(#cond, __FILE__, __LINE__))
 
-GROVE_EXPORT _Noreturn void grove_assert_fail(const char *expr,
+GROVE_NORETURN GROVE_EXPORT void grove_assert_fail(const char *expr,
                                               const char *file, int line);
 
 #ifdef __cplusplus

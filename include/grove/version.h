@@ -21,6 +21,12 @@
 extern "C" {
 #endif
 
+#if defined(__cplusplus)
+#define GROVE_NORETURN [[noreturn]]
+#else
+#define GROVE_NORETURN _Noreturn
+#endif
+
 #if defined(GROVE_BUILDING) && defined(__GNUC__)
 #define GROVE_EXPORT __attribute__((visibility("default")))
 #else

@@ -64,6 +64,9 @@ typedef struct grove__stack_cache {
 
 /* Sets the default stack size and resets the allocator. */
 GROVE__HIDDEN int grove__stacks_init(size_t default_size);
+/* How many stacks may be read-write at once (the kernel's mapping limit);
+ * idle ones beyond it are not pooled. */
+GROVE__HIDDEN void grove__stacks_set_budget(uint64_t stacks);
 /* Unmaps everything. All stacks must have been returned. */
 GROVE__HIDDEN void grove__stacks_fini(void);
 /* Returns a stack of at least size bytes (0: default), or NULL with *err

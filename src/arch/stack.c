@@ -25,8 +25,8 @@
 #endif
 
 #define REGION_STACKS 512   /* stacks per reserved region */
-#define CACHE_MAX 64        /* per-thread cache */
-#define POOL_MAX 8192       /* global pool of ready stacks */
+#define CACHE_MAX 256       /* per-thread cache */
+#define POOL_MAX 16384      /* global pool of ready stacks */
 #define RED_ZONE 128        /* bytes below sp the ABI lets leaf code use */
 
 typedef struct region {
@@ -47,6 +47,7 @@ static struct {
     unsigned pool_len;
     grove__stack_t *fresh; /* carved slots never made read-write, or
                               parked slots returned: need mprotect */
+    uint64_t budget;       /* read-write stacks the mapping limit allows */
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static atomic_uint_fast64_t n_mapped, n_parked;
@@ -57,6 +58,8 @@ size_t grove__page_size(void)
         S.page = (size_t)sysconf(_SC_PAGESIZE);
     return S.page;
 }
+
+void grove__stacks_set_budget(uint64_t stacks) { S.budget = stacks; }
 
 int grove__stacks_init(size_t default_size)
 {
@@ -224,7 +227,11 @@ void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
         return;
     }
     pthread_mutex_lock(&S.lock);
-    bool keep = S.pool_len < POOL_MAX;
+    /* Past the mapping budget an idle stack is worth less than the
+     * mapping it holds. */
+    bool keep = S.pool_len < POOL_MAX &&
+                atomic_load_explicit(&n_mapped, memory_order_relaxed) <=
+                    S.budget;
     if (keep) {
         st->next = S.pool;
         S.pool = st;
@@ -253,17 +260,31 @@ void grove__stack_cache_drain(grove__stack_cache_t *c)
     }
 }
 
+/* Copies a process's stack bytes. Its frames carry AddressSanitizer's
+ * redzones, which are not errors to read here: the copy is exact, and
+ * moves them along with the data they guard. */
+#if defined(GROVE_ASAN) || defined(__SANITIZE_ADDRESS__)
+__attribute__((no_sanitize("address")))
+#endif
+static void stack_copy(void *dst, const void *src, size_t len)
+{
+    volatile uint64_t *d = dst;
+    const volatile uint64_t *s = src;
+    for (size_t i = 0; i < len / 8; i++)
+        d[i] = s[i];
+}
+
 int grove__stack_park(grove__stack_t *st, void *sp)
 {
     char *top = st->lo + st->size;
-    char *from = (char *)sp - RED_ZONE;
+    char *from = (char *)(((uintptr_t)sp - RED_ZONE) & ~(uintptr_t)7);
     if (from < st->lo)
         from = st->lo;
     size_t len = (size_t)(top - from);
     void *buf = malloc(len);
     if (!buf)
         return GROVE_ENOMEM;
-    memcpy(buf, from, len);
+    stack_copy(buf, from, len);
     /* Replacing the range discards its pages and makes it PROT_NONE, so it
      * merges with its neighbours' guard pages. */
     void *m = mmap(st->lo, st->size, PROT_NONE,
@@ -285,7 +306,7 @@ int grove__stack_unpark(grove__stack_t *st)
 {
     if (mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0)
         return GROVE_ESYSCALL;
-    memcpy(st->lo + st->size - st->saved_len, st->saved, st->saved_len);
+    stack_copy(st->lo + st->size - st->saved_len, st->saved, st->saved_len);
     free(st->saved);
     st->saved = NULL;
     st->saved_len = 0;

@@ -31,8 +31,15 @@ static inline uint32_t map_hash(uint64_t k)
 
 bool grove__map_get(const grove__map_t *m, uint64_t key, uint64_t *val)
 {
-    if (m->cap == 0)
+    if (m->cap == 0) {
+        for (int i = 0; i < 2; i++)
+            if (m->ik[i] == key) {
+                if (val)
+                    *val = m->iv[i];
+                return true;
+            }
         return false;
+    }
     uint32_t mask = m->cap - 1;
     for (uint32_t i = map_hash(key) & mask;; i = (i + 1) & mask) {
         uint64_t k = m->keys[i];
@@ -69,6 +76,17 @@ static int map_grow(grove__map_t *m)
         nk[i] = k;
         nv[i] = m->vals[j];
     }
+    for (int j = 0; j < 2 && m->cap == 0; j++) {
+        uint64_t k = m->ik[j];
+        if (k == MAP_EMPTY)
+            continue;
+        uint32_t i = map_hash(k) & mask;
+        while (nk[i] != MAP_EMPTY)
+            i = (i + 1) & mask;
+        nk[i] = k;
+        nv[i] = m->iv[j];
+        m->ik[j] = 0;
+    }
     free(m->keys);
     free(m->vals);
     m->keys = nk;
@@ -80,6 +98,23 @@ static int map_grow(grove__map_t *m)
 
 int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val)
 {
+    if (m->cap == 0) {
+        int free_slot = -1;
+        for (int i = 0; i < 2; i++) {
+            if (m->ik[i] == key) {
+                m->iv[i] = val;
+                return 0;
+            }
+            if (m->ik[i] == MAP_EMPTY && free_slot < 0)
+                free_slot = i;
+        }
+        if (free_slot >= 0) {
+            m->ik[free_slot] = key;
+            m->iv[free_slot] = val;
+            m->len++;
+            return 1;
+        }
+    }
     if (m->cap) {
         uint32_t mask = m->cap - 1;
         for (uint32_t i = map_hash(key) & mask;; i = (i + 1) & mask) {
@@ -110,8 +145,17 @@ int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val)
 
 bool grove__map_del(grove__map_t *m, uint64_t key, uint64_t *val)
 {
-    if (m->cap == 0)
+    if (m->cap == 0) {
+        for (int i = 0; i < 2; i++)
+            if (m->ik[i] == key) {
+                if (val)
+                    *val = m->iv[i];
+                m->ik[i] = MAP_EMPTY;
+                m->len--;
+                return true;
+            }
         return false;
+    }
     uint32_t mask = m->cap - 1;
     for (uint32_t i = map_hash(key) & mask;; i = (i + 1) & mask) {
         uint64_t k = m->keys[i];
@@ -131,6 +175,16 @@ bool grove__map_del(grove__map_t *m, uint64_t key, uint64_t *val)
 bool grove__map_next(const grove__map_t *m, uint32_t *i, uint64_t *key,
                      uint64_t *val)
 {
+    if (m->cap == 0) {
+        for (; *i < 2; (*i)++)
+            if (m->ik[*i] != MAP_EMPTY) {
+                *key = m->ik[*i];
+                *val = m->iv[*i];
+                (*i)++;
+                return true;
+            }
+        return false;
+    }
     for (; *i < m->cap; (*i)++) {
         uint64_t k = m->keys[*i];
         if (k != MAP_EMPTY && k != MAP_TOMB) {
@@ -149,4 +203,5 @@ void grove__map_free(grove__map_t *m)
     free(m->vals);
     m->keys = m->vals = NULL;
     m->cap = m->len = m->tomb = 0;
+    m->ik[0] = m->ik[1] = 0;
 }

@@ -107,11 +107,14 @@ static inline void grove__dlist_remove(grove__dlist_t *n)
 /* An open-addressing hash map from non-zero u64 keys to u64 values, owned
  * by one thread. Used for links and monitors of a process. */
 typedef struct grove__map {
-    uint64_t *keys;
+    uint64_t *keys; /* NULL while the entries fit inline */
     uint64_t *vals;
     uint32_t cap;  /* power of two, or 0 */
     uint32_t len;
     uint32_t tomb; /* deleted slots */
+    /* Most processes have at most two links or monitors: keep those
+     * without touching the heap. Key 0 marks a free inline slot. */
+    uint64_t ik[2], iv[2];
 } grove__map_t;
 
 GROVE__HIDDEN bool grove__map_get(const grove__map_t *m, uint64_t key,

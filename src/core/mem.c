@@ -24,7 +24,7 @@ GROVE_EXPORT void *grove_alloc(size_t size)
         return NULL;
     hdr_t *h = aligned_alloc(16, (sizeof *h + size + 15) & ~(size_t)15);
     if (!h)
-        return NULL;
+        return NULL; /* size is rounded to the alignment, as C11 asks */
     h->size = size;
     h->owner = p->pid.id;
     grove__dlist_push_back(&p->arena, &h->link);

@@ -102,7 +102,10 @@ static grove__proc_t *carve_slot(uint32_t *slot_out)
         pthread_mutex_lock(&T.grow_lock);
         chunk = atomic_load(&T.chunks[c]);
         if (!chunk) {
-            chunk = aligned_alloc(64, CHUNK_SIZE * sizeof(grove__proc_t));
+            void *mem = NULL;
+            if (posix_memalign(&mem, 64, CHUNK_SIZE * sizeof(grove__proc_t)))
+                mem = NULL;
+            chunk = mem;
             if (chunk) {
                 memset(chunk, 0, CHUNK_SIZE * sizeof(grove__proc_t));
                 for (uint32_t i = 0; i < CHUNK_SIZE; i++)

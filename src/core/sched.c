@@ -96,10 +96,9 @@ static grove__proc_t *inject_pop(void)
 
 static void maybe_wake_idle(void)
 {
-    /* seq_cst: pairs with a sleeper's store to nsleeping followed by its
-     * re-check of the queues. */
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load(&grove__rt.nsleeping) > 0)
+    /* A seq_cst read-modify-write (a full barrier): pairs with a sleeper's
+     * increment of nsleeping followed by its re-check of the queues. */
+    if (atomic_fetch_add(&grove__rt.nsleeping, 0) > 0)
         grove__sched_wake_one();
 }
 
@@ -671,12 +670,14 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
     rt->inj_head = rt->inj_tail = NULL;
     atomic_store(&rt->inj_len, 0);
     atomic_store(&rt->nsleeping, 0);
-    rt->scheds = aligned_alloc(64, sizeof(grove__sched_t) * (size_t)c.schedulers);
-    if (!rt->scheds)
+    void *mem = NULL;
+    if (posix_memalign(&mem, 64, sizeof(grove__sched_t) * (size_t)c.schedulers))
         return GROVE_ENOMEM;
+    rt->scheds = mem;
     memset(rt->scheds, 0, sizeof(grove__sched_t) * (size_t)c.schedulers);
     grove__proc_table_init(c.max_processes);
     grove__stacks_init(c.stack_size);
+    grove__stacks_set_budget(rt->stack_soft_limit);
     grove__timers_init();
     grove__names_init();
     if ((rc = grove__fault_init()) < 0)
