@@ -114,7 +114,7 @@ PROC_TEST_OPTS(stale_pid_never_reaches_slot_reuser, .max_processes = 64)
     ASSERT_REASON_EQ(EXPECT_DOWN(ref, old),
                      grove_reason_of(GROVE_EXIT_NOPROC));
     ASSERT_OK(grove_send_after(old, 0, 1, "late", 4, NULL));
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
 
     /* The new process got none of it. */
     ASSERT_OK(grove_process_info(reuser, &info));

@@ -75,7 +75,7 @@ PROC_TEST_OPTS(process_table_limit, .max_processes = MAX_PROCS)
     /* Their slots return to the table as their exits complete, a moment
      * after the DOWN and after processes_alive drops. */
     WAIT_UNTIL(gt_stats().processes_alive == base.processes_alive);
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
 
     /* Room again: the whole table can be filled a second time. */
     int n2 = fill_table(pids, refs, MAX_PROCS * 2);

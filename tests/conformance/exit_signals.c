@@ -79,7 +79,7 @@ static void matrix_cell(enum via via, bool trap, enum rsn rid)
         } else if (via == VIA_LINK) {
             /* X's DOWN reached us; give its link signal to R time to
              * land too, as they go to different receivers. */
-            grove_sleep(20);
+            grove_sleep(gt_scaled_ms(20));
         }
         ASSERT_TRUE(gt_ping(r));
         ASSERT_OK(grove_send(r, GT_TAG_STOP, NULL, 0));
@@ -211,7 +211,7 @@ PROC_TEST(L03_normal_link_exit_is_dropped)
         grove_pid_t x = SPAWN_MON(link_then_return, &r, NULL);
         ASSERT_REASON_EQ(AWAIT_EXIT(x), grove_reason_normal());
     }
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
     ASSERT_TRUE(gt_ping(r));
     ASSERT_OK(grove_send(r, GT_TAG_STOP, NULL, 0));
     ASSERT_REASON_EQ(EXPECT_DOWN(rref, r), grove_reason_normal());
@@ -239,7 +239,7 @@ PROC_TEST(L05_exit_message_appended_at_end)
     ASSERT_OK(grove_send(self, 2, "b", 1));
     ASSERT_OK(grove_send(x, 9, NULL, 0));
     ASSERT_REASON_EQ(EXPECT_DOWN(xref, x), grove_reason_normal());
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
     ASSERT_OK(grove_send(self, 3, "c", 1));
     grove_msg_t *m;
     for (uint64_t tag = 1; tag <= 2; tag++) {

@@ -134,7 +134,7 @@ PROC_TEST(L14_unlink_removes_future_effect)
     ASSERT_OK(grove_monitor(a, &ref));
     gt_echo_exit(a, grove_reason_error(9, "unlinked"));
     ASSERT_REASON_EQ(EXPECT_DOWN(ref, a), grove_reason_error(9, "unlinked"));
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
     ASSERT_OK(grove_unlink(a));
 
     /* Unlinked from the other side, the same holds. */
@@ -148,7 +148,7 @@ PROC_TEST(L14_unlink_removes_future_effect)
     gt_echo_exit(b, grove_reason_error(10, "unlinked too"));
     ASSERT_REASON_EQ(EXPECT_DOWN(ref, b),
                      grove_reason_error(10, "unlinked too"));
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
     EXPECT_NO_MSG(0);
 }
 
@@ -163,7 +163,7 @@ PROC_TEST(L14_unlink_leaves_queued_exit)
     ASSERT_OK(grove_monitor(a, &ref));
     gt_echo_exit(a, grove_reason_shutdown("q"));
     ASSERT_REASON_EQ(EXPECT_DOWN(ref, a), grove_reason_shutdown("q"));
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
     ASSERT_OK(grove_unlink(a));
     grove_msg_t *m;
     ASSERT_OK(grove_recv(&m, 0));

@@ -283,7 +283,7 @@ PROC_TEST(signals_interrupt_blocked_process)
     grove_entry_fn fns[2] = {recv_forever, sleep_long};
     for (int i = 0; i < 2; i++) {
         grove_pid_t p = SPAWN_MON(fns[i], NULL, NULL);
-        grove_sleep(20);
+        grove_sleep(gt_scaled_ms(20));
         int64_t t0 = gt_now_ms();
         grove_reason_t sd = grove_reason_shutdown("wake");
         ASSERT_OK(grove_exit_signal(p, &sd));
@@ -460,7 +460,7 @@ PROC_TEST_OPTS(sleep_lets_others_run, .schedulers = 1)
 {
     atomic_store(&ticks, 0);
     grove_pid_t p = SPAWN_MON(ticker, NULL, NULL);
-    grove_sleep(200);
+    grove_sleep(gt_scaled_ms(200));
     ASSERT_EQ(atomic_load(&ticks), 20);
     ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
 }

@@ -158,7 +158,7 @@ PROC_TEST(L18_monitor_by_name)
     ASSERT_OK(grove_monitor(b, &bref));
     gt_echo_exit(b, grove_reason_shutdown(NULL));
     ASSERT_REASON_EQ(EXPECT_DOWN(bref, b), grove_reason_shutdown(NULL));
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
     grove_msg_t *m;
     ASSERT_ERR(grove_recv_ref(&m, ref, 0), GROVE_ETIMEDOUT);
 
@@ -200,7 +200,7 @@ PROC_TEST(L19_demonitor_prevents_down)
     ASSERT_OK(grove_demonitor(ref, 0));
     gt_echo_exit(a, grove_reason_error(1, "x"));
     ASSERT_REASON_EQ(EXPECT_DOWN(witness, a), grove_reason_error(1, "x"));
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
     EXPECT_NO_MSG(20);
     /* Demonitoring an unknown or fired reference is fine. */
     ASSERT_OK(grove_demonitor(ref, 0));
@@ -217,7 +217,7 @@ static grove_ref_t fire_monitor(grove_pid_t *out)
     ASSERT_OK(grove_monitor(a, &witness));
     gt_echo_exit(a, grove_reason_shutdown(NULL));
     ASSERT_REASON_EQ(EXPECT_DOWN(witness, a), grove_reason_shutdown(NULL));
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
     *out = a;
     return ref;
 }

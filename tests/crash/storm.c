@@ -104,7 +104,7 @@ PROC_TEST_OPTS(crash_storm_releases_everything, .timeout_s = 120)
      * that none ran twice. */
     for (size_t i = 0; i < nres; i++)
         WAIT_UNTIL(atomic_load(&dtor_runs[i]) >= 1);
-    grove_sleep(20);
+    grove_sleep(gt_scaled_ms(20));
     for (size_t i = 0; i < nres; i++)
         if (atomic_load(&dtor_runs[i]) != 1)
             GT_FAIL("destructor %zu ran %d times", i,
