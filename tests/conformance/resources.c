@@ -221,3 +221,58 @@ PROC_TEST(resource_of_another_process_is_einval)
     ASSERT_OK(grove_resource_release(res));
     ASSERT_EQ(atomic_load(&runs[1]), 1);
 }
+
+/* L-2 for resources: what a process owned is released before its links
+ * and monitors hear of its exit, so a linked process that dies in turn
+ * releases its own after, and the last EXIT comes after all of them.
+ * Chain: T (trapping) - P1 - P2 - P3, each P holding a resource that
+ * records its release; P3 exits with an error and takes the chain down. */
+static gt_order_t *chain_order;
+
+static void record_release(void *ptr)
+{
+    gt_order_add(chain_order, "release P%d", (int)(uintptr_t)ptr);
+}
+
+typedef struct chain_arg {
+    int index;
+    grove_pid_t link_to;
+    grove_pid_t parent;
+} chain_arg_t;
+
+static void chain_member(void *arg)
+{
+    const chain_arg_t *c = arg;
+    if (grove_resource_attach(record_release, (void *)(uintptr_t)c->index,
+                              NULL) != 0)
+        grove_exit_error(1, "attach failed");
+    if (!grove_pid_is_none(c->link_to) && grove_link(c->link_to) != 0)
+        grove_exit_error(2, "link failed");
+    grove_send(c->parent, 1, NULL, 0);
+    grove_msg_t *m;
+    if (grove_recv(&m, GROVE_INFINITY) == 0)
+        grove_msg_free(m);
+    grove_exit_error(3, "P%d ends the chain", c->index);
+}
+
+PROC_TEST(L02_resources_released_before_links_fire)
+{
+    ASSERT_EQ(grove_trap_exit(true), 0);
+    for (int round = 0; round < 50; round++) {
+        chain_order = gt_order_new();
+        static chain_arg_t args[4];
+        grove_pid_t pids[4] = {grove_self()};
+        for (int i = 1; i <= 3; i++) {
+            args[i] = (chain_arg_t){i, pids[i - 1], grove_self()};
+            pids[i] = SPAWN(chain_member, &args[i], NULL);
+            grove_msg_free(EXPECT_TAG(1));
+        }
+        ASSERT_OK(grove_send(pids[3], 9, NULL, 0));
+        grove_reason_t r = EXPECT_EXIT(pids[1]);
+        gt_order_add(chain_order, "EXIT from P1");
+        ASSERT_REASON_EQ(r, grove_reason_error(3, "P3 ends the chain"));
+        ASSERT_ORDER(chain_order, "release P3", "release P2", "release P1",
+                     "EXIT from P1");
+        gt_order_free(chain_order);
+    }
+}

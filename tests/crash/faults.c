@@ -65,7 +65,7 @@ static void crash_scenario(fault_fn fault, grove_reason_t *out)
 
     grove_ref_t xref;
     grove_spawn_opts_t xo = {.link = true, .monitor = true,
-                             .monitor_ref = &xref};
+                             .monitor_ref = &xref, .name = "crash_victim"};
     grove_pid_t x = SPAWN(wait_go_then_fault, (void *)fault, &xo);
     /* A second watcher by monitor and a non-trapping linked process. */
     grove_ref_t wref;
@@ -90,6 +90,8 @@ static void crash_scenario(fault_fn fault, grove_reason_t *out)
     ASSERT_REASON_EQ(f.reason, down);
     ASSERT_REASON_EQ(AWAIT_EXIT(linked), down);
     ASSERT_FALSE(grove_is_alive(x));
+    grove_pid_t found;
+    ASSERT_ERR(grove_whereis("crash_victim", &found), GROVE_ENOTFOUND);
 
     /* Everyone else is fine. */
     long c0 = atomic_load(&counter);
