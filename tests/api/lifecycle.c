@@ -101,6 +101,9 @@ TEST(start_rejects_bad_config)
         {.schedulers = 256, .stack_size = (size_t)256 << 20},
         {.schedulers = 1, .stack_size = 16 * 1024 + 1},
         {.schedulers = 1, .max_processes = 1},
+        /* "negative disables" for both periods, not only -1 */
+        {.schedulers = 1, .long_schedule_ms = -5, .stack_trim_ms = -100},
+        {.schedulers = 1, .long_schedule_ms = -1, .stack_trim_ms = -1},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         int rc = grove_start(&good[i]);

@@ -138,6 +138,7 @@ void gt_run_process(void (*body)(void *), void *arg, const gt_opts_t *o)
     cfg.schedulers = o->schedulers ? o->schedulers : 2;
     cfg.stack_size = o->stack_size;
     cfg.max_processes = o->max_processes;
+    cfg.stack_trim_ms = o->stack_trim_ms;
     ASSERT_OK(grove_start(&cfg));
     grove_stats_t base = gt_stats();
     grove_reason_t r;

@@ -57,6 +57,7 @@ typedef struct gt_opts {
     int schedulers;         /* scheduler threads; default 2 */
     size_t stack_size;      /* the runtime's default stack; 0: its own */
     uint32_t max_processes; /* 0: the runtime's default */
+    int stack_trim_ms;      /* 0: the runtime's default */
     int expect_kind;        /* the body's exit kind; default normal */
     bool any_reason;        /* do not check the body's exit reason */
     bool leave_alive;       /* processes may outlive the body: grove_stop

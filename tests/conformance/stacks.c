@@ -1,0 +1,103 @@
+/* Process stacks: an idle process gives its stack pages back (parks)
+ * and gets its stack back intact when it wakes; deep use of a large
+ * stack works. */
+#include <string.h>
+
+#include "grove_test.h"
+
+enum { PATTERN_BYTES = 8192, PARKERS = 50 };
+
+/* Fills a stack array, sleeps in receive long enough to be parked, and
+ * checks the array when it wakes. Exits with error 1 if a byte changed. */
+__attribute__((noinline)) static int hold_pattern(unsigned seed)
+{
+    volatile unsigned char buf[PATTERN_BYTES];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)(i * 7 + seed);
+    grove_msg_t *m;
+    if (grove_recv(&m, GROVE_INFINITY) != 0)
+        return -1;
+    grove_msg_free(m);
+    for (size_t i = 0; i < sizeof buf; i++)
+        if (buf[i] != (unsigned char)(i * 7 + seed))
+            return (int)i + 1;
+    return 0;
+}
+
+static void parker(void *arg)
+{
+    int bad = hold_pattern((unsigned)(uintptr_t)arg);
+    if (bad)
+        grove_exit_error(1, "stack byte %d changed while parked", bad - 1);
+}
+
+static bool parked(grove_pid_t p)
+{
+    grove_process_info_t info;
+    return grove_process_info(p, &info) == 0 && info.stack_parked;
+}
+
+static uint64_t stacks_parked(void) { return gt_stats().stacks_parked; }
+
+PROC_TEST_OPTS(idle_stack_parked_and_restored, .stack_trim_ms = 20)
+{
+    static grove_pid_t pids[PARKERS];
+    uint64_t base = stacks_parked();
+    for (int i = 0; i < PARKERS; i++)
+        pids[i] = SPAWN_MON(parker, (void *)(uintptr_t)i, NULL);
+    WAIT_UNTIL(stacks_parked() >= base + PARKERS);
+    grove_process_info_t info;
+    ASSERT_OK(grove_process_info(pids[0], &info));
+    ASSERT_EQ(info.status, GROVE_STATUS_WAITING);
+    ASSERT_GE(info.stack_used, PATTERN_BYTES);
+    for (int i = 0; i < PARKERS; i++)
+        ASSERT_OK(grove_send(pids[i], 1, NULL, 0));
+    for (int i = 0; i < PARKERS; i++)
+        ASSERT_REASON_EQ(AWAIT_EXIT(pids[i]), grove_reason_normal());
+    WAIT_UNTIL(stacks_parked() == base);
+}
+
+/* process_info says when a process's stack is parked. */
+PROC_TEST_OPTS(process_info_reports_parked_stack, .stack_trim_ms = 20)
+{
+    uint64_t base = stacks_parked();
+    grove_pid_t p = SPAWN_MON(parker, (void *)(uintptr_t)1, NULL);
+    WAIT_UNTIL(stacks_parked() > base);
+    ASSERT_TRUE(parked(p));
+    ASSERT_OK(grove_send(p, 1, NULL, 0));
+    ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
+}
+
+/* Parked, woken, parked again: the stack survives every round. */
+static void park_many_times(void *arg)
+{
+    (void)arg;
+    for (unsigned round = 0; round < 5; round++) {
+        int bad = hold_pattern(round);
+        if (bad)
+            grove_exit_error(1, "round %u: byte %d changed", round, bad - 1);
+    }
+}
+
+PROC_TEST_OPTS(stack_parks_repeatedly, .stack_trim_ms = 10)
+{
+    uint64_t base = stacks_parked();
+    grove_pid_t p = SPAWN_MON(park_many_times, NULL, NULL);
+    for (int round = 0; round < 5; round++) {
+        WAIT_UNTIL(stacks_parked() > base);
+        ASSERT_OK(grove_send(p, 1, NULL, 0));
+        WAIT_UNTIL(stacks_parked() == base);
+    }
+    ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
+}
+
+/* With trimming disabled nothing is parked. */
+PROC_TEST_OPTS(stack_trim_disabled, .stack_trim_ms = -1)
+{
+    uint64_t base = stacks_parked();
+    grove_pid_t p = SPAWN_MON(parker, (void *)(uintptr_t)3, NULL);
+    grove_sleep(gt_scaled_ms(300));
+    ASSERT_EQ(stacks_parked(), base);
+    ASSERT_OK(grove_send(p, 1, NULL, 0));
+    ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
+}
