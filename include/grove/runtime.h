@@ -21,11 +21,11 @@ typedef struct grove_config {
     uint32_t max_processes;
     /* A process that runs longer than this without returning to its
      * scheduler is reported as a long schedule; default 100 ms (the
-     * GROVE_LONG_SCHEDULE_MS env); -1 disables. */
+     * GROVE_LONG_SCHEDULE_MS env); negative disables. */
     int long_schedule_ms;
     /* A process that has waited in receive this long gives its stack pages
      * back to the OS, keeping only the bytes in use; default 1000 ms;
-     * -1 disables. */
+     * negative disables. */
     int stack_trim_ms;
 } grove_config_t;
 

@@ -5,10 +5,12 @@
  * (which faults on the very stack a handler would use) is still caught.
  * The handler decides by the thread's in-runtime marker: a fault while the
  * marker is clear happened in process code, and the handler records the
- * reason and a backtrace, then switches straight to the scheduler's
- * context, abandoning the process's stack. The signal stays blocked after
- * such an exit from the handler, so the scheduler unblocks it (the
- * siglongjmp rule). A fault with the marker set is the runtime's own: it
+ * reason and a backtrace. It does not jump out: it rewrites the interrupted
+ * context to resume in fault_landing on a small per-thread landing stack and
+ * returns, so the kernel's sigreturn restores the signal mask (the
+ * siglongjmp rule) and tools that track signal handlers (ThreadSanitizer)
+ * see it end. fault_landing then leaves the process for good, switching to
+ * the scheduler. A fault with the marker set is the runtime's own: it
  * aborts the OS process, because a corrupt runtime must not limp on.
  */
 #include <execinfo.h>
@@ -23,11 +25,12 @@
 #include "core/internal.h"
 
 #define ALTSTACK_SIZE (64 * 1024)
+#define LANDING_SIZE (32 * 1024)
 
 static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
 #define NSIG_FAULT (sizeof fault_signals / sizeof fault_signals[0])
 static struct sigaction old_actions[NSIG_FAULT];
-static __thread int tls_fault_sig;
+static __thread char *tls_landing_top;
 
 static const char *sig_name(int sig)
 {
@@ -72,12 +75,44 @@ static _Noreturn void runtime_fault(int sig, void *addr, uintptr_t pc)
     abort();
 }
 
+/* Runs on the landing stack after the handler returned: the process is
+ * over, its stack is abandoned. */
+static void fault_landing(void)
+{
+    grove__sched_t *s = grove__tls_get_sched();
+    grove__proc_t *p = s->current;
+    grove__fiber_switch(&p->fiber, &s->fiber, true);
+    grove__panic("grove: a crashed process was resumed");
+}
+
+static bool redirect(void *uctx)
+{
+    ucontext_t *uc = uctx;
+    uintptr_t top = (uintptr_t)tls_landing_top & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)fault_landing;
+    uc->uc_mcontext.gregs[REG_RSP] = (greg_t)(top - 8); /* as if called */
+    uc->uc_mcontext.gregs[REG_RBP] = 0;
+    return true;
+#elif defined(__aarch64__)
+    uc->uc_mcontext.pc = (uintptr_t)fault_landing;
+    uc->uc_mcontext.sp = top;
+    uc->uc_mcontext.regs[29] = 0;
+    uc->uc_mcontext.regs[30] = 0;
+    return true;
+#else
+    (void)uc;
+    (void)top;
+    return false;
+#endif
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uctx)
 {
-    grove__sched_t *s = grove__tls_sched;
+    grove__sched_t *s = grove__tls_get_sched();
     grove__proc_t *p = s ? s->current : NULL;
     uintptr_t pc = fault_pc(uctx);
-    if (!p || grove__tls_in_rt)
+    if (!p || grove__tls_get_in_rt())
         runtime_fault(sig, si->si_addr, pc);
     grove_reason_t *r = &p->reason;
     memset(r, 0, sizeof *r);
@@ -96,22 +131,16 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
     p->fault_pc = pc;
     p->crashed = true;
     p->request = REQ_EXIT;
-    grove__tls_in_rt = 1;
-    tls_fault_sig = sig;
-    grove__fiber_switch(&p->fiber, &s->fiber, true);
-    runtime_fault(sig, si->si_addr, pc);
-}
-
-void grove__fault_after_jump(void)
-{
-    int sig = tls_fault_sig;
-    if (!sig)
+    grove__tls_set_in_rt(1);
+    if (redirect(uctx))
         return;
-    tls_fault_sig = 0;
+    /* No way to rewrite the context here: leave the handler directly and
+     * unblock the signal by hand. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, sig);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    fault_landing();
 }
 
 int grove__fault_init(void)
@@ -137,16 +166,17 @@ void grove__fault_fini(void)
 
 int grove__fault_thread_init(grove__sched_t *s)
 {
-    void *m = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *m = mmap(NULL, ALTSTACK_SIZE + LANDING_SIZE,
+                   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return GROVE_ENOMEM;
     stack_t ss = {.ss_sp = m, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) != 0) {
-        munmap(m, ALTSTACK_SIZE);
+        munmap(m, ALTSTACK_SIZE + LANDING_SIZE);
         return GROVE_ESYSCALL;
     }
     s->altstack = m;
+    tls_landing_top = (char *)m + ALTSTACK_SIZE + LANDING_SIZE;
     return 0;
 }
 
@@ -155,7 +185,7 @@ void grove__fault_thread_fini(grove__sched_t *s)
     stack_t ss = {.ss_flags = SS_DISABLE};
     sigaltstack(&ss, NULL);
     if (s->altstack)
-        munmap(s->altstack, ALTSTACK_SIZE);
+        munmap(s->altstack, ALTSTACK_SIZE + LANDING_SIZE);
     s->altstack = NULL;
 }
 
@@ -163,7 +193,7 @@ GROVE_EXPORT void grove_assert_fail(const char *expr, const char *file,
                                     int line)
 {
     grove__proc_t *p = grove__current();
-    if (!p || grove__tls_in_rt)
+    if (!p || grove__tls_get_in_rt())
         grove__panic("grove: assertion failed outside a process: %s:%d: %s",
                      file, line, expr);
     RT_ENTER();

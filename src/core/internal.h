@@ -182,9 +182,11 @@ struct grove__proc {
     atomic_size_t st_arena;
     atomic_size_t st_stack_used;
     atomic_size_t st_stack_size;
+    atomic_bool st_parked;
     atomic_uint_fast64_t st_reductions;
     atomic_bool st_trap;
     atomic_bool ext_wait; /* a grove_wait caller watches it */
+    atomic_uint_fast64_t pid_atomic; /* pid, for readers on other threads */
     atomic_uint_fast64_t wait_since_atomic; /* ms when it last blocked */
 };
 
@@ -229,7 +231,7 @@ struct grove__sched {
     char pad0[64];
     /* -- run queue: any thread, under rq_lock -- */
     grove__spin_t rq_lock;
-    grove__proc_t *runnext;
+    _Atomic(grove__proc_t *) runnext; /* written under rq_lock */
     grove__proc_t *rq_head, *rq_tail;
     atomic_uint rq_len;
     char pad1[64];
@@ -269,14 +271,23 @@ typedef struct grove__rt {
 } grove__rt_t;
 
 extern grove__rt_t grove__rt;
-extern __thread grove__sched_t *grove__tls_sched;
-extern __thread int grove__tls_in_rt;
+/* Thread-local state, reached only through these out-of-line accessors
+ * (core/tls.c). A process can resume on another scheduler thread after
+ * any switch, and a compiler may keep the address of a __thread variable
+ * in a register across calls within one function; a call into another
+ * file cannot be folded that way, so every access sees the thread it runs
+ * on now. */
+grove__sched_t *grove__tls_get_sched(void);
+void grove__tls_set_sched(grove__sched_t *s);
+int grove__tls_get_in_rt(void);
+void grove__tls_set_in_rt(int v);
 /* Set by grove_run around its spawn: the new process is watched. */
-extern __thread bool grove__tls_spawn_watched;
+bool grove__tls_get_spawn_watched(void);
+void grove__tls_set_spawn_watched(bool v);
 
 static inline grove__proc_t *grove__current(void)
 {
-    grove__sched_t *s = grove__tls_sched;
+    grove__sched_t *s = grove__tls_get_sched();
     return s ? s->current : NULL;
 }
 
@@ -291,7 +302,6 @@ int grove__fault_init(void);
 void grove__fault_fini(void);
 int grove__fault_thread_init(grove__sched_t *s);
 void grove__fault_thread_fini(grove__sched_t *s);
-void grove__fault_after_jump(void);
 
 /* names */
 void grove__names_init(void);
@@ -302,7 +312,7 @@ void grove__name_release(grove__proc_t *p);
 void grove__mem_release_all(grove__proc_t *p);
 
 /* the in-runtime marker: a fault while it is set is the runtime's own */
-#define RT_ENTER() (grove__tls_in_rt = 1)
-#define RT_LEAVE() (grove__tls_in_rt = 0)
+#define RT_ENTER() grove__tls_set_in_rt(1)
+#define RT_LEAVE() grove__tls_set_in_rt(0)
 
 #endif

@@ -121,13 +121,13 @@ GROVE_EXPORT void grove_log_clear_handlers(void)
 void grove__log_emit(const grove_log_event_t *ev)
 {
     ensure_default();
-    int saved = grove__tls_in_rt;
+    int saved = grove__tls_get_in_rt();
     pthread_rwlock_rdlock(&L.lock);
     for (grove_log_handler_t *h = L.head; h; h = h->next)
         if (ev->level >= h->min_level && h->min_level < GROVE_LOG_NONE) {
             RT_LEAVE();
             h->fn(ev, h->arg);
-            grove__tls_in_rt = saved;
+            grove__tls_set_in_rt(saved);
         }
     pthread_rwlock_unlock(&L.lock);
 }

@@ -28,10 +28,10 @@ grove_msg_t *grove__msg_new(size_t inline_size)
 void grove__msg_destroy(grove_msg_t *m)
 {
     if ((m->flags & MSGF_OWNED) && m->dtor) {
-        int saved = grove__tls_in_rt;
+        int saved = grove__tls_get_in_rt();
         RT_LEAVE();
         m->dtor(m->data);
-        grove__tls_in_rt = saved;
+        grove__tls_set_in_rt(saved);
     }
     free(m->name);
     atomic_fetch_sub_explicit(&grove__rt.n_msgs, 1, memory_order_relaxed);
@@ -507,9 +507,9 @@ GROVE_EXPORT void grove_msg_free(grove_msg_t *m)
 {
     if (!m)
         return;
-    int saved = grove__tls_in_rt;
+    int saved = grove__tls_get_in_rt();
     RT_ENTER();
     grove__dlist_remove(&m->link);
     grove__msg_destroy(m);
-    grove__tls_in_rt = saved;
+    grove__tls_set_in_rt(saved);
 }

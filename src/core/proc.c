@@ -185,9 +185,7 @@ static void proc_reset(grove__proc_t *p)
     p->mark_ref = 0;
     p->request = REQ_NONE;
     p->trap_exit = false;
-    p->has_name = false;
     p->crashed = false;
-    p->name[0] = '\0';
     p->bt_len = 0;
     p->fault_pc = 0;
     p->wait_seq = 0;
@@ -202,7 +200,8 @@ static void proc_reset(grove__proc_t *p)
     atomic_store_explicit(&p->st_stack_used, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_reductions, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_trap, false, memory_order_relaxed);
-    atomic_store_explicit(&p->ext_wait, grove__tls_spawn_watched,
+    atomic_store_explicit(&p->st_parked, false, memory_order_relaxed);
+    atomic_store_explicit(&p->ext_wait, grove__tls_get_spawn_watched(),
                           memory_order_relaxed);
 }
 
@@ -255,7 +254,7 @@ static void spawn_undo(grove__proc_t *self, grove__proc_t *p, uint32_t slot)
     if (p->has_name)
         grove__name_release(p);
     if (p->stack)
-        grove__stack_put(grove__tls_sched ? &grove__tls_sched->stacks : NULL,
+        grove__stack_put(grove__tls_get_sched() ? &grove__tls_get_sched()->stacks : NULL,
                          p->stack);
     p->stack = NULL;
     atomic_store(&p->state, PS_FREE);
@@ -277,29 +276,30 @@ GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
         return GROVE_EINVAL;
     if (o->name && (o->name[0] == '\0' || strlen(o->name) >= GROVE_NAME_MAX))
         return GROVE_EINVAL;
-    int saved = grove__tls_in_rt;
+    int saved = grove__tls_get_in_rt();
     RT_ENTER();
     uint32_t slot = 0;
     grove__proc_t *p = slot_alloc(&slot);
     if (!p) {
-        grove__tls_in_rt = saved;
+        grove__tls_set_in_rt(saved);
         return GROVE_ELIMIT;
     }
     proc_reset(p);
     p->fn = fn;
     p->arg = arg;
     p->pid.id = ((uint64_t)atomic_load(&p->gen) << 32) | slot;
+    atomic_store_explicit(&p->pid_atomic, p->pid.id, memory_order_relaxed);
     p->trap_exit = o->trap_exit;
     atomic_store_explicit(&p->st_trap, o->trap_exit, memory_order_relaxed);
     int err = 0;
     atomic_store(&p->state, PS_RUNNABLE);
-    p->stack = grove__stack_get(grove__tls_sched ? &grove__tls_sched->stacks
+    p->stack = grove__stack_get(grove__tls_get_sched() ? &grove__tls_get_sched()->stacks
                                                  : NULL,
                                 o->stack_size, &err);
     if (!p->stack || (o->name && (err = grove__name_claim(p, o->name)) < 0) ||
         (self && (err = spawn_attach(self, p, o)) < 0)) {
         spawn_undo(self, p, slot);
-        grove__tls_in_rt = saved;
+        grove__tls_set_in_rt(saved);
         return err ? err : GROVE_ENOMEM;
     }
     grove__fiber_make(&p->fiber, p->stack->lo, p->stack->size, proc_entry, p);
@@ -310,7 +310,7 @@ GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
     if (out)
         *out = p->pid;
     grove__enqueue_spawned(p);
-    grove__tls_in_rt = saved;
+    grove__tls_set_in_rt(saved);
     return 0;
 }
 
@@ -516,6 +516,8 @@ GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
     out->monitored_by =
         atomic_load_explicit(&p->st_mon_in, memory_order_relaxed);
     out->trap_exit = atomic_load_explicit(&p->st_trap, memory_order_relaxed);
+    out->stack_parked =
+        atomic_load_explicit(&p->st_parked, memory_order_relaxed);
     out->stack_used =
         atomic_load_explicit(&p->st_stack_used, memory_order_relaxed);
     out->reductions =

@@ -19,9 +19,6 @@ grove__rt_t grove__rt = {
     .inject_lock = PTHREAD_MUTEX_INITIALIZER,
     .wait_lock = PTHREAD_MUTEX_INITIALIZER,
 };
-__thread grove__sched_t *grove__tls_sched;
-__thread int grove__tls_in_rt;
-__thread bool grove__tls_spawn_watched;
 
 #define RUNNEXT_STREAK_MAX 64
 #define IDLE_SPINS 64
@@ -33,7 +30,7 @@ __thread bool grove__tls_spawn_watched;
 
 uint64_t grove__ref_new(void)
 {
-    grove__sched_t *s = grove__tls_sched;
+    grove__sched_t *s = grove__tls_get_sched();
     if (s) {
         if (s->ref_next == s->ref_end) {
             s->ref_next = atomic_fetch_add(&grove__rt.ref_global, REF_BLOCK);
@@ -116,7 +113,7 @@ void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p)
  * otherwise, or on the inject queue from outside any scheduler. */
 void grove__enqueue(grove__proc_t *p)
 {
-    grove__sched_t *s = grove__tls_sched;
+    grove__sched_t *s = grove__tls_get_sched();
     if (!s) {
         inject(p);
         return;
@@ -126,8 +123,8 @@ void grove__enqueue(grove__proc_t *p)
         return;
     }
     grove__spin_lock(&s->rq_lock);
-    grove__proc_t *old = s->runnext;
-    s->runnext = p;
+    grove__proc_t *old = atomic_load_explicit(&s->runnext, memory_order_relaxed);
+    atomic_store_explicit(&s->runnext, p, memory_order_relaxed);
     if (old)
         rq_push_tail_locked(s, old);
     atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
@@ -142,7 +139,7 @@ void grove__enqueue(grove__proc_t *p)
  * largest pieces from the tail (work-first, as in Cilk). */
 void grove__enqueue_spawned(grove__proc_t *p)
 {
-    grove__sched_t *s = grove__tls_sched;
+    grove__sched_t *s = grove__tls_get_sched();
     if (!s) {
         inject(p);
         return;
@@ -162,10 +159,10 @@ static grove__proc_t *rq_pop(grove__sched_t *s)
         return NULL;
     grove__proc_t *p = NULL;
     grove__spin_lock(&s->rq_lock);
-    if (s->runnext &&
-        (s->runnext_streak < RUNNEXT_STREAK_MAX || !s->rq_head)) {
-        p = s->runnext;
-        s->runnext = NULL;
+    grove__proc_t *next = atomic_load_explicit(&s->runnext, memory_order_relaxed);
+    if (next && (s->runnext_streak < RUNNEXT_STREAK_MAX || !s->rq_head)) {
+        p = next;
+        atomic_store_explicit(&s->runnext, NULL, memory_order_relaxed);
         s->runnext_streak++;
     } else if (s->rq_head) {
         p = s->rq_head;
@@ -280,7 +277,8 @@ static bool work_visible(grove__sched_t *s)
         grove__sched_t *v = &grove__rt.scheds[i];
         unsigned len = atomic_load(&v->rq_len);
         /* Another scheduler's lone runnext is not stealable. */
-        if (v == s ? len > 0 : len > (v->runnext ? 1u : 0u))
+        bool pinned = atomic_load_explicit(&v->runnext, memory_order_relaxed) != NULL;
+        if (v == s ? len > 0 : len > (pinned ? 1u : 0u))
             return true;
     }
     return false;
@@ -357,10 +355,12 @@ GROVE_EXPORT void grove_yield(void)
     RT_LEAVE();
 }
 
-static bool has_news(grove__proc_t *p)
+/* seq is the process's wait_seq, read before it was published as
+ * WAITING: afterwards another scheduler may already be running it. */
+static bool has_news(grove__proc_t *p, uint32_t seq)
 {
     return atomic_load(&p->inbox) != NULL ||
-           atomic_load(&p->timeout_seq) == p->wait_seq;
+           atomic_load(&p->timeout_seq) == seq;
 }
 
 static void park_stack_if_needed(grove__sched_t *s, grove__proc_t *p)
@@ -371,14 +371,15 @@ static void park_stack_if_needed(grove__sched_t *s, grove__proc_t *p)
         return;
     /* Over the mapping budget: give this idle stack back right away. */
     void *sp = grove__fiber_sp(&p->fiber);
-    if (sp)
-        grove__stack_park(p->stack, sp);
+    if (sp && grove__stack_park(p->stack, sp) == 0)
+        atomic_store_explicit(&p->st_parked, true, memory_order_relaxed);
     (void)s;
 }
 
 static void on_block(grove__sched_t *s, grove__proc_t *p)
 {
-    if (has_news(p))
+    uint32_t seq = p->wait_seq;
+    if (has_news(p, seq))
         goto again;
     park_stack_if_needed(s, p);
     atomic_store_explicit(&p->wait_since_atomic, grove__ms_now(),
@@ -386,7 +387,7 @@ static void on_block(grove__sched_t *s, grove__proc_t *p)
     /* seq_cst store then load: pairs with a sender's CAS on the inbox
      * followed by its load of the state (grove__deliver, grove__wake). */
     atomic_store(&p->state, PS_WAITING);
-    if (has_news(p)) {
+    if (has_news(p, seq)) {
         int st = PS_WAITING;
         if (atomic_compare_exchange_strong(&p->state, &st, PS_RUNNABLE))
             goto again;
@@ -399,7 +400,11 @@ again:
 
 static void run_process(grove__sched_t *s, grove__proc_t *p)
 {
-    if (p->stack->parked && grove__stack_unpark(p->stack) < 0) {
+    if (p->stack->parked) {
+        if (grove__stack_unpark(p->stack) == 0)
+            atomic_store_explicit(&p->st_parked, false, memory_order_relaxed);
+    }
+    if (p->stack->parked) {
         /* Without its stack the process cannot continue. */
         p->reason = grove_reason_error(GROVE_ENOMEM,
                                        "stack could not be restored");
@@ -414,7 +419,6 @@ static void run_process(grove__sched_t *s, grove__proc_t *p)
     atomic_fetch_add_explicit(&s->switches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&p->st_reductions, 1, memory_order_relaxed);
     grove__fiber_switch(&s->fiber, &p->fiber, false);
-    grove__fault_after_jump();
     s->current = NULL;
     atomic_store_explicit(&s->running, NULL, memory_order_relaxed);
     void *sp = grove__fiber_sp(&p->fiber);
@@ -442,8 +446,8 @@ static void run_process(grove__sched_t *s, grove__proc_t *p)
 static void *sched_main(void *arg)
 {
     grove__sched_t *s = arg;
-    grove__tls_sched = s;
-    grove__tls_in_rt = 1;
+    grove__tls_set_sched(s);
+    grove__tls_set_in_rt(1);
     grove__fiber_init_thread(&s->fiber);
     if (grove__fault_thread_init(s) < 0)
         grove__panic("grove: cannot set up the signal stack");
@@ -468,7 +472,7 @@ static void *sched_main(void *arg)
     }
     grove__stack_cache_drain(&s->stacks);
     grove__fault_thread_fini(s);
-    grove__tls_sched = NULL;
+    grove__tls_set_sched(NULL);
     return NULL;
 }
 
@@ -484,8 +488,8 @@ static void report_long(grove__sched_t *s, grove__proc_t *p, uint64_t ms)
 {
     atomic_fetch_add(&grove__rt.n_long, 1);
     char pid[GROVE_PID_STR_MAX], name[GROVE_NAME_MAX], t[32], text[160];
-    grove_pid_t id = {((uint64_t)atomic_load(&p->gen) << 32) |
-                      grove_pid_slot(p->pid)};
+    grove_pid_t id = {atomic_load_explicit(&p->pid_atomic,
+                                           memory_order_relaxed)};
     grove_pid_format(id, pid, sizeof pid);
     void grove__names_info(grove__proc_t * p, char *buf, size_t size);
     grove__names_info(p, name, sizeof name);
@@ -505,8 +509,8 @@ static void report_long(grove__sched_t *s, grove__proc_t *p, uint64_t ms)
 static void unpin_runnext(grove__sched_t *s)
 {
     grove__spin_lock(&s->rq_lock);
-    grove__proc_t *p = s->runnext;
-    s->runnext = NULL;
+    grove__proc_t *p = atomic_load_explicit(&s->runnext, memory_order_relaxed);
+    atomic_store_explicit(&s->runnext, NULL, memory_order_relaxed);
     if (p)
         rq_push_tail_locked(s, p);
     grove__spin_unlock(&s->rq_lock);
@@ -558,8 +562,9 @@ static void trim_stacks(uint64_t now)
             continue;
         if (!p->stack->parked) {
             void *sp = grove__fiber_sp(&p->fiber);
-            if (sp)
-                grove__stack_park(p->stack, sp);
+            if (sp && grove__stack_park(p->stack, sp) == 0)
+                atomic_store_explicit(&p->st_parked, true,
+                                      memory_order_relaxed);
         }
         st = PS_TRIMMING;
         if (!atomic_compare_exchange_strong(&p->state, &st, PS_WAITING)) {
@@ -573,7 +578,7 @@ static void trim_stacks(uint64_t now)
 static void *service_main(void *arg)
 {
     (void)arg;
-    grove__tls_in_rt = 1;
+    grove__tls_set_in_rt(1);
     watch_t *w = calloc((size_t)grove__rt.nsched, sizeof *w);
     GROVE__CHECK(w);
     uint64_t last_trim = 0;
@@ -626,13 +631,16 @@ static int config_resolve(const grove_config_t *in, grove_config_t *c)
         int m = env_int("GROVE_MAX_PROCESSES", 1 << 20);
         c->max_processes = m > 0 ? (uint32_t)m : 1u << 20;
     }
-    if (c->max_processes > (1u << 28) || c->long_schedule_ms < -1 ||
-        c->stack_trim_ms < -1)
+    if (c->max_processes > (1u << 28))
         return GROVE_EINVAL;
     if (c->long_schedule_ms == 0)
         c->long_schedule_ms = env_int("GROVE_LONG_SCHEDULE_MS", 100);
+    if (c->long_schedule_ms < 0)
+        c->long_schedule_ms = -1;
     if (c->stack_trim_ms == 0)
         c->stack_trim_ms = 1000;
+    if (c->stack_trim_ms < 0)
+        c->stack_trim_ms = -1;
     return 0;
 }
 
@@ -724,7 +732,7 @@ GROVE_EXPORT int grove_stop(void)
 {
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTSTARTED;
-    if (grove__tls_sched)
+    if (grove__tls_get_sched())
         return GROVE_EBUSY;
     grove__rt_t *rt = &grove__rt;
     /* Kill what is left and wait for every exit to finish. */
@@ -869,7 +877,7 @@ GROVE_EXPORT int grove_wait(grove_pid_t pid, grove_timeout_t timeout_ms,
 {
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTSTARTED;
-    if (grove__tls_sched)
+    if (grove__tls_get_sched())
         return GROVE_EBUSY;
     if (timeout_ms < GROVE_INFINITY || pid.id == 0)
         return GROVE_EINVAL;
@@ -895,7 +903,7 @@ GROVE_EXPORT int grove_wait(grove_pid_t pid, grove_timeout_t timeout_ms,
 GROVE_EXPORT int grove_run(void (*fn)(void *), void *arg,
                            grove_reason_t *reason)
 {
-    if (grove__tls_sched)
+    if (grove__tls_get_sched())
         return GROVE_EBUSY;
     bool started_here = false;
     if (!atomic_load(&grove__rt.started)) {
@@ -910,9 +918,9 @@ GROVE_EXPORT int grove_run(void (*fn)(void *), void *arg,
      * cannot slip past the waiter. */
     pthread_mutex_lock(&grove__rt.wait_lock);
     atomic_fetch_add(&n_waiters, 1);
-    grove__tls_spawn_watched = true;
+    grove__tls_set_spawn_watched(true);
     int rc = grove_spawn(fn, arg, NULL, &w.pid);
-    grove__tls_spawn_watched = false;
+    grove__tls_set_spawn_watched(false);
     if (rc < 0) {
         atomic_fetch_sub(&n_waiters, 1);
         pthread_mutex_unlock(&grove__rt.wait_lock);

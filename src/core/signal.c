@@ -25,7 +25,7 @@ GROVE_EXPORT int grove_exit_signal(grove_pid_t pid,
         return GROVE_EINVAL;
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTSTARTED;
-    int saved = grove__tls_in_rt;
+    int saved = grove__tls_get_in_rt();
     RT_ENTER();
     grove__proc_t *self = grove__current();
     int rc = grove__send_signal(pid, SIG_EXIT, grove_self(), GROVE_REF_NONE,
@@ -33,7 +33,7 @@ GROVE_EXPORT int grove_exit_signal(grove_pid_t pid,
     /* A signal to oneself takes effect before the call returns. */
     if (rc == 0 && self && self->pid.id == pid.id)
         grove__drain(self);
-    grove__tls_in_rt = saved;
+    grove__tls_set_in_rt(saved);
     return rc;
 }
 

@@ -48,14 +48,14 @@ static void place(grove__wheel_t *w, grove__timer_t *t)
     unsigned slot = (unsigned)(exp >> (level * LEVEL_BITS)) & 63u;
     grove__dlist_push_back(&w->slots[level][slot], &t->link);
     w->occupied[level] |= 1ull << slot;
-    t->wheel = w;
+    __atomic_store_n(&t->wheel, w, __ATOMIC_RELEASE);
 }
 
 static void unplace(grove__wheel_t *w, grove__timer_t *t)
 {
     grove__dlist_t *head = t->link.next == t->link.prev ? t->link.next : NULL;
     grove__dlist_remove(&t->link);
-    t->wheel = NULL;
+    __atomic_store_n(&t->wheel, NULL, __ATOMIC_RELEASE);
     /* If the list became empty, clear its occupancy bit. */
     if (head && grove__dlist_empty(head)) {
         for (int l = 0; l < WHEEL_LEVELS; l++) {
@@ -101,14 +101,20 @@ uint64_t grove__wheel_next(grove__wheel_t *w)
     return next_slot(w, &l, &s);
 }
 
+/* A receive timeout's owner may re-arm the same timer the moment it sees
+ * the timer off the wheel, so everything needed is read before that is
+ * published (the release store of wheel = NULL). */
 static void fire(grove__timer_t *t)
 {
     if (t->kind == TIMER_RECV) {
         grove__proc_t *p = t->proc;
-        atomic_store(&p->timeout_seq, t->seq);
+        uint32_t seq = t->seq;
+        __atomic_store_n(&t->wheel, NULL, __ATOMIC_RELEASE);
+        atomic_store(&p->timeout_seq, seq);
         grove__wake(p);
         return;
     }
+    t->wheel = NULL;
     /* TIMER_SEND: deliver the prepared message and free the timer. */
     atomic_fetch_sub_explicit(&grove__rt.n_timers, 1, memory_order_relaxed);
     grove_msg_t *m = t->msg;
@@ -148,7 +154,6 @@ unsigned grove__wheel_advance(grove__wheel_t *w, uint64_t now)
             grove__timer_t *t = GROVE__CONTAINER(list.next, grove__timer_t,
                                                  link);
             grove__dlist_remove(&t->link);
-            t->wheel = NULL;
             if (t->expiry <= w->now) {
                 w->count--;
                 fire(t);
@@ -193,7 +198,7 @@ void grove__timer_cancel_recv(grove__proc_t *p)
         if (!w)
             return;
         grove__spin_lock(&w->lock);
-        if (t->wheel == w) {
+        if (__atomic_load_n(&t->wheel, __ATOMIC_RELAXED) == w) {
             unplace(w, t);
             w->count--;
             grove__spin_unlock(&w->lock);

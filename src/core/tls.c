@@ -1,0 +1,27 @@
+/* Thread-local state of the runtime. Kept in a file of its own and reached
+ * only through these functions: see internal.h for why. The fault handler
+ * reads them too; they are plain loads and stores, async-signal-safe. */
+#include "core/internal.h"
+
+static __thread grove__sched_t *tls_sched;
+static __thread int tls_in_rt;
+static __thread bool tls_spawn_watched;
+
+__attribute__((noinline)) grove__sched_t *grove__tls_get_sched(void)
+{
+    return tls_sched;
+}
+__attribute__((noinline)) void grove__tls_set_sched(grove__sched_t *s)
+{
+    tls_sched = s;
+}
+__attribute__((noinline)) int grove__tls_get_in_rt(void) { return tls_in_rt; }
+__attribute__((noinline)) void grove__tls_set_in_rt(int v) { tls_in_rt = v; }
+__attribute__((noinline)) bool grove__tls_get_spawn_watched(void)
+{
+    return tls_spawn_watched;
+}
+__attribute__((noinline)) void grove__tls_set_spawn_watched(bool v)
+{
+    tls_spawn_watched = v;
+}
