@@ -34,12 +34,13 @@ static void wait_go_then_fault(void *arg)
     grove_exit_error(1, "the fault did not happen");
 }
 
-static int assert_line;
+/* Atomic: many crashing processes store it at once. */
+static atomic_int assert_line;
 
 static void failing_assert(void)
 {
     volatile int one = 1;
-    assert_line = __LINE__ + 1;
+    atomic_store(&assert_line, __LINE__ + 1);
     GROVE_ASSERT(one == 2);
 }
 
@@ -158,7 +159,8 @@ PROC_TEST(crash_assert)
     crash_scenario(failing_assert, &r);
     ASSERT_REASON_KIND(r, GROVE_EXIT_ASSERT);
     char want[512];
-    snprintf(want, sizeof want, "%s:%d: one == 2", __FILE__, assert_line);
+    snprintf(want, sizeof want, "%s:%d: one == 2", __FILE__,
+             atomic_load(&assert_line));
     if (strlen(want) < GROVE_REASON_TEXT_MAX) {
         ASSERT_STREQ(r.text, want);
     } else {

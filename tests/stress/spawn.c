@@ -6,7 +6,8 @@
 #include "grove_test.h"
 
 #if defined(GROVE_TSAN)
-enum { TOTAL_SPAWNS = 50000, ALIVE_AT_ONCE = 10000 };
+/* TSan counts every fiber as a thread and dies past 8128 of them. */
+enum { TOTAL_SPAWNS = 50000, ALIVE_AT_ONCE = 5000 };
 #elif defined(GROVE_ASAN)
 enum { TOTAL_SPAWNS = 100000, ALIVE_AT_ONCE = 20000 };
 #else
