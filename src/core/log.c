@@ -154,10 +154,13 @@ GROVE_EXPORT void grove_log_event(int level, const char *kind,
 GROVE_EXPORT void grove_log(int level, const char *fmt, ...)
 {
     char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt ? fmt : "", ap);
-    va_end(ap);
+    buf[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+    }
     grove_log_event(level, "log", grove_self(), buf, NULL, 0);
 }
 
