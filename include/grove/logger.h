@@ -62,10 +62,13 @@ GROVE_EXPORT void grove_log_text_handler(const grove_log_event_t *ev,
 GROVE_EXPORT void grove_log_json_handler(const grove_log_event_t *ev,
                                          void *arg);
 
-/* Until handlers are changed, events at or above the default level go to
- * grove_log_text_handler on stderr. The default level is WARNING, or the
- * GROVE_LOG_LEVEL environment variable (debug, info, notice, warning,
- * error, none). The default handler is installed on first use. */
+/* A default handler, grove_log_text_handler on stderr, is installed on
+ * first use and stays beside handlers added later; grove_log_clear_handlers
+ * removes it. Its level is WARNING, or the GROVE_LOG_LEVEL environment
+ * variable (debug, info, notice, warning, error, none). Handlers run on the
+ * logging thread, under the handler lock: they must not fault (a fault in
+ * a handler aborts the OS process), block for long, or add and remove
+ * handlers. */
 
 /* Emits a plain "log" event from the calling process (or thread). */
 GROVE_EXPORT void grove_log(int level, const char *fmt, ...)

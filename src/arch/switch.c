@@ -171,9 +171,13 @@ void grove__fiber_destroy(grove__fiber_t *f)
 
 void *grove__fiber_sp(const grove__fiber_t *f)
 {
-#if defined(GROVE_ARCH_UCONTEXT)
+#if defined(GROVE_ARCH_UCONTEXT) && defined(__x86_64__) && defined(__linux__)
+    return (void *)(uintptr_t)f->uc.uc_mcontext.gregs[REG_RSP];
+#elif defined(GROVE_ARCH_UCONTEXT) && defined(__aarch64__) && defined(__linux__)
+    return (void *)(uintptr_t)f->uc.uc_mcontext.sp;
+#elif defined(GROVE_ARCH_UCONTEXT)
     (void)f;
-    return NULL;
+    return NULL; /* unknown layout: stacks are never parked */
 #else
     return f->sp;
 #endif

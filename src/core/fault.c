@@ -27,9 +27,11 @@
 #define ALTSTACK_SIZE (64 * 1024)
 #define LANDING_SIZE (32 * 1024)
 
-static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+/* SIGTRAP: __builtin_trap() raises it on AArch64 (SIGILL on x86-64). */
+static const int fault_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
 #define NSIG_FAULT (sizeof fault_signals / sizeof fault_signals[0])
 static struct sigaction old_actions[NSIG_FAULT];
+static size_t n_installed; /* handlers installed, in fault_signals order */
 static __thread char *tls_landing_top;
 
 static const char *sig_name(int sig)
@@ -43,6 +45,8 @@ static const char *sig_name(int sig)
         return "SIGFPE";
     case SIGILL:
         return "SIGILL";
+    case SIGTRAP:
+        return "SIGTRAP";
     default:
         return "signal";
     }
@@ -107,11 +111,42 @@ static bool redirect(void *uctx)
 #endif
 }
 
+/* A fault on a thread that is not a scheduler belongs to the program, not
+ * to Grove: hand it to whatever handled it before the runtime started. */
+static void chain(int sig, siginfo_t *si, void *uctx)
+{
+    for (size_t i = 0; i < NSIG_FAULT; i++) {
+        if (fault_signals[i] != sig)
+            continue;
+        struct sigaction *old = &old_actions[i];
+        if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+            old->sa_sigaction(sig, si, uctx);
+            return;
+        }
+        if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+            old->sa_handler(sig);
+            return;
+        }
+    }
+    /* Default action: returning re-executes the faulting instruction,
+     * which now ends the OS process with the right signal. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
+    if (sig == SIGTRAP || si->si_code <= 0)
+        raise(sig); /* not re-executed: a trap, or sent by kill() */
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uctx)
 {
     grove__sched_t *s = grove__tls_get_sched();
     grove__proc_t *p = s ? s->current : NULL;
     uintptr_t pc = fault_pc(uctx);
+    if (!s) {
+        chain(sig, si, uctx);
+        return;
+    }
     if (!p || grove__tls_get_in_rt())
         runtime_fault(sig, si->si_addr, pc);
     grove_reason_t *r = &p->reason;
@@ -152,16 +187,22 @@ int grove__fault_init(void)
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < NSIG_FAULT; i++)
-        if (sigaction(fault_signals[i], &sa, &old_actions[i]) != 0)
+    for (n_installed = 0; n_installed < NSIG_FAULT; n_installed++)
+        if (sigaction(fault_signals[n_installed], &sa,
+                      &old_actions[n_installed]) != 0) {
+            grove__fault_fini();
             return GROVE_ESYSCALL;
+        }
     return 0;
 }
 
 void grove__fault_fini(void)
 {
-    for (size_t i = 0; i < NSIG_FAULT; i++)
-        sigaction(fault_signals[i], &old_actions[i], NULL);
+    while (n_installed > 0) {
+        n_installed--;
+        sigaction(fault_signals[n_installed], &old_actions[n_installed],
+                  NULL);
+    }
 }
 
 int grove__fault_thread_init(grove__sched_t *s)

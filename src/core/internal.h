@@ -199,7 +199,7 @@ grove__proc_t *grove__proc_get(grove_pid_t pid);
 int grove__proc_lookup(grove_pid_t pid, grove__proc_t **out);
 grove__proc_t *grove__proc_slot(uint32_t slot);
 uint32_t grove__proc_slots_used(void);
-void grove__proc_table_init(uint32_t max);
+int grove__proc_table_init(uint32_t max);
 void grove__proc_table_fini(void);
 /* Makes p runnable if it waits; safe from any thread. */
 void grove__wake(grove__proc_t *p);
@@ -304,7 +304,7 @@ int grove__fault_thread_init(grove__sched_t *s);
 void grove__fault_thread_fini(grove__sched_t *s);
 
 /* names */
-void grove__names_init(void);
+int grove__names_init(void);
 void grove__names_fini(void);
 void grove__name_release(grove__proc_t *p);
 

@@ -118,18 +118,21 @@ GROVE_EXPORT void grove_log_clear_handlers(void)
     pthread_rwlock_unlock(&L.lock);
 }
 
+/* Handlers run with the in-runtime marker set: they are called under the
+ * handler lock, often on a scheduler's own stack, so a fault in one is
+ * treated as the runtime's own and aborts rather than leave the lock
+ * held. */
 void grove__log_emit(const grove_log_event_t *ev)
 {
     ensure_default();
     int saved = grove__tls_get_in_rt();
+    RT_ENTER();
     pthread_rwlock_rdlock(&L.lock);
     for (grove_log_handler_t *h = L.head; h; h = h->next)
-        if (ev->level >= h->min_level && h->min_level < GROVE_LOG_NONE) {
-            RT_LEAVE();
+        if (ev->level >= h->min_level && h->min_level < GROVE_LOG_NONE)
             h->fn(ev, h->arg);
-            grove__tls_set_in_rt(saved);
-        }
     pthread_rwlock_unlock(&L.lock);
+    grove__tls_set_in_rt(saved);
 }
 
 GROVE_EXPORT void grove_log_event(int level, const char *kind,

@@ -30,14 +30,16 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-void grove__names_init(void)
+int grove__names_init(void)
 {
     pthread_rwlock_wrlock(&N.lock);
     N.nbuckets = 256;
     N.buckets = calloc(N.nbuckets, sizeof *N.buckets);
-    GROVE__CHECK(N.buckets);
     N.count = 0;
+    if (!N.buckets)
+        N.nbuckets = 0;
     pthread_rwlock_unlock(&N.lock);
+    return N.buckets ? 0 : GROVE_ENOMEM;
 }
 
 void grove__names_fini(void)

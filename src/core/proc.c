@@ -24,21 +24,25 @@ static struct {
     pthread_mutex_t grow_lock;
 } T = {.grow_lock = PTHREAD_MUTEX_INITIALIZER};
 
-void grove__proc_table_init(uint32_t max)
+int grove__proc_table_init(uint32_t max)
 {
     T.max = max;
     uint32_t nchunks = (max + CHUNK_SIZE - 1) / CHUNK_SIZE;
     T.chunks = calloc(nchunks, sizeof *T.chunks);
     T.free_next = calloc(max, sizeof *T.free_next);
-    GROVE__CHECK(T.chunks && T.free_next);
     atomic_store(&T.hwm, 0);
     atomic_store(&T.free_head, 0);
+    if (!T.chunks || !T.free_next) {
+        grove__proc_table_fini();
+        return GROVE_ENOMEM;
+    }
+    return 0;
 }
 
 void grove__proc_table_fini(void)
 {
     uint32_t nchunks = (T.max + CHUNK_SIZE - 1) / CHUNK_SIZE;
-    for (uint32_t c = 0; c < nchunks; c++) {
+    for (uint32_t c = 0; T.chunks && c < nchunks; c++) {
         grove__proc_t *chunk = atomic_load(&T.chunks[c]);
         if (!chunk)
             continue;
@@ -434,7 +438,11 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
         grove__crash_report(p);
     if (p->has_name)
         grove__name_release(p);
+    /* Destructors run with the exiting process as the current one, so one
+     * may grove_free() the process's own blocks. */
+    s->current = p;
     grove__mem_release_all(p);
+    s->current = NULL;
     free_list(&p->mbox);
     free_list(&p->received);
     notify_peers(p);

@@ -146,11 +146,11 @@ void grove__enqueue_spawned(grove__proc_t *p)
     }
     grove__spin_lock(&s->rq_lock);
     rq_push_head_locked(s, p);
-    unsigned len = atomic_fetch_add_explicit(&s->rq_len, 1,
-                                             memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
     grove__spin_unlock(&s->rq_lock);
-    if (len > 0)
-        maybe_wake_idle();
+    /* The spawner keeps running: an idle scheduler can start the child
+     * now. */
+    maybe_wake_idle();
 }
 
 static grove__proc_t *rq_pop(grove__sched_t *s)
@@ -177,28 +177,29 @@ static grove__proc_t *rq_pop(grove__sched_t *s)
     return p;
 }
 
-/* Takes half of a victim's queue (never its runnext, which its owner is
- * about to run). */
+/* Takes the older half of a victim's queue, from its tail: the work that
+ * was spawned first, the largest pieces of a tree of spawns (never its
+ * runnext, which its owner is about to run). */
 static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
 {
     unsigned avail = atomic_load_explicit(&v->rq_len, memory_order_relaxed);
     if (avail == 0 || !grove__spin_trylock(&v->rq_lock))
         return NULL;
-    unsigned n = 0;
-    grove__proc_t *first = NULL, *last = NULL;
-    unsigned want = (avail + 1) / 2;
-    while (v->rq_head && n < want) {
-        grove__proc_t *p = v->rq_head;
-        v->rq_head = p->rq_next;
-        if (!v->rq_head)
-            v->rq_tail = NULL;
-        p->rq_next = NULL;
-        if (last)
-            last->rq_next = p;
-        else
-            first = p;
-        last = p;
-        n++;
+    unsigned count = 0;
+    for (grove__proc_t *p = v->rq_head; p; p = p->rq_next)
+        count++;
+    unsigned n = (count + 1) / 2;
+    grove__proc_t *first = NULL;
+    if (n == count) {
+        first = v->rq_head;
+        v->rq_head = v->rq_tail = NULL;
+    } else if (n) {
+        grove__proc_t *cut = v->rq_head;
+        for (unsigned i = 1; i < count - n; i++)
+            cut = cut->rq_next;
+        first = cut->rq_next;
+        cut->rq_next = NULL;
+        v->rq_tail = cut;
     }
     if (n)
         atomic_fetch_sub_explicit(&v->rq_len, n, memory_order_relaxed);
@@ -533,8 +534,16 @@ static void watch_schedulers(watch_t *w, uint64_t now)
             continue;
         }
         uint64_t held = now - w[i].since_ms;
-        if (held >= 10)
+        if (held >= 10) {
             unpin_runnext(s);
+            /* Its owner is busy: fire its due receive timeouts here, so a
+             * long-running process does not delay others' timeouts. */
+            if (grove__spin_trylock(&s->wheel.lock)) {
+                if (s->wheel.count)
+                    grove__wheel_advance(&s->wheel, grove__ms_now());
+                grove__spin_unlock(&s->wheel.lock);
+            }
+        }
         if (limit > 0 && held >= (uint64_t)limit && !w[i].reported) {
             w[i].reported = true;
             report_long(s, p, held);
@@ -659,6 +668,43 @@ static size_t stack_budget(void)
     return budget > 256 ? (size_t)budget : 256;
 }
 
+/* Stops and joins the first n scheduler threads (and the service thread
+ * when it runs), then frees what grove_start set up: the common tail of
+ * grove_stop and of a grove_start that failed part-way. */
+static void teardown(int nthreads, bool service)
+{
+    grove__rt_t *rt = &grove__rt;
+    if (service) {
+        atomic_store(&rt->service_stop, 1);
+        pthread_join(rt->service, NULL);
+    }
+    atomic_store(&rt->stopping, 1);
+    for (int i = 0; i < nthreads; i++) {
+        grove__sched_t *s = &rt->scheds[i];
+        pthread_mutex_lock(&s->sleep_lock);
+        s->wake_pending = true;
+        pthread_cond_signal(&s->sleep_cond);
+        pthread_mutex_unlock(&s->sleep_lock);
+    }
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(rt->scheds[i].thread, NULL);
+    atomic_store(&rt->started, 0);
+    grove__timers_fini();
+    for (int i = 0; i < rt->nsched; i++) {
+        grove__sched_t *s = &rt->scheds[i];
+        grove__wheel_fini(&s->wheel);
+        pthread_mutex_destroy(&s->sleep_lock);
+        pthread_cond_destroy(&s->sleep_cond);
+    }
+    grove__fault_fini();
+    grove__names_fini();
+    grove__proc_table_fini();
+    grove__stacks_fini();
+    free(rt->scheds);
+    rt->scheds = NULL;
+    rt->nsched = 0;
+}
+
 GROVE_EXPORT int grove_start(const grove_config_t *cfg)
 {
     if (atomic_load(&grove__rt.started))
@@ -670,7 +716,6 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
     grove__rt_t *rt = &grove__rt;
     rt->cfg = c;
     rt->start_ns = grove__now_ns();
-    rt->nsched = c.schedulers;
     rt->stack_soft_limit = stack_budget();
     atomic_store(&rt->stopping, 0);
     atomic_store(&rt->service_stop, 0);
@@ -679,17 +724,12 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
     atomic_store(&rt->inj_len, 0);
     atomic_store(&rt->nsleeping, 0);
     void *mem = NULL;
-    if (posix_memalign(&mem, 64, sizeof(grove__sched_t) * (size_t)c.schedulers))
+    if (posix_memalign(&mem, 64,
+                       sizeof(grove__sched_t) * (size_t)c.schedulers))
         return GROVE_ENOMEM;
     rt->scheds = mem;
     memset(rt->scheds, 0, sizeof(grove__sched_t) * (size_t)c.schedulers);
-    grove__proc_table_init(c.max_processes);
-    grove__stacks_init(c.stack_size);
-    grove__stacks_set_budget(rt->stack_soft_limit);
-    grove__timers_init();
-    grove__names_init();
-    if ((rc = grove__fault_init()) < 0)
-        return rc;
+    rt->nsched = c.schedulers;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -701,13 +741,25 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
         grove__wheel_init(&s->wheel, 0);
     }
     pthread_condattr_destroy(&ca);
+    grove__stacks_init(c.stack_size);
+    grove__stacks_set_budget(rt->stack_soft_limit);
+    grove__timers_init();
+    if ((rc = grove__proc_table_init(c.max_processes)) < 0 ||
+        (rc = grove__names_init()) < 0 || (rc = grove__fault_init()) < 0) {
+        teardown(0, false);
+        return rc;
+    }
     atomic_store(&rt->started, 1);
     for (int i = 0; i < c.schedulers; i++)
         if (pthread_create(&rt->scheds[i].thread, NULL, sched_main,
-                           &rt->scheds[i]) != 0)
-            grove__panic("grove: cannot create scheduler thread %d", i);
-    if (pthread_create(&rt->service, NULL, service_main, NULL) != 0)
-        grove__panic("grove: cannot create the service thread");
+                           &rt->scheds[i]) != 0) {
+            teardown(i, false);
+            return GROVE_ESYSCALL;
+        }
+    if (pthread_create(&rt->service, NULL, service_main, NULL) != 0) {
+        teardown(c.schedulers, false);
+        return GROVE_ESYSCALL;
+    }
     return 0;
 }
 
@@ -741,33 +793,7 @@ GROVE_EXPORT int grove_stop(void)
         struct timespec ts = {0, 2 * 1000000};
         nanosleep(&ts, NULL);
     }
-    atomic_store(&rt->service_stop, 1);
-    pthread_join(rt->service, NULL);
-    atomic_store(&rt->stopping, 1);
-    for (int i = 0; i < rt->nsched; i++) {
-        grove__sched_t *s = &rt->scheds[i];
-        pthread_mutex_lock(&s->sleep_lock);
-        s->wake_pending = true;
-        pthread_cond_signal(&s->sleep_cond);
-        pthread_mutex_unlock(&s->sleep_lock);
-    }
-    for (int i = 0; i < rt->nsched; i++)
-        pthread_join(rt->scheds[i].thread, NULL);
-    atomic_store(&rt->started, 0);
-    grove__timers_fini();
-    for (int i = 0; i < rt->nsched; i++) {
-        grove__sched_t *s = &rt->scheds[i];
-        grove__wheel_fini(&s->wheel);
-        pthread_mutex_destroy(&s->sleep_lock);
-        pthread_cond_destroy(&s->sleep_cond);
-    }
-    grove__fault_fini();
-    grove__names_fini();
-    grove__proc_table_fini();
-    grove__stacks_fini();
-    free(rt->scheds);
-    rt->scheds = NULL;
-    rt->nsched = 0;
+    teardown(rt->nsched, true);
     return 0;
 }
 

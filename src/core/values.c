@@ -131,6 +131,8 @@ static const char *signame(int sig)
         return "SIGFPE";
     case 4:
         return "SIGILL";
+    case 5:
+        return "SIGTRAP";
     default:
         return "SIG?";
     }
@@ -144,9 +146,11 @@ GROVE_EXPORT int grove_reason_format(const grove_reason_t *r, char *buf,
     const char *k = grove_exit_kind_name(r->kind);
     switch (r->kind) {
     case GROVE_EXIT_SHUTDOWN:
-        if (r->text[0] || r->code)
+        if (r->text[0])
             return snprintf(buf, size, "{shutdown,%.*s}",
-                            (int)sizeof r->text, r->text[0] ? r->text : "0");
+                            (int)sizeof r->text, r->text);
+        if (r->code)
+            return snprintf(buf, size, "{shutdown,%d}", (int)r->code);
         return snprintf(buf, size, "shutdown");
     case GROVE_EXIT_ERROR:
         return snprintf(buf, size, "{error,%d,\"%.*s\"}", (int)r->code,
