@@ -11,5 +11,8 @@
 #include "grove/message.h"
 #include "grove/resource.h"
 #include "grove/logger.h"
+#include "grove/gen_server.h"
+#include "grove/supervisor.h"
+#include "grove/application.h"
 
 #endif

@@ -17,4 +17,40 @@ GROVE__HIDDEN int grove__format_backtrace(void *const *bt, int n, char *buf,
 /* The log sink: the logger's handlers are registered here. */
 GROVE__HIDDEN void grove__log_emit(const grove_log_event_t *ev);
 
+/* ---- for behaviours ------------------------------------------------------ */
+
+/* Internal message flags, invisible to grove_msg_* accessors. */
+#define GROVE__MSGF_CALL 0x04u  /* a gen_server call; ref is the reply ref */
+#define GROVE__MSGF_CAST 0x08u  /* a gen_server cast */
+#define GROVE__MSGF_ALIAS 0x10u /* delivered only while ref is an active
+                                   alias of the receiver (late replies) */
+#define GROVE__MSGF_ACK 0x20u   /* a start acknowledgement */
+#define GROVE__MSGF_STOP 0x40u  /* a stop request; data is the reason */
+#define GROVE__MSGF_SYS 0x80u   /* a behaviour's own request (sup API) */
+
+/* Sends a copy of data with internal flags. Returns as grove_send. */
+GROVE__HIDDEN int grove__send_ex(grove_pid_t to, uint64_t tag, grove_ref_t ref,
+                                 const void *data, size_t size,
+                                 unsigned flags);
+GROVE__HIDDEN unsigned grove__msg_flags(const grove_msg_t *m);
+/* Activates or removes an alias of the calling process: a message sent
+ * with GROVE__MSGF_ALIAS and this ref is dropped unless it is active when
+ * the receiver handles it. */
+GROVE__HIDDEN int grove__alias_activate(grove_ref_t ref);
+GROVE__HIDDEN void grove__alias_deactivate(grove_ref_t ref);
+/* Monitors pid under a reference the caller made (grove_make_ref). */
+GROVE__HIDDEN int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref);
+/* A hook run on the process's own stack when it ends itself through
+ * grove_exit, grove_exit_error or a failed GROVE_ASSERT (not on faults,
+ * kills or exit signals): gen_server's terminate. Cleared before it runs. */
+typedef void (*grove__exit_hook_fn)(void *arg, const grove_reason_t *reason);
+GROVE__HIDDEN void grove__set_exit_hook(grove__exit_hook_fn fn, void *arg);
+/* Extra text for the calling process's crash reports (last message,
+ * state summary). fn runs on the scheduler while the report is made. */
+typedef int (*grove__report_fn)(void *arg, char *buf, size_t size);
+GROVE__HIDDEN void grove__set_report_hook(grove__report_fn fn, void *arg);
+/* The next time the calling process waits, its stack pages are given
+ * back at once (hibernate). */
+GROVE__HIDDEN void grove__hibernate_next(void);
+
 #endif

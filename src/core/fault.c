@@ -242,6 +242,8 @@ GROVE_EXPORT void grove_assert_fail(const char *expr, const char *file,
     p->crashed = true;
     grove_reason_t r = grove_reason_of(GROVE_EXIT_ASSERT);
     snprintf(r.text, sizeof r.text, "%s:%d: %s", file, line, expr);
+    grove__run_exit_hook(p, &r);
+    p = grove__current();
     grove__exit_self(p, &r);
 }
 
@@ -265,6 +267,9 @@ int grove__format_backtrace(void *const *bt, int n, char *buf, size_t size)
 void grove__crash_report(grove__proc_t *p)
 {
     char pid[GROVE_PID_STR_MAX], reason[256], bt[4096], text[400];
+    char extra[1024] = "";
+    if (p->report_hook)
+        p->report_hook(p->report_hook_arg, extra, sizeof extra);
     grove_pid_format(p->pid, pid, sizeof pid);
     grove_reason_format(&p->reason, reason, sizeof reason);
     bt[0] = '\0';
@@ -272,7 +277,11 @@ void grove__crash_report(grove__proc_t *p)
         grove__format_backtrace(p->bt, p->bt_len, bt, sizeof bt);
     snprintf(text, sizeof text, "process %s%s%s crashed: %s", pid,
              p->name[0] ? " " : "", p->name, reason);
-    grove_log_field_t f[] = {
-        {"pid", pid}, {"name", p->name}, {"reason", reason}, {"backtrace", bt}};
-    grove_log_event(GROVE_LOG_ERROR, "crash_report", p->pid, text, f, 4);
+    grove_log_field_t f[] = {{"pid", pid},
+                             {"name", p->name},
+                             {"reason", reason},
+                             {"backtrace", bt},
+                             {"server", extra}};
+    grove_log_event(GROVE_LOG_ERROR, "crash_report", p->pid, text, f,
+                    extra[0] ? 5 : 4);
 }

@@ -158,6 +158,12 @@ struct grove__proc {
     grove__map_t mon_out; /* ref -> monitored pid.id */
     grove__map_t mon_in;  /* ref -> watcher pid.id */
     grove__map_t mon_names; /* ref -> malloc'd name (monitor by name) */
+    grove__map_t aliases;   /* active alias refs -> 1 */
+    grove__exit_hook_fn exit_hook;
+    void *exit_hook_arg;
+    grove__report_fn report_hook;
+    void *report_hook_arg;
+    bool hibernate_next;
     grove__dlist_t arena;
     grove__dlist_t resources;
     grove__timer_t rtimer;
@@ -211,6 +217,7 @@ void grove__block(grove__proc_t *p);
 /* Handles every signal that has arrived; may end the process. */
 void grove__drain(grove__proc_t *p);
 void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m);
+void grove__run_exit_hook(grove__proc_t *p, const grove_reason_t *r);
 /* Crash report for a process that faulted or failed an assertion. */
 void grove__crash_report(grove__proc_t *p);
 

@@ -104,7 +104,7 @@ int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
 }
 
 static int send_common(grove_pid_t to, uint64_t tag, grove_ref_t ref,
-                       const void *data, size_t size)
+                       const void *data, size_t size, unsigned flags)
 {
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTSTARTED;
@@ -122,6 +122,7 @@ static int send_common(grove_pid_t to, uint64_t tag, grove_ref_t ref,
     m->size = size;
     m->tag = tag;
     m->ref = ref;
+    m->flags = (uint8_t)flags;
     m->from = grove_self();
     return grove__deliver(p, grove_pid_generation(to), m);
 }
@@ -129,13 +130,36 @@ static int send_common(grove_pid_t to, uint64_t tag, grove_ref_t ref,
 GROVE_EXPORT int grove_send(grove_pid_t to, uint64_t tag, const void *data,
                             size_t size)
 {
-    return send_common(to, tag, GROVE_REF_NONE, data, size);
+    return send_common(to, tag, GROVE_REF_NONE, data, size, 0);
 }
 
 GROVE_EXPORT int grove_send_ref(grove_pid_t to, uint64_t tag, grove_ref_t ref,
                                 const void *data, size_t size)
 {
-    return send_common(to, tag, ref, data, size);
+    return send_common(to, tag, ref, data, size, 0);
+}
+
+int grove__send_ex(grove_pid_t to, uint64_t tag, grove_ref_t ref,
+                   const void *data, size_t size, unsigned flags)
+{
+    return send_common(to, tag, ref, data, size, flags & 0xfcu);
+}
+
+unsigned grove__msg_flags(const grove_msg_t *m) { return m ? m->flags : 0; }
+
+int grove__alias_activate(grove_ref_t ref)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    return grove__map_put(&p->aliases, ref.id, 1) < 0 ? GROVE_ENOMEM : 0;
+}
+
+void grove__alias_deactivate(grove_ref_t ref)
+{
+    grove__proc_t *p = grove__current();
+    if (p)
+        grove__map_del(&p->aliases, ref.id, NULL);
 }
 
 GROVE_EXPORT int grove_send_name(const char *name, uint64_t tag,
@@ -254,6 +278,12 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
     }
     switch (m->sig) {
     case SIG_USER:
+        /* A reply to an alias its owner gave up on never shows. */
+        if ((m->flags & GROVE__MSGF_ALIAS) &&
+            !grove__map_get(&p->aliases, m->ref.id, NULL)) {
+            grove__msg_destroy(m);
+            return;
+        }
         to_mailbox(p, m, GROVE_MSG_USER);
         return;
     case SIG_EXIT:

@@ -190,6 +190,9 @@ static void proc_reset(grove__proc_t *p)
     p->request = REQ_NONE;
     p->trap_exit = false;
     p->crashed = false;
+    p->exit_hook = NULL;
+    p->report_hook = NULL;
+    p->hibernate_next = false;
     p->bt_len = 0;
     p->fault_pc = 0;
     p->wait_seq = 0;
@@ -333,13 +336,53 @@ void grove__exit_self(grove__proc_t *p, const grove_reason_t *r)
     grove__panic("grove: an exited process was resumed");
 }
 
+/* Runs the exit hook, once, on the process's own stack. */
+void grove__run_exit_hook(grove__proc_t *p, const grove_reason_t *r)
+{
+    grove__exit_hook_fn fn = p->exit_hook;
+    if (!fn)
+        return;
+    p->exit_hook = NULL;
+    int saved = grove__tls_get_in_rt();
+    RT_LEAVE();
+    fn(p->exit_hook_arg, r);
+    grove__tls_set_in_rt(saved);
+}
+
 GROVE_EXPORT void grove_exit(const grove_reason_t *reason)
 {
     grove__proc_t *p = grove__current();
     if (!p)
         grove__panic("grove: grove_exit called outside a process");
     grove_reason_t r = reason ? *reason : grove_reason_normal();
+    grove__run_exit_hook(p, &r);
+    p = grove__current(); /* the hook may have run long: re-read */
     grove__exit_self(p, &r);
+}
+
+void grove__set_exit_hook(grove__exit_hook_fn fn, void *arg)
+{
+    grove__proc_t *p = grove__current();
+    if (p) {
+        p->exit_hook = fn;
+        p->exit_hook_arg = arg;
+    }
+}
+
+void grove__set_report_hook(grove__report_fn fn, void *arg)
+{
+    grove__proc_t *p = grove__current();
+    if (p) {
+        p->report_hook = fn;
+        p->report_hook_arg = arg;
+    }
+}
+
+void grove__hibernate_next(void)
+{
+    grove__proc_t *p = grove__current();
+    if (p)
+        p->hibernate_next = true;
 }
 
 GROVE_EXPORT void grove_exit_error(int code, const char *fmt, ...)
@@ -414,6 +457,7 @@ static void notify_peers(grove__proc_t *p)
                            (grove_ref_t){k}, NULL, 0);
     for (uint32_t i = 0; grove__map_next(&p->mon_names, &i, &k, &v);)
         free((void *)(uintptr_t)v);
+    grove__map_free(&p->aliases);
     grove__map_free(&p->links);
     grove__map_free(&p->mon_in);
     grove__map_free(&p->mon_out);

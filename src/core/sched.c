@@ -366,9 +366,11 @@ static bool has_news(grove__proc_t *p, uint32_t seq)
 
 static void park_stack_if_needed(grove__sched_t *s, grove__proc_t *p)
 {
-    if (grove__rt.stack_soft_limit == 0 ||
-        grove__stacks_mapped() <= grove__rt.stack_soft_limit ||
-        p->stack->parked)
+    bool hibernate = p->hibernate_next;
+    p->hibernate_next = false;
+    if (p->stack->parked ||
+        (!hibernate && (grove__rt.stack_soft_limit == 0 ||
+                        grove__stacks_mapped() <= grove__rt.stack_soft_limit)))
         return;
     /* Over the mapping budget: give this idle stack back right away. */
     void *sp = grove__fiber_sp(&p->fiber);

@@ -98,7 +98,7 @@ GROVE_EXPORT int grove_unlink(grove_pid_t pid)
 static int monitor_common(grove__proc_t *self, grove_pid_t pid,
                           const char *name, grove_ref_t *ref)
 {
-    uint64_t r = grove__ref_new();
+    uint64_t r = ref->id ? ref->id : grove__ref_new();
     int rc = grove__map_put(&self->mon_out, r, pid.id);
     if (rc < 0)
         return rc;
@@ -123,6 +123,17 @@ static int monitor_common(grove__proc_t *self, grove_pid_t pid,
     return 0;
 }
 
+int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    RT_ENTER();
+    int rc = monitor_common(self, pid, NULL, &ref);
+    RT_LEAVE();
+    return rc;
+}
+
 GROVE_EXPORT int grove_monitor(grove_pid_t pid, grove_ref_t *ref)
 {
     grove__proc_t *self = grove__current();
@@ -130,6 +141,7 @@ GROVE_EXPORT int grove_monitor(grove_pid_t pid, grove_ref_t *ref)
         return GROVE_ENOTPROC;
     if (!ref || pid.id == 0 || grove_pid_generation(pid) == 0)
         return GROVE_EINVAL;
+    ref->id = 0;
     grove__proc_t *t;
     if (grove__proc_lookup(pid, &t) == GROVE_EINVAL)
         return GROVE_EINVAL;
@@ -148,6 +160,7 @@ GROVE_EXPORT int grove_monitor_name(const char *name, grove_ref_t *ref)
         return GROVE_EINVAL;
     grove_pid_t pid = GROVE_PID_NONE;
     grove_whereis(name, &pid);
+    ref->id = 0;
     RT_ENTER();
     int rc = monitor_common(self, pid, name, ref);
     RT_LEAVE();

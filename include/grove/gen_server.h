@@ -1,0 +1,277 @@
+/* Grove gen_server: OTP's generic server in C.
+ *
+ * A server is a process that runs a loop the runtime drives: each message
+ * is a call (answered), a cast (not answered) or anything else (info), and
+ * each goes to the matching callback in arrival order, one at a time. The
+ * callbacks return what to do next (reply, noreply, stop), optionally with
+ * a timeout, hibernation or a continue step, exactly as in OTP.
+ *
+ * State: a server's state is a void* the callbacks read with
+ * grove_gs_state() and replace with grove_gs_set_state(). Memory for it is
+ * best taken with grove_alloc(): it then goes away with the process
+ * whatever way it ends.
+ */
+#ifndef GROVE_GEN_SERVER_H
+#define GROVE_GEN_SERVER_H
+
+#include "message.h"
+#include "types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The server context handed to every callback (valid during the call). */
+typedef struct grove_gs grove_gs_t;
+
+/* Who is waiting for a reply (OTP's From). A plain value: keep it to
+ * reply later with grove_gs_reply(). */
+typedef struct grove_gs_from {
+    grove_pid_t pid;
+    grove_ref_t ref;
+} grove_gs_from_t;
+
+/* What a callback returns. Build it with the GROVE_GS_* macros below. */
+typedef enum grove_gs_action {
+    GROVE_GS_OK = 0,   /* init: started */
+    GROVE_GS_REPLY,    /* handle_call: answer now */
+    GROVE_GS_NOREPLY,  /* no answer (or answer later with grove_gs_reply) */
+    GROVE_GS_STOP,     /* stop with reason (handle_call: optionally reply) */
+    GROVE_GS_IGNORE,   /* init: start returns GROVE_EIGNORE, exit normal */
+    GROVE_GS_ERROR     /* init: start fails with reason, exit normal */
+} grove_gs_action_t;
+
+/* What happens after the callback, beside the action. */
+typedef enum grove_gs_next {
+    GROVE_GS_NEXT_NONE = 0,
+    GROVE_GS_NEXT_TIMEOUT,   /* handle_info(timeout) after idle ms */
+    GROVE_GS_NEXT_HIBERNATE, /* give the stack back while waiting */
+    GROVE_GS_NEXT_CONTINUE   /* handle_continue(cont) before any message */
+} grove_gs_next_t;
+
+typedef struct grove_gs_ret {
+    int action;            /* grove_gs_action_t */
+    int next;              /* grove_gs_next_t */
+    grove_timeout_t timeout; /* for GROVE_GS_NEXT_TIMEOUT */
+    void *cont;            /* for GROVE_GS_NEXT_CONTINUE */
+    bool has_reply;        /* STOP from handle_call with a reply */
+    uint64_t reply_tag;
+    const void *reply;     /* copied before the callback's frame is gone */
+    size_t reply_size;
+    grove_reason_t reason; /* STOP and ERROR */
+} grove_gs_ret_t;
+
+/* Return values, as OTP's tuples (macro arguments are evaluated once): */
+/* {ok, State} from init */
+#define GROVE_GS_INIT_OK() ((grove_gs_ret_t){.action = GROVE_GS_OK})
+/* {reply, Reply, State}; the reply is a message with tag and a copy of
+ * data[0..size) */
+#define GROVE_GS_REPLY(tag_, data_, size_)                                  \
+    ((grove_gs_ret_t){.action = GROVE_GS_REPLY, .reply_tag = (tag_),        \
+                      .reply = (data_), .reply_size = (size_)})
+/* {noreply, State} */
+#define GROVE_GS_NOREPLY() ((grove_gs_ret_t){.action = GROVE_GS_NOREPLY})
+/* {stop, Reason, State} */
+#define GROVE_GS_STOP(reason_)                                              \
+    ((grove_gs_ret_t){.action = GROVE_GS_STOP, .reason = (reason_)})
+/* {stop, Reason, Reply, State} from handle_call */
+#define GROVE_GS_STOP_REPLY(reason_, tag_, data_, size_)                    \
+    ((grove_gs_ret_t){.action = GROVE_GS_STOP, .reason = (reason_),         \
+                      .has_reply = true, .reply_tag = (tag_),               \
+                      .reply = (data_), .reply_size = (size_)})
+/* ignore and {error, Reason} from init */
+#define GROVE_GS_INIT_IGNORE() ((grove_gs_ret_t){.action = GROVE_GS_IGNORE})
+#define GROVE_GS_INIT_ERROR(reason_)                                        \
+    ((grove_gs_ret_t){.action = GROVE_GS_ERROR, .reason = (reason_)})
+/* {stop, Reason} from init: start fails and the process exits Reason */
+#define GROVE_GS_INIT_STOP(reason_) GROVE_GS_STOP(reason_)
+
+/* Modifiers: wrap any non-stop return value. */
+static inline grove_gs_ret_t grove_gs_with_timeout(grove_gs_ret_t r,
+                                                   grove_timeout_t ms)
+{
+    r.next = GROVE_GS_NEXT_TIMEOUT;
+    r.timeout = ms;
+    return r;
+}
+static inline grove_gs_ret_t grove_gs_with_hibernate(grove_gs_ret_t r)
+{
+    r.next = GROVE_GS_NEXT_HIBERNATE;
+    return r;
+}
+static inline grove_gs_ret_t grove_gs_with_continue(grove_gs_ret_t r,
+                                                    void *cont)
+{
+    r.next = GROVE_GS_NEXT_CONTINUE;
+    r.cont = cont;
+    return r;
+}
+
+/* The tag of the message handle_info receives when a timeout set with
+ * grove_gs_with_timeout expires (OTP's 'timeout' atom). */
+#define GROVE_GS_TIMEOUT_TAG UINT64_C(0xffffffffffff0001)
+
+/* The callbacks. NULL members get OTP's defaults: init returns ok with a
+ * NULL state; handle_call and handle_cast make the server exit with
+ * badarg (Elixir raises on an unexpected call or cast); handle_info logs a
+ * warning and drops the message; handle_continue exits with badarg;
+ * terminate does nothing. */
+typedef struct grove_gs_callbacks {
+    const char *name; /* shown in reports ("module") */
+    grove_gs_ret_t (*init)(grove_gs_t *gs, void *arg);
+    grove_gs_ret_t (*handle_call)(grove_gs_t *gs, const grove_msg_t *req,
+                                  grove_gs_from_t from);
+    grove_gs_ret_t (*handle_cast)(grove_gs_t *gs, const grove_msg_t *msg);
+    grove_gs_ret_t (*handle_info)(grove_gs_t *gs, const grove_msg_t *msg);
+    grove_gs_ret_t (*handle_continue)(grove_gs_t *gs, void *cont);
+    void (*terminate)(grove_gs_t *gs, const grove_reason_t *reason);
+    /* Writes a short summary of the state for crash reports; returns its
+     * length. */
+    int (*format_status)(grove_gs_t *gs, char *buf, size_t size);
+} grove_gs_callbacks_t;
+
+/* The server's state. */
+GROVE_EXPORT void *grove_gs_state(const grove_gs_t *gs);
+/* Replaces the server's state. */
+GROVE_EXPORT void grove_gs_set_state(grove_gs_t *gs, void *state);
+
+/* ---- names ---------------------------------------------------------------- */
+
+/* A name service for servers: OTP's {via, Module, Name}. The Registry
+ * plugs in here. Keys are bytes. */
+typedef struct grove_via {
+    /* Registers pid under key: 0, GROVE_EEXIST (writes the holder to
+     * *holder when known). Called from the new process. */
+    int (*register_name)(void *reg, const void *key, size_t len,
+                         grove_pid_t pid, grove_pid_t *holder);
+    /* Removes key if pid holds it. */
+    void (*unregister_name)(void *reg, const void *key, size_t len,
+                            grove_pid_t pid);
+    /* Looks key up: 0 and *pid, or GROVE_ENOTFOUND. */
+    int (*whereis_name)(void *reg, const void *key, size_t len,
+                        grove_pid_t *pid);
+    void *reg;
+} grove_via_t;
+
+/* How to reach a server: by pid, local name or via name. */
+typedef struct grove_server {
+    int kind; /* 0 pid, 1 local name, 2 via */
+    grove_pid_t pid;
+    const char *name;
+    const grove_via_t *via;
+    const void *key;
+    size_t key_len;
+} grove_server_t;
+
+static inline grove_server_t grove_server_pid(grove_pid_t pid)
+{
+    grove_server_t s = {0, pid, NULL, NULL, NULL, 0};
+    return s;
+}
+static inline grove_server_t grove_server_name(const char *name)
+{
+    grove_server_t s = {1, {0}, name, NULL, NULL, 0};
+    return s;
+}
+static inline grove_server_t grove_server_via(const grove_via_t *via,
+                                              const void *key, size_t len)
+{
+    grove_server_t s = {2, {0}, NULL, via, key, len};
+    return s;
+}
+
+/* Resolves a server reference to a live pid now. Returns 0,
+ * GROVE_ENOPROC (nothing there) or GROVE_EINVAL. */
+GROVE_EXPORT int grove_server_whereis(grove_server_t srv, grove_pid_t *pid);
+
+/* ---- start ---------------------------------------------------------------- */
+
+typedef struct grove_gs_opts {
+    bool link;              /* start_link (default: start, no link) */
+    const char *name;       /* register this local name */
+    const grove_via_t *via; /* or register key through via */
+    const void *via_key;
+    size_t via_key_len;
+    /* Time init may take; 0 or GROVE_INFINITY: no limit. On expiry the
+     * new process is killed and start returns GROVE_ETIMEDOUT. */
+    grove_timeout_t timeout;
+    size_t stack_size;       /* 0: runtime default */
+    /* Hibernate after this many ms without messages (0: never). */
+    grove_timeout_t hibernate_after;
+    /* Spawn with trap_exit already set (before init runs). */
+    bool trap_exit;
+} grove_gs_opts_t;
+
+/* Starts a server and waits until its init has returned (OTP's start and
+ * start_link). cb must stay valid for the server's life. opts may be NULL.
+ * Returns:
+ *  0                    started; *pid set
+ *  GROVE_EIGNORE        init returned ignore (the process exited normal)
+ *  GROVE_ESTARTFAIL     init returned stop or error, or exited: *why holds
+ *                       the reason (may be NULL)
+ *  GROVE_EALREADYSTARTED the name is taken: *pid is the holder; init never
+ *                       ran
+ *  GROVE_ETIMEDOUT      init took longer than opts->timeout
+ *  GROVE_EINVAL, GROVE_ENOMEM, GROVE_ELIMIT, GROVE_ENOTSTARTED
+ * With link set and init stopping with a reason other than normal, a
+ * caller that does not trap exits is killed by the link (as in OTP); a
+ * trapping caller finds no EXIT message left behind by a failed start. */
+GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
+                                const grove_gs_opts_t *opts, grove_pid_t *pid,
+                                grove_reason_t *why);
+
+/* ---- call, cast, reply, stop ------------------------------------------------ */
+
+#define GROVE_GS_DEFAULT_TIMEOUT 5000
+
+/* Sends a request and waits for the reply, as GenServer.call: on success
+ * returns 0 and *reply (free it with grove_msg_free; may be NULL to drop
+ * it). On failure the CALLER EXITS, as in OTP: with reason timeout when no
+ * reply came in time (a late reply never reaches it), noproc when there is
+ * no such server, calling_self when calling itself, or the server's own
+ * exit reason when it died first. Outside a process it returns the error
+ * code that grove_gs_try_call would. */
+GROVE_EXPORT int grove_gs_call(grove_server_t srv, uint64_t tag,
+                               const void *req, size_t size,
+                               grove_msg_t **reply, grove_timeout_t timeout);
+
+/* As grove_gs_call but never exits: returns 0, GROVE_ETIMEDOUT,
+ * GROVE_ENOPROC, GROVE_ECALLINGSELF, GROVE_EEXITED (the server exited
+ * before replying; *why gets its reason, may be NULL), GROVE_EINVAL or
+ * GROVE_ENOTPROC (not called from a process). */
+GROVE_EXPORT int grove_gs_try_call(grove_server_t srv, uint64_t tag,
+                                   const void *req, size_t size,
+                                   grove_msg_t **reply,
+                                   grove_timeout_t timeout,
+                                   grove_reason_t *why);
+
+/* Sends a cast. Always returns 0 once the arguments are valid, even if
+ * there is no such server (OTP); GROVE_EINVAL otherwise. From any
+ * thread. */
+GROVE_EXPORT int grove_gs_cast(grove_server_t srv, uint64_t tag,
+                               const void *msg, size_t size);
+
+/* Answers a call later (after returning NOREPLY), from any process or
+ * thread. A reply to a caller that is gone or gave up is dropped.
+ * Returns 0 or GROVE_EINVAL. */
+GROVE_EXPORT int grove_gs_reply(grove_gs_from_t from, uint64_t tag,
+                                const void *data, size_t size);
+
+/* Stops a server synchronously, as GenServer.stop: terminate runs (even
+ * if it does not trap exits), then it exits with *reason (NULL: normal).
+ * Returns 0 when it exited with that reason; GROVE_EEXITED if it exited
+ * with another (*why); GROVE_ENOPROC; GROVE_ECALLINGSELF; GROVE_ETIMEDOUT
+ * (the server is not killed); GROVE_ENOTPROC outside a process. */
+GROVE_EXPORT int grove_gs_stop(grove_server_t srv,
+                               const grove_reason_t *reason,
+                               grove_timeout_t timeout, grove_reason_t *why);
+
+/* ---- from inside a server ---------------------------------------------------- */
+
+/* The pid that started this server (its parent). */
+GROVE_EXPORT grove_pid_t grove_gs_parent(const grove_gs_t *gs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,747 @@
+/* gen_server: OTP's generic server.
+ *
+ * The server is an ordinary process running gs_loop. Calls, casts and stop
+ * requests are messages carrying internal flags; everything else is info.
+ * A call is a message whose ref is both a monitor on the server and an
+ * alias of the caller: the reply is sent to the alias, so a reply that
+ * comes after the caller gave up is dropped before it reaches the mailbox,
+ * and the server's death arrives on the same ref as a DOWN.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "behaviours/behaviours.h"
+
+struct grove_gs {
+    const grove_gs_callbacks_t *cb;
+    void *state;
+    grove_pid_t parent;
+    grove_server_t name; /* kind 1 or 2 when registered */
+    char local_name[GROVE_NAME_MAX];
+    void *via_key;       /* copy of the via key */
+    uint64_t last_tag;   /* what the server was handling, for reports */
+    int last_kind;
+    unsigned last_flags;
+    size_t last_size;
+    bool in_terminate;
+    grove_timeout_t hibernate_after;
+};
+
+/* Handed from the starter to the new process on the heap: a waiting
+ * process's stack may be parked and unreadable by others. */
+typedef struct start_block {
+    const grove_gs_callbacks_t *cb;
+    void *arg;
+    grove_pid_t parent;
+    grove_ref_t ack_ref;
+    const grove_via_t *via;
+    void *via_key;
+    size_t via_key_len;
+    char name[GROVE_NAME_MAX];
+    grove_timeout_t hibernate_after;
+} start_block_t;
+
+/* The acknowledgement a new server sends its starter. */
+typedef struct ack {
+    int rc;
+    grove_pid_t holder;
+    grove_reason_t reason;
+} ack_t;
+
+GROVE_EXPORT void *grove_gs_state(const grove_gs_t *gs)
+{
+    return gs ? gs->state : NULL;
+}
+
+GROVE_EXPORT void grove_gs_set_state(grove_gs_t *gs, void *state)
+{
+    if (gs)
+        gs->state = state;
+}
+
+GROVE_EXPORT grove_pid_t grove_gs_parent(const grove_gs_t *gs)
+{
+    return gs ? gs->parent : GROVE_PID_NONE;
+}
+
+GROVE_EXPORT int grove_server_whereis(grove_server_t srv, grove_pid_t *pid)
+{
+    if (!pid)
+        return GROVE_EINVAL;
+    switch (srv.kind) {
+    case 0:
+        if (srv.pid.id == 0)
+            return GROVE_EINVAL;
+        *pid = srv.pid;
+        return grove_is_alive(srv.pid) ? 0 : GROVE_ENOPROC;
+    case 1:
+        if (!srv.name)
+            return GROVE_EINVAL;
+        return grove_whereis(srv.name, pid) == 0 ? 0 : GROVE_ENOPROC;
+    case 2:
+        if (!srv.via || !srv.via->whereis_name || (!srv.key && srv.key_len))
+            return GROVE_EINVAL;
+        if (srv.via->whereis_name(srv.via->reg, srv.key, srv.key_len, pid))
+            return GROVE_ENOPROC;
+        return grove_is_alive(*pid) ? 0 : GROVE_ENOPROC;
+    default:
+        return GROVE_EINVAL;
+    }
+}
+
+/* ---- reports ---------------------------------------------------------------- */
+
+static int describe_last(const grove_gs_t *gs, char *buf, size_t size)
+{
+    const char *what = gs->last_flags & GROVE__MSGF_CALL   ? "call"
+                       : gs->last_flags & GROVE__MSGF_CAST ? "cast"
+                       : gs->last_kind == GROVE_MSG_EXIT   ? "EXIT"
+                       : gs->last_kind == GROVE_MSG_DOWN   ? "DOWN"
+                                                           : "info";
+    return snprintf(buf, size, "%s tag=%llu size=%zu", what,
+                    (unsigned long long)gs->last_tag, gs->last_size);
+}
+
+static int report_hook(void *arg, char *buf, size_t size)
+{
+    grove_gs_t *gs = arg;
+    char last[96], st[512] = "";
+    describe_last(gs, last, sizeof last);
+    if (gs->cb->format_status)
+        gs->cb->format_status(gs, st, sizeof st);
+    return snprintf(buf, size, "%s; last message: %s%s%s",
+                    gs->cb->name ? gs->cb->name : "gen_server", last,
+                    st[0] ? "; state: " : "", st);
+}
+
+/* OTP's "Generic server terminating" report, for abnormal reasons. */
+static void terminating_report(grove_gs_t *gs, const grove_reason_t *r)
+{
+    if (grove_reason_is_shutdown_class(r))
+        return;
+    char pid[GROVE_PID_STR_MAX], reason[256], extra[1024], text[400];
+    grove_pid_t self = grove_self();
+    grove_pid_format(self, pid, sizeof pid);
+    grove_reason_format(r, reason, sizeof reason);
+    report_hook(gs, extra, sizeof extra);
+    snprintf(text, sizeof text, "gen_server %s terminating: %s", pid,
+             reason);
+    grove_log_field_t f[] = {
+        {"pid", pid}, {"reason", reason}, {"server", extra}};
+    grove_log_event(GROVE_LOG_ERROR, "crash_report", self, text, f, 3);
+}
+
+/* ---- termination ------------------------------------------------------------- */
+
+static void run_terminate(grove_gs_t *gs, const grove_reason_t *r)
+{
+    grove__set_exit_hook(NULL, NULL);
+    if (gs->in_terminate)
+        return;
+    gs->in_terminate = true;
+    if (gs->cb->terminate)
+        gs->cb->terminate(gs, r);
+    terminating_report(gs, r);
+}
+
+/* A callback ended the process itself (grove_exit, a failed assertion):
+ * terminate still runs, as when an OTP callback raises or exits. */
+static void exit_hook(void *arg, const grove_reason_t *r)
+{
+    run_terminate(arg, r);
+}
+
+static _Noreturn void gs_stop(grove_gs_t *gs, const grove_reason_t *r)
+{
+    run_terminate(gs, r);
+    grove_exit(r);
+}
+
+/* ---- start ---------------------------------------------------------------------- */
+
+static void send_ack(const start_block_t *sb, int rc, grove_pid_t holder,
+                     const grove_reason_t *r)
+{
+    ack_t a = {.rc = rc, .holder = holder};
+    if (r)
+        a.reason = *r;
+    grove__send_ex(sb->parent, 0, sb->ack_ref, &a, sizeof a,
+                   GROVE__MSGF_ACK);
+}
+
+static void unregister_names(grove_gs_t *gs)
+{
+    if (gs->name.kind == 1)
+        grove_unregister(gs->local_name);
+    else if (gs->name.kind == 2 && gs->name.via->unregister_name)
+        gs->name.via->unregister_name(gs->name.via->reg, gs->via_key,
+                                      gs->name.key_len, grove_self());
+    gs->name.kind = 0;
+}
+
+static bool claim_via(grove_gs_t *gs, start_block_t *sb)
+{
+    if (!sb->via)
+        return true;
+    grove_pid_t holder = GROVE_PID_NONE;
+    int rc = sb->via->register_name(sb->via->reg, sb->via_key,
+                                    sb->via_key_len, grove_self(), &holder);
+    if (rc != 0) {
+        if (holder.id == 0)
+            sb->via->whereis_name(sb->via->reg, sb->via_key, sb->via_key_len,
+                                  &holder);
+        send_ack(sb, GROVE_EALREADYSTARTED, holder, NULL);
+        return false;
+    }
+    gs->name = grove_server_via(sb->via, NULL, sb->via_key_len);
+    gs->via_key = sb->via_key;
+    sb->via_key = NULL; /* now the server's, freed at its exit */
+    return true;
+}
+
+static void free_key(void *key) { free(key); }
+
+static void gs_loop(grove_gs_t *gs, grove_gs_ret_t ret);
+
+static void gs_entry(void *arg)
+{
+    start_block_t *sb = arg;
+    grove_gs_t gs = {.cb = sb->cb, .parent = sb->parent,
+                     .hibernate_after = sb->hibernate_after};
+    if (sb->name[0]) {
+        gs.name = grove_server_name(gs.local_name);
+        memcpy(gs.local_name, sb->name, sizeof gs.local_name);
+    }
+    bool ok = claim_via(&gs, sb);
+    start_block_t copy = *sb;
+    free(sb->via_key);
+    free(sb);
+    if (!ok)
+        return; /* exit normal; the starter got already_started */
+    if (gs.via_key)
+        grove_resource_attach(free_key, gs.via_key, NULL);
+    grove__set_report_hook(report_hook, &gs);
+    grove_gs_ret_t r = gs.cb->init ? gs.cb->init(&gs, copy.arg)
+                                   : GROVE_GS_INIT_OK();
+    switch (r.action) {
+    case GROVE_GS_OK:
+        break;
+    case GROVE_GS_IGNORE:
+        unregister_names(&gs);
+        send_ack(&copy, GROVE_EIGNORE, GROVE_PID_NONE, NULL);
+        return;
+    case GROVE_GS_ERROR:
+        /* OTP 26: {error, R} fails the start but exits normal. */
+        unregister_names(&gs);
+        send_ack(&copy, GROVE_ESTARTFAIL, GROVE_PID_NONE, &r.reason);
+        return;
+    case GROVE_GS_STOP:
+        unregister_names(&gs);
+        send_ack(&copy, GROVE_ESTARTFAIL, GROVE_PID_NONE, &r.reason);
+        grove_exit(&r.reason);
+    default: {
+        grove_reason_t bad = grove_reason_error(0, "bad_return_value");
+        bad.kind = GROVE_EXIT_BADARG;
+        unregister_names(&gs);
+        send_ack(&copy, GROVE_ESTARTFAIL, GROVE_PID_NONE, &bad);
+        grove_exit(&bad);
+    }
+    }
+    send_ack(&copy, 0, GROVE_PID_NONE, NULL);
+    grove__set_exit_hook(exit_hook, &gs);
+    gs_loop(&gs, r);
+}
+
+static bool is_ack_or_down(const grove_msg_t *m, void *arg)
+{
+    const grove_ref_t *refs = arg; /* [ack, monitor] */
+    if (grove_msg_kind(m) == GROVE_MSG_DOWN)
+        return grove_msg_ref(m).id == refs[1].id;
+    return (grove__msg_flags(m) & GROVE__MSGF_ACK) &&
+           grove_msg_ref(m).id == refs[0].id;
+}
+
+static bool is_exit_from(const grove_msg_t *m, void *arg)
+{
+    return grove_msg_kind(m) == GROVE_MSG_EXIT &&
+           grove_msg_from(m).id == ((grove_pid_t *)arg)->id;
+}
+
+/* A failed start_link leaves no EXIT behind in a trapping caller (OTP 26):
+ * wait for it and drop it. */
+static void consume_exit(grove_pid_t pid, bool linked)
+{
+    if (!linked)
+        return;
+    int trap = grove_trap_exit(true);
+    grove_trap_exit(trap > 0);
+    if (trap <= 0)
+        return;
+    grove_msg_t *m;
+    if (grove_recv_match(&m, is_exit_from, &pid, GROVE_INFINITY) == 0)
+        grove_msg_free(m);
+}
+
+static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
+                                 const grove_gs_opts_t *o, int *err)
+{
+    start_block_t *sb = calloc(1, sizeof *sb);
+    if (!sb) {
+        *err = GROVE_ENOMEM;
+        return NULL;
+    }
+    sb->cb = cb;
+    sb->arg = arg;
+    sb->parent = grove_self();
+    sb->hibernate_after = o->hibernate_after;
+    if (o->via) {
+        sb->via = o->via;
+        sb->via_key_len = o->via_key_len;
+        sb->via_key = malloc(o->via_key_len ? o->via_key_len : 1);
+        if (!sb->via_key) {
+            free(sb);
+            *err = GROVE_ENOMEM;
+            return NULL;
+        }
+        if (o->via_key_len)
+            memcpy(sb->via_key, o->via_key, o->via_key_len);
+    }
+    if (o->name)
+        snprintf(sb->name, sizeof sb->name, "%s", o->name);
+    return sb;
+}
+
+static int check_opts(const grove_gs_callbacks_t *cb, const grove_gs_opts_t *o)
+{
+    if (!cb || o->timeout < GROVE_INFINITY || o->hibernate_after < 0)
+        return GROVE_EINVAL;
+    if (o->name && (!o->name[0] || strlen(o->name) >= GROVE_NAME_MAX))
+        return GROVE_EINVAL;
+    if (o->via && (!o->via->register_name || !o->via->whereis_name ||
+                   (!o->via_key && o->via_key_len) || o->name))
+        return GROVE_EINVAL;
+    return 0;
+}
+
+/* Kills a server whose init overran its time (OTP: the caller unlinks
+ * first so it is not taken down). */
+static void kill_slow_init(grove_pid_t pid, grove_ref_t mref, bool linked)
+{
+    if (linked)
+        grove_unlink(pid);
+    grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+    grove_exit_signal(pid, &kill);
+    grove_msg_t *m;
+    if (grove_recv_ref(&m, mref, GROVE_INFINITY) == 0)
+        grove_msg_free(m);
+    if (linked) {
+        int trap = grove_trap_exit(true);
+        grove_trap_exit(trap > 0);
+        if (trap > 0) {
+            grove_flush(is_exit_from, &pid);
+        }
+    }
+}
+
+static int await_ack(grove_pid_t pid, grove_ref_t refs[2], const grove_gs_opts_t *o,
+                     grove_pid_t *out, grove_reason_t *why)
+{
+    grove_timeout_t t = o->timeout == 0 ? GROVE_INFINITY : o->timeout;
+    grove_msg_t *m;
+    int rc = grove_recv_match(&m, is_ack_or_down, refs, t);
+    if (rc == GROVE_ETIMEDOUT) {
+        kill_slow_init(pid, refs[1], o->link);
+        return GROVE_ETIMEDOUT;
+    }
+    if (rc < 0)
+        return rc;
+    if (grove_msg_kind(m) == GROVE_MSG_DOWN) {
+        /* It died during init (an exit or a crash). */
+        if (why)
+            *why = *grove_msg_reason(m);
+        grove_msg_free(m);
+        consume_exit(pid, o->link);
+        return GROVE_ESTARTFAIL;
+    }
+    ack_t a;
+    memcpy(&a, grove_msg_data(m), sizeof a);
+    grove_msg_free(m);
+    grove_demonitor(refs[1], GROVE_DEMONITOR_FLUSH);
+    if (a.rc == 0) {
+        if (out)
+            *out = pid;
+        return 0;
+    }
+    if (why)
+        *why = a.reason;
+    if (a.rc == GROVE_EALREADYSTARTED && out)
+        *out = a.holder;
+    consume_exit(pid, o->link);
+    return a.rc;
+}
+
+GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
+                                const grove_gs_opts_t *opts, grove_pid_t *pid,
+                                grove_reason_t *why)
+{
+    static const grove_gs_opts_t none;
+    const grove_gs_opts_t *o = opts ? opts : &none;
+    if (!grove_running())
+        return GROVE_ENOTSTARTED;
+    int rc = check_opts(cb, o);
+    if (rc < 0)
+        return rc;
+    if (grove_self().id == 0)
+        return GROVE_ENOTPROC;
+    /* A taken name fails before anything is spawned: init never runs. */
+    grove_pid_t holder;
+    if ((o->name && grove_whereis(o->name, &holder) == 0) ||
+        (o->via && o->via->whereis_name(o->via->reg, o->via_key,
+                                        o->via_key_len, &holder) == 0 &&
+         grove_is_alive(holder))) {
+        if (pid)
+            *pid = holder;
+        return GROVE_EALREADYSTARTED;
+    }
+    start_block_t *sb = make_block(cb, arg, o, &rc);
+    if (!sb)
+        return rc;
+    grove_ref_t refs[2] = {grove_make_ref(), GROVE_REF_NONE};
+    sb->ack_ref = refs[0];
+    grove_spawn_opts_t so = {.stack_size = o->stack_size, .link = o->link,
+                             .monitor = true, .monitor_ref = &refs[1],
+                             .name = o->name, .trap_exit = o->trap_exit};
+    grove_pid_t child;
+    rc = grove_spawn(gs_entry, sb, &so, &child);
+    if (rc < 0) {
+        free(sb->via_key);
+        free(sb);
+        if (rc == GROVE_EEXIST) { /* lost a race for the name */
+            if (pid && grove_whereis(o->name, pid) != 0)
+                *pid = GROVE_PID_NONE;
+            return GROVE_EALREADYSTARTED;
+        }
+        return rc;
+    }
+    return await_ack(child, refs, o, pid, why);
+}
+
+/* ---- the loop --------------------------------------------------------------------- */
+
+static void reply_to(grove_gs_from_t from, uint64_t tag, const void *data,
+                     size_t size)
+{
+    grove__send_ex(from.pid, tag, from.ref, data, size, GROVE__MSGF_ALIAS);
+}
+
+GROVE_EXPORT int grove_gs_reply(grove_gs_from_t from, uint64_t tag,
+                                const void *data, size_t size)
+{
+    if (from.pid.id == 0 || from.ref.id == 0 || (size && !data))
+        return GROVE_EINVAL;
+    reply_to(from, tag, data, size);
+    return 0;
+}
+
+static _Noreturn void bad_callback(grove_gs_t *gs, const char *what)
+{
+    grove_reason_t r = grove_reason_error(0, "%s", what);
+    r.kind = GROVE_EXIT_BADARG;
+    gs_stop(gs, &r);
+}
+
+/* Acts on a callback's result; returns it for the next-step handling. */
+static grove_gs_ret_t apply(grove_gs_t *gs, grove_gs_ret_t r,
+                            const grove_gs_from_t *from)
+{
+    switch (r.action) {
+    case GROVE_GS_REPLY:
+        if (!from)
+            bad_callback(gs, "bad_return_value: reply outside handle_call");
+        reply_to(*from, r.reply_tag, r.reply, r.reply_size);
+        return r;
+    case GROVE_GS_NOREPLY:
+    case GROVE_GS_OK:
+        return r;
+    case GROVE_GS_STOP:
+        /* terminate runs first, then the reply goes out (OTP). */
+        run_terminate(gs, &r.reason);
+        if (from && r.has_reply)
+            reply_to(*from, r.reply_tag, r.reply, r.reply_size);
+        grove_exit(&r.reason);
+    default:
+        bad_callback(gs, "bad_return_value");
+    }
+}
+
+static bool is_parent_exit(const grove_gs_t *gs, const grove_msg_t *m)
+{
+    return grove_msg_kind(m) == GROVE_MSG_EXIT &&
+           grove_msg_from(m).id == gs->parent.id;
+}
+
+static grove_gs_ret_t dispatch(grove_gs_t *gs, grove_msg_t *m)
+{
+    unsigned flags = grove__msg_flags(m);
+    gs->last_tag = grove_msg_tag(m);
+    gs->last_kind = grove_msg_kind(m);
+    gs->last_flags = flags;
+    gs->last_size = grove_msg_size(m);
+    if (flags & GROVE__MSGF_CALL) {
+        grove_gs_from_t from = {grove_msg_from(m), grove_msg_ref(m)};
+        if (!gs->cb->handle_call)
+            bad_callback(gs, "unexpected call");
+        return apply(gs, gs->cb->handle_call(gs, m, from), &from);
+    }
+    if (flags & GROVE__MSGF_CAST) {
+        if (!gs->cb->handle_cast)
+            bad_callback(gs, "unexpected cast");
+        return apply(gs, gs->cb->handle_cast(gs, m), NULL);
+    }
+    if (flags & GROVE__MSGF_STOP) {
+        grove_reason_t r;
+        memcpy(&r, grove_msg_data(m), sizeof r);
+        gs_stop(gs, &r);
+    }
+    if (is_parent_exit(gs, m)) {
+        grove_reason_t r = *grove_msg_reason(m);
+        gs_stop(gs, &r);
+    }
+    if (!gs->cb->handle_info) {
+        grove_log(GROVE_LOG_WARNING,
+                  "%s: undelivered message (tag %llu) dropped: no "
+                  "handle_info",
+                  gs->cb->name ? gs->cb->name : "gen_server",
+                  (unsigned long long)grove_msg_tag(m));
+        return GROVE_GS_NOREPLY();
+    }
+    return apply(gs, gs->cb->handle_info(gs, m), NULL);
+}
+
+static grove_gs_ret_t on_timeout(grove_gs_t *gs)
+{
+    static const char none = 0;
+    grove_pid_t self = grove_self();
+    /* handle_info(timeout): deliver a real message so the callback sees
+     * the usual shape; it is the next one taken. */
+    grove_send(self, GROVE_GS_TIMEOUT_TAG, &none, 0);
+    grove_msg_t *m;
+    if (grove_recv_tag(&m, GROVE_GS_TIMEOUT_TAG, 0) != 0)
+        return GROVE_GS_NOREPLY();
+    grove_gs_ret_t r = gs->cb->handle_info
+                           ? apply(gs, gs->cb->handle_info(gs, m), NULL)
+                           : GROVE_GS_NOREPLY();
+    grove_msg_free(m);
+    return r;
+}
+
+/* Waits for the next message as the last result asked; runs continues
+ * and timeouts. Returns a message, or NULL when a callback ran instead. */
+static grove_msg_t *next_message(grove_gs_t *gs, grove_gs_ret_t *r)
+{
+    grove_msg_t *m = NULL;
+    switch (r->next) {
+    case GROVE_GS_NEXT_CONTINUE:
+        if (!gs->cb->handle_continue)
+            bad_callback(gs, "unexpected continue");
+        *r = apply(gs, gs->cb->handle_continue(gs, r->cont), NULL);
+        return NULL;
+    case GROVE_GS_NEXT_TIMEOUT:
+        if (grove_recv(&m, r->timeout < 0 && r->timeout != GROVE_INFINITY
+                               ? 0
+                               : r->timeout) == 0)
+            return m;
+        *r = on_timeout(gs);
+        return NULL;
+    case GROVE_GS_NEXT_HIBERNATE:
+        grove__hibernate_next();
+        break;
+    default:
+        if (gs->hibernate_after > 0) {
+            if (grove_recv(&m, gs->hibernate_after) == 0)
+                return m;
+            grove__hibernate_next();
+        }
+        break;
+    }
+    if (grove_recv(&m, GROVE_INFINITY) == 0)
+        return m;
+    return NULL;
+}
+
+static void gs_loop(grove_gs_t *gs, grove_gs_ret_t r)
+{
+    for (;;) {
+        grove_msg_t *m = next_message(gs, &r);
+        if (!m)
+            continue;
+        r = dispatch(gs, m);
+        grove_msg_free(m);
+    }
+}
+
+/* ---- call, cast, stop ----------------------------------------------------------- */
+
+static bool same_ref(const grove_msg_t *m, void *arg)
+{
+    return grove_msg_ref(m).id == *(uint64_t *)arg;
+}
+
+static int finish_call(grove_msg_t *m, grove_ref_t ref, grove_msg_t **reply,
+                       grove_reason_t *why)
+{
+    grove__alias_deactivate(ref);
+    if (grove_msg_kind(m) == GROVE_MSG_DOWN) {
+        const grove_reason_t *r = grove_msg_reason(m);
+        int rc = r->kind == GROVE_EXIT_NOPROC ? GROVE_ENOPROC : GROVE_EEXITED;
+        if (why)
+            *why = *r;
+        grove_msg_free(m);
+        return rc;
+    }
+    grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
+    if (reply)
+        *reply = m;
+    else
+        grove_msg_free(m);
+    return 0;
+}
+
+GROVE_EXPORT int grove_gs_try_call(grove_server_t srv, uint64_t tag,
+                                   const void *req, size_t size,
+                                   grove_msg_t **reply,
+                                   grove_timeout_t timeout,
+                                   grove_reason_t *why)
+{
+    if (timeout < GROVE_INFINITY || (size && !req))
+        return GROVE_EINVAL;
+    grove_pid_t self = grove_self();
+    if (self.id == 0)
+        return GROVE_ENOTPROC;
+    grove_pid_t pid;
+    int rc = grove_server_whereis(srv, &pid);
+    if (rc < 0)
+        return rc;
+    if (pid.id == self.id)
+        return GROVE_ECALLINGSELF;
+    grove_ref_t ref = grove_make_ref();
+    if ((rc = grove__alias_activate(ref)) < 0)
+        return rc;
+    grove__monitor_with_ref(pid, ref);
+    grove__send_ex(pid, tag, ref, req, size, GROVE__MSGF_CALL);
+    grove_msg_t *m;
+    rc = grove_recv_ref(&m, ref, timeout);
+    if (rc == GROVE_ETIMEDOUT) {
+        grove__alias_deactivate(ref);
+        grove_demonitor(ref, 0);
+        /* A reply that arrived meanwhile still counts (OTP's race rule);
+         * a DOWN for ref now could only be the one we just cancelled. */
+        uint64_t id = ref.id;
+        bool late = grove_recv_match(&m, same_ref, &id, 0) == 0;
+        if (late && grove_msg_kind(m) == GROVE_MSG_USER) {
+            grove_flush(same_ref, &id);
+            if (reply)
+                *reply = m;
+            else
+                grove_msg_free(m);
+            return 0;
+        }
+        if (late)
+            grove_msg_free(m);
+        grove_flush(same_ref, &id);
+        return GROVE_ETIMEDOUT;
+    }
+    if (rc < 0) {
+        grove__alias_deactivate(ref);
+        grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
+        return rc;
+    }
+    return finish_call(m, ref, reply, why);
+}
+
+GROVE_EXPORT int grove_gs_call(grove_server_t srv, uint64_t tag,
+                               const void *req, size_t size,
+                               grove_msg_t **reply, grove_timeout_t timeout)
+{
+    grove_reason_t why;
+    int rc = grove_gs_try_call(srv, tag, req, size, reply, timeout, &why);
+    if (rc == 0 || rc == GROVE_ENOTPROC || rc == GROVE_EINVAL)
+        return rc;
+    /* As GenServer.call: the caller exits. */
+    grove_reason_t r;
+    switch (rc) {
+    case GROVE_ETIMEDOUT:
+        r = grove_reason_of(GROVE_EXIT_TIMEOUT);
+        snprintf(r.text, sizeof r.text, "gen_server call (tag %llu)",
+                 (unsigned long long)tag);
+        break;
+    case GROVE_ENOPROC:
+        r = grove_reason_of(GROVE_EXIT_NOPROC);
+        snprintf(r.text, sizeof r.text, "gen_server call (tag %llu)",
+                 (unsigned long long)tag);
+        break;
+    case GROVE_ECALLINGSELF:
+        r = grove_reason_of(GROVE_EXIT_CALLING_SELF);
+        break;
+    case GROVE_EEXITED:
+        r = why;
+        break;
+    default:
+        r = grove_reason_error(rc, "gen_server call failed: %s",
+                               grove_errname(rc));
+        break;
+    }
+    grove_exit(&r);
+}
+
+GROVE_EXPORT int grove_gs_cast(grove_server_t srv, uint64_t tag,
+                               const void *msg, size_t size)
+{
+    if ((size && !msg) || srv.kind < 0 || srv.kind > 2)
+        return GROVE_EINVAL;
+    grove_pid_t pid;
+    if (grove_server_whereis(srv, &pid) == 0)
+        grove__send_ex(pid, tag, GROVE_REF_NONE, msg, size,
+                       GROVE__MSGF_CAST);
+    return 0;
+}
+
+GROVE_EXPORT int grove_gs_stop(grove_server_t srv,
+                               const grove_reason_t *reason,
+                               grove_timeout_t timeout, grove_reason_t *why)
+{
+    if (timeout < GROVE_INFINITY)
+        return GROVE_EINVAL;
+    grove_pid_t self = grove_self();
+    if (self.id == 0)
+        return GROVE_ENOTPROC;
+    grove_pid_t pid;
+    int rc = grove_server_whereis(srv, &pid);
+    if (rc < 0)
+        return rc;
+    if (pid.id == self.id)
+        return GROVE_ECALLINGSELF;
+    grove_reason_t r = reason ? *reason : grove_reason_normal();
+    grove_ref_t mref;
+    grove_monitor(pid, &mref);
+    grove__send_ex(pid, 0, GROVE_REF_NONE, &r, sizeof r, GROVE__MSGF_STOP);
+    grove_msg_t *m;
+    rc = grove_recv_ref(&m, mref, timeout);
+    if (rc == GROVE_ETIMEDOUT) {
+        grove_demonitor(mref, GROVE_DEMONITOR_FLUSH);
+        return GROVE_ETIMEDOUT;
+    }
+    if (rc < 0)
+        return rc;
+    const grove_reason_t *got = grove_msg_reason(m);
+    if (got->kind == GROVE_EXIT_NOPROC)
+        rc = GROVE_ENOPROC;
+    else if (!grove_reason_equal(got, &r)) {
+        rc = GROVE_EEXITED;
+        if (why)
+            *why = *got;
+    }
+    grove_msg_free(m);
+    return rc;
+}
