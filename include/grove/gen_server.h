@@ -49,17 +49,30 @@ typedef enum grove_gs_next {
     GROVE_GS_NEXT_CONTINUE   /* handle_continue(cont) before any message */
 } grove_gs_next_t;
 
+#define GROVE_GS_REPLY_INLINE 64
+
 typedef struct grove_gs_ret {
     int action;            /* grove_gs_action_t */
     int next;              /* grove_gs_next_t */
     grove_timeout_t timeout; /* for GROVE_GS_NEXT_TIMEOUT */
     void *cont;            /* for GROVE_GS_NEXT_CONTINUE */
-    bool has_reply;        /* STOP from handle_call with a reply */
+    bool has_reply;        /* a reply goes out (REPLY, or STOP_REPLY) */
     uint64_t reply_tag;
-    const void *reply;     /* copied before the callback's frame is gone */
     size_t reply_size;
+    /* The reply's bytes are copied when the return value is made (the
+     * callback's locals are gone once it returns): small ones here,
+     * larger ones to the heap, freed by the runtime after sending. */
+    void *reply_heap;
+    unsigned char reply_buf[GROVE_GS_REPLY_INLINE];
     grove_reason_t reason; /* STOP and ERROR */
 } grove_gs_ret_t;
+
+/* Builds a REPLY (or, with stop set, a STOP with reply) carrying a copy of
+ * data[0..size). If the copy cannot be allocated, the server will stop
+ * with an out-of-memory error instead. Used by the macros below. */
+GROVE_EXPORT grove_gs_ret_t grove_gs_make_reply(uint64_t tag, const void *data,
+                                                size_t size, bool stop,
+                                                const grove_reason_t *reason);
 
 /* Return values, as OTP's tuples (macro arguments are evaluated once): */
 /* {ok, State} from init */
@@ -67,8 +80,7 @@ typedef struct grove_gs_ret {
 /* {reply, Reply, State}; the reply is a message with tag and a copy of
  * data[0..size) */
 #define GROVE_GS_REPLY(tag_, data_, size_)                                  \
-    ((grove_gs_ret_t){.action = GROVE_GS_REPLY, .reply_tag = (tag_),        \
-                      .reply = (data_), .reply_size = (size_)})
+    grove_gs_make_reply((tag_), (data_), (size_), false, NULL)
 /* {noreply, State} */
 #define GROVE_GS_NOREPLY() ((grove_gs_ret_t){.action = GROVE_GS_NOREPLY})
 /* {stop, Reason, State} */
@@ -76,15 +88,21 @@ typedef struct grove_gs_ret {
     ((grove_gs_ret_t){.action = GROVE_GS_STOP, .reason = (reason_)})
 /* {stop, Reason, Reply, State} from handle_call */
 #define GROVE_GS_STOP_REPLY(reason_, tag_, data_, size_)                    \
-    ((grove_gs_ret_t){.action = GROVE_GS_STOP, .reason = (reason_),         \
-                      .has_reply = true, .reply_tag = (tag_),               \
-                      .reply = (data_), .reply_size = (size_)})
+    grove_gs__stop_reply((reason_), (tag_), (data_), (size_))
 /* ignore and {error, Reason} from init */
 #define GROVE_GS_INIT_IGNORE() ((grove_gs_ret_t){.action = GROVE_GS_IGNORE})
 #define GROVE_GS_INIT_ERROR(reason_)                                        \
     ((grove_gs_ret_t){.action = GROVE_GS_ERROR, .reason = (reason_)})
 /* {stop, Reason} from init: start fails and the process exits Reason */
 #define GROVE_GS_INIT_STOP(reason_) GROVE_GS_STOP(reason_)
+
+static inline grove_gs_ret_t grove_gs__stop_reply(grove_reason_t reason,
+                                                  uint64_t tag,
+                                                  const void *data,
+                                                  size_t size)
+{
+    return grove_gs_make_reply(tag, data, size, true, &reason);
+}
 
 /* Modifiers: wrap any non-stop return value. */
 static inline grove_gs_ret_t grove_gs_with_timeout(grove_gs_ret_t r,

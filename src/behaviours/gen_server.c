@@ -7,6 +7,7 @@
  * comes after the caller gave up is dropped before it reaches the mailbox,
  * and the server's death arrives on the same ref as a DOWN.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,6 +445,45 @@ GROVE_EXPORT int grove_gs_reply(grove_gs_from_t from, uint64_t tag,
     return 0;
 }
 
+GROVE_EXPORT grove_gs_ret_t grove_gs_make_reply(uint64_t tag, const void *data,
+                                                size_t size, bool stop,
+                                                const grove_reason_t *reason)
+{
+    grove_gs_ret_t r;
+    memset(&r, 0, offsetof(grove_gs_ret_t, reply_buf));
+    memset(&r.reason, 0, sizeof r.reason);
+    r.action = stop ? GROVE_GS_STOP : GROVE_GS_REPLY;
+    r.has_reply = true;
+    r.reply_tag = tag;
+    if (stop && reason)
+        r.reason = *reason;
+    if (!data)
+        size = 0;
+    r.reply_size = size;
+    if (size <= sizeof r.reply_buf) {
+        if (size)
+            memcpy(r.reply_buf, data, size);
+        return r;
+    }
+    r.reply_heap = malloc(size);
+    if (!r.reply_heap) {
+        r.action = GROVE_GS_STOP;
+        r.has_reply = false;
+        r.reason = grove_reason_error(GROVE_ENOMEM, "reply too large to copy");
+        return r;
+    }
+    memcpy(r.reply_heap, data, size);
+    return r;
+}
+
+static void send_reply(const grove_gs_from_t *from, grove_gs_ret_t *r)
+{
+    const void *data = r->reply_heap ? r->reply_heap : r->reply_buf;
+    reply_to(*from, r->reply_tag, data, r->reply_size);
+    free(r->reply_heap);
+    r->reply_heap = NULL;
+}
+
 static _Noreturn void bad_callback(grove_gs_t *gs, const char *what)
 {
     grove_reason_t r = grove_reason_error(0, "%s", what);
@@ -457,9 +497,11 @@ static grove_gs_ret_t apply(grove_gs_t *gs, grove_gs_ret_t r,
 {
     switch (r.action) {
     case GROVE_GS_REPLY:
-        if (!from)
+        if (!from) {
+            free(r.reply_heap);
             bad_callback(gs, "bad_return_value: reply outside handle_call");
-        reply_to(*from, r.reply_tag, r.reply, r.reply_size);
+        }
+        send_reply(from, &r);
         return r;
     case GROVE_GS_NOREPLY:
     case GROVE_GS_OK:
@@ -468,7 +510,8 @@ static grove_gs_ret_t apply(grove_gs_t *gs, grove_gs_ret_t r,
         /* terminate runs first, then the reply goes out (OTP). */
         run_terminate(gs, &r.reason);
         if (from && r.has_reply)
-            reply_to(*from, r.reply_tag, r.reply, r.reply_size);
+            send_reply(from, &r);
+        free(r.reply_heap);
         grove_exit(&r.reason);
     default:
         bad_callback(gs, "bad_return_value");
