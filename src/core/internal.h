@@ -275,6 +275,9 @@ typedef struct grove__rt {
     atomic_uint_fast64_t n_msgs, n_timers, n_res, n_arena, n_long;
     atomic_uint_fast64_t ref_global;
     size_t stack_soft_limit; /* active stacks before eager parking */
+    /* ms since start, refreshed by the service thread every few ms: for
+     * bookkeeping that must not read the clock on the hot path. */
+    atomic_uint_fast64_t coarse_ms;
 } grove__rt_t;
 
 extern grove__rt_t grove__rt;

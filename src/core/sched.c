@@ -385,7 +385,9 @@ static void on_block(grove__sched_t *s, grove__proc_t *p)
     if (has_news(p, seq))
         goto again;
     park_stack_if_needed(s, p);
-    atomic_store_explicit(&p->wait_since_atomic, grove__ms_now(),
+    atomic_store_explicit(&p->wait_since_atomic,
+                          atomic_load_explicit(&grove__rt.coarse_ms,
+                                               memory_order_relaxed),
                           memory_order_relaxed);
     /* seq_cst store then load: pairs with a sender's CAS on the inbox
      * followed by its load of the state (grove__deliver, grove__wake). */
@@ -597,6 +599,7 @@ static void *service_main(void *arg)
         struct timespec ts = {0, 5 * 1000000};
         nanosleep(&ts, NULL);
         uint64_t now = grove__ms_now();
+        atomic_store_explicit(&grove__rt.coarse_ms, now, memory_order_relaxed);
         watch_schedulers(w, now);
         if (now - last_trim >= 100) {
             trim_stacks(now);
@@ -722,6 +725,7 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
     atomic_store(&rt->stopping, 0);
     atomic_store(&rt->service_stop, 0);
     atomic_store(&rt->ref_global, 1);
+    atomic_store(&rt->coarse_ms, 0);
     rt->inj_head = rt->inj_tail = NULL;
     atomic_store(&rt->inj_len, 0);
     atomic_store(&rt->nsleeping, 0);
