@@ -14,5 +14,7 @@
 #include "grove/gen_server.h"
 #include "grove/supervisor.h"
 #include "grove/application.h"
+#include "grove/dynamic_supervisor.h"
+#include "grove/registry.h"
 
 #endif

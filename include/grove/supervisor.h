@@ -73,6 +73,11 @@ typedef struct grove_child_spec {
     int type;                 /* grove_child_type_t (set from supervisor) */
     bool significant;         /* see auto_shutdown */
     grove_backoff_t backoff;
+    /* A start function that also receives a DynamicSupervisor's extra
+     * pointer (its extra_arguments); in a plain supervisor extra is NULL.
+     * Counts as a fifth way to start: set exactly one. */
+    int (*start_extra)(void *extra, void *arg, grove_pid_t *pid,
+                       grove_reason_t *why);
 } grove_child_spec_t;
 
 typedef enum grove_strategy {

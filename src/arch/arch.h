@@ -67,6 +67,8 @@ GROVE__HIDDEN int grove__stacks_init(size_t default_size);
 /* How many stacks may be read-write at once (the kernel's mapping limit);
  * idle ones beyond it are not pooled. */
 GROVE__HIDDEN void grove__stacks_set_budget(uint64_t stacks);
+/* True when guard pages cost no kernel mapping (MADV_GUARD_INSTALL). */
+GROVE__HIDDEN bool grove__stacks_light_guards(void);
 /* Unmaps everything. All stacks must have been returned. */
 GROVE__HIDDEN void grove__stacks_fini(void);
 /* Returns a stack of at least size bytes (0: default), or NULL with *err

@@ -1,12 +1,15 @@
 /* Process stacks: mmap'd with a PROT_NONE guard page below, pooled.
  *
- * Default-size stacks are carved out of large regions reserved PROT_NONE.
- * A stack in use is made read-write; a parked stack (its process idle in
- * receive) is turned back into PROT_NONE with its pages discarded, after
- * the bytes in use were copied aside. Adjacent PROT_NONE ranges merge into
- * one kernel mapping, so idle processes cost neither resident pages nor
- * entries against vm.max_map_count; only running or recently active stacks
- * do (each splits off a guard and a read-write range).
+ * Default-size stacks are carved out of large regions. Where the kernel
+ * has lightweight guard pages (MADV_GUARD_INSTALL, Linux 6.13), a region
+ * is one read-write mapping with a guard marker below each stack: a
+ * million stacks cost one kernel mapping, and parking an idle stack is
+ * copying its live bytes aside and MADV_DONTNEED. Elsewhere a region is
+ * reserved PROT_NONE and each stack in use is made read-write with
+ * mprotect; a parked stack goes back to PROT_NONE with its pages
+ * discarded, so it merges with its neighbours' guard pages, which keeps
+ * idle processes from counting against vm.max_map_count (only running or
+ * recently active stacks split off a guard and a read-write range).
  */
 #include "arch/arch.h"
 
@@ -28,6 +31,9 @@
 #define CACHE_MAX 256       /* per-thread cache */
 #define POOL_MAX 16384      /* global pool of ready stacks */
 #define RED_ZONE 128        /* bytes below sp the ABI lets leaf code use */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 
 typedef struct region {
     struct region *next;
@@ -48,6 +54,7 @@ static struct {
     grove__stack_t *fresh; /* carved slots never made read-write, or
                               parked slots returned: need mprotect */
     uint64_t budget;       /* read-write stacks the mapping limit allows */
+    bool light;            /* lightweight guard pages are available */
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static atomic_uint_fast64_t n_mapped, n_parked;
@@ -61,13 +68,31 @@ size_t grove__page_size(void)
 
 void grove__stacks_set_budget(uint64_t stacks) { S.budget = stacks; }
 
+/* Whether the kernel installs guard markers inside a mapping. */
+static bool probe_light_guards(void)
+{
+    size_t pg = grove__page_size();
+    char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        return false;
+    bool ok = madvise(m, pg, MADV_GUARD_INSTALL) == 0;
+    munmap(m, 2 * pg);
+    return ok;
+}
+
 int grove__stacks_init(size_t default_size)
 {
     size_t pg = grove__page_size();
     S.default_size = (default_size + pg - 1) & ~(pg - 1);
     S.slot = S.default_size + pg;
+    const char *force = getenv("GROVE_STACK_GUARDS");
+    S.light = !(force && strcmp(force, "mprotect") == 0) &&
+              probe_light_guards();
     return 0;
 }
+
+bool grove__stacks_light_guards(void) { return S.light; }
 
 void grove__stacks_fini(void)
 {
@@ -100,7 +125,8 @@ static grove__stack_t *carve_locked(int *err)
             return NULL;
         }
         r->len = S.slot * REGION_STACKS;
-        r->base = mmap(NULL, r->len, PROT_NONE,
+        r->base = mmap(NULL, r->len,
+                       S.light ? PROT_READ | PROT_WRITE : PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (r->base == MAP_FAILED) {
             free(r);
@@ -114,6 +140,10 @@ static grove__stack_t *carve_locked(int *err)
     st->lo = r->base + (size_t)r->carved * S.slot + S.page;
     st->size = S.default_size;
     st->chunked = true;
+    if (S.light && madvise(st->lo - S.page, S.page, MADV_GUARD_INSTALL)) {
+        *err = GROVE_ENOMEM;
+        return NULL;
+    }
     r->carved++;
     return st;
 }
@@ -146,7 +176,9 @@ static grove__stack_t *get_default(grove__stack_cache_t *c, int *err)
     if (!st)
         return NULL;
     st->next = NULL;
-    if (need_rw) {
+    if (need_rw && S.light) {
+        atomic_fetch_add_explicit(&n_mapped, 1, memory_order_relaxed);
+    } else if (need_rw) {
         if (mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0) {
             /* Out of mappings or memory: give the slot back untouched. */
             pthread_mutex_lock(&S.lock);
@@ -170,10 +202,12 @@ static grove__stack_t *get_custom(size_t size, int *err)
         *err = GROVE_ENOMEM;
         return NULL;
     }
-    char *m = mmap(NULL, size + pg, PROT_NONE,
+    char *m = mmap(NULL, size + pg,
+                   S.light ? PROT_READ | PROT_WRITE : PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED ||
-        mprotect(m + pg, size, PROT_READ | PROT_WRITE) != 0) {
+        (S.light ? madvise(m, pg, MADV_GUARD_INSTALL)
+                 : mprotect(m + pg, size, PROT_READ | PROT_WRITE)) != 0) {
         if (m != MAP_FAILED)
             munmap(m, size + pg);
         free(st);
@@ -207,7 +241,15 @@ void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
         free(st);
         return;
     }
-    if (st->parked) {
+    if (st->parked && S.light) {
+        /* No pages, still read-write: ready for reuse as it is. */
+        free(st->saved);
+        st->saved = NULL;
+        st->saved_len = 0;
+        st->parked = false;
+        atomic_fetch_sub_explicit(&n_parked, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&n_mapped, 1, memory_order_relaxed);
+    } else if (st->parked) {
         /* Already PROT_NONE with no pages: reuse it as a fresh slot. */
         free(st->saved);
         st->saved = NULL;
@@ -230,8 +272,9 @@ void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
     /* Past the mapping budget an idle stack is worth less than the
      * mapping it holds. */
     bool keep = S.pool_len < POOL_MAX &&
-                atomic_load_explicit(&n_mapped, memory_order_relaxed) <=
-                    S.budget;
+                (S.light ||
+                 atomic_load_explicit(&n_mapped, memory_order_relaxed) <=
+                     S.budget);
     if (keep) {
         st->next = S.pool;
         S.pool = st;
@@ -239,9 +282,13 @@ void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
     }
     pthread_mutex_unlock(&S.lock);
     if (!keep) {
-        /* Too many idle stacks: give the memory and the mapping back. */
-        mmap(st->lo, st->size, PROT_NONE,
-             MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        /* Too many idle stacks: give the memory (and mapping) back. */
+        if (S.light)
+            madvise(st->lo, st->size, MADV_DONTNEED);
+        else
+            mmap(st->lo, st->size, PROT_NONE,
+                 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                 0);
         atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
         pthread_mutex_lock(&S.lock);
         st->next = S.fresh;
@@ -285,14 +332,23 @@ int grove__stack_park(grove__stack_t *st, void *sp)
     if (!buf)
         return GROVE_ENOMEM;
     stack_copy(buf, from, len);
-    /* Replacing the range discards its pages and makes it PROT_NONE, so it
-     * merges with its neighbours' guard pages. */
-    void *m = mmap(st->lo, st->size, PROT_NONE,
-                   MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    if (m == MAP_FAILED) {
-        free(buf);
-        return GROVE_ESYSCALL;
+    if (S.light) {
+        /* The pages go; the mapping and the guard marker stay. */
+        if (madvise(st->lo, st->size, MADV_DONTNEED) != 0) {
+            free(buf);
+            return GROVE_ESYSCALL;
+        }
+    } else {
+        /* Replacing the range discards its pages and makes it PROT_NONE,
+         * so it merges with its neighbours' guard pages. */
+        void *m = mmap(st->lo, st->size, PROT_NONE,
+                       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS |
+                           MAP_NORESERVE,
+                       -1, 0);
+        if (m == MAP_FAILED) {
+            free(buf);
+            return GROVE_ESYSCALL;
+        }
     }
     st->saved = buf;
     st->saved_len = len;
@@ -304,7 +360,7 @@ int grove__stack_park(grove__stack_t *st, void *sp)
 
 int grove__stack_unpark(grove__stack_t *st)
 {
-    if (mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0)
+    if (!S.light && mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0)
         return GROVE_ESYSCALL;
     stack_copy(st->lo + st->size - st->saved_len, st->saved, st->saved_len);
     free(st->saved);

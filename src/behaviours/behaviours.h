@@ -5,6 +5,8 @@
 #include "core/core.h"
 #include "grove/gen_server.h"
 #include "grove/supervisor.h"
+#include "grove/dynamic_supervisor.h"
+#include "grove/registry.h"
 
 /* Reports through the logger on behalf of a behaviour: a supervisor
  * report (context: child_started, child_terminated, start_error,

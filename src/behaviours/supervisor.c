@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "behaviours/behaviours.h"
+#include "behaviours/sup_common.h"
 
 enum {
     REQ_START_CHILD = 1,
@@ -47,9 +47,7 @@ typedef struct sup {
     child_t **kids; /* start order */
     size_t n, cap;
     grove__map_t by_pid; /* pid.id -> child_t* */
-    /* restart intensity: times (s) of recent restarts, oldest first */
-    uint64_t *ring;
-    size_t ring_cap, ring_head, ring_len;
+    grove__intensity_t intensity;
     uint64_t total_restarts;
     uint64_t retry_gen;
     unsigned seed;
@@ -68,13 +66,6 @@ typedef struct start_block {
     size_t n;
     spec_msg_t kids[];
 } start_block_t;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- reports ------------------------------------------------------------------ */
 
@@ -147,7 +138,8 @@ GROVE_EXPORT int grove_child_spec_check(const grove_child_spec_t *c,
         return invalid(why, "invalid_child_spec", NULL);
     if (!c->id || !c->id[0] || strlen(c->id) >= ID_MAX)
         return invalid(why, "missing_id", NULL);
-    int ways = !!c->start + !!c->gen_server + !!c->entry + !!c->supervisor;
+    int ways = !!c->start + !!c->start_extra + !!c->gen_server + !!c->entry +
+               !!c->supervisor;
     if (ways == 0)
         return invalid(why, "missing_start", c->id);
     if (ways > 1)
@@ -221,7 +213,7 @@ static void set_pid(sup_t *s, child_t *c, grove_pid_t pid)
     if (pid.id) {
         grove__map_put(&s->by_pid, pid.id, (uint64_t)(uintptr_t)c);
         c->state = GROVE_CHILD_RUNNING;
-        c->started_ms = now_ms();
+        c->started_ms = grove__mono_ms();
     } else if (c->state == GROVE_CHILD_RUNNING) {
         c->state = GROVE_CHILD_UNDEFINED;
     }
@@ -262,36 +254,12 @@ static void remove_child(sup_t *s, child_t *c)
 
 /* ---- starting and stopping children --------------------------------------------------- */
 
-static int do_start(child_t *c, grove_pid_t *pid, grove_reason_t *why)
-{
-    const grove_child_spec_t *sp = &c->spec;
-    *pid = GROVE_PID_NONE;
-    if (sp->start)
-        return sp->start(sp->arg, pid, why);
-    if (sp->gen_server) {
-        grove_gs_opts_t o = {0};
-        if (sp->gs_opts)
-            o = *sp->gs_opts;
-        o.link = true;
-        return grove_gs_start(sp->gen_server, sp->arg, &o, pid, why);
-    }
-    if (sp->supervisor) {
-        grove_sup_opts_t o = {.link = true};
-        return grove_sup_start(sp->supervisor, &o, pid, why);
-    }
-    grove_spawn_opts_t o = {.link = true};
-    int rc = grove_spawn(sp->entry, sp->arg, &o, pid);
-    if (rc < 0 && why)
-        *why = grove_reason_error(rc, "spawn: %s", grove_errname(rc));
-    return rc;
-}
-
 /* Starts c; 0 (running or ignored) or an error with *why. */
 static int start_one(sup_t *s, child_t *c, grove_reason_t *why)
 {
     grove_pid_t pid;
     grove_reason_t r = grove_reason_normal();
-    int rc = do_start(c, &pid, &r);
+    int rc = grove__child_start(&c->spec, NULL, &pid, &r);
     if (rc == 0 && pid.id) {
         set_pid(s, c, pid);
         report(s, GROVE_LOG_INFO, "child_started", c, pid, NULL, NULL);
@@ -308,59 +276,15 @@ static int start_one(sup_t *s, child_t *c, grove_reason_t *why)
     return rc < 0 ? rc : GROVE_ESTARTFAIL;
 }
 
-static bool is_exit_from(const grove_msg_t *m, void *arg)
-{
-    return grove_msg_kind(m) == GROVE_MSG_EXIT &&
-           grove_msg_from(m).id == *(uint64_t *)arg;
-}
-
-static bool accepted_end(const child_t *c, const grove_reason_t *r)
-{
-    if (r->kind == GROVE_EXIT_KILLED)
-        return c->spec.shutdown == GROVE_SHUTDOWN_BRUTAL_KILL;
-    if (r->kind == GROVE_EXIT_SHUTDOWN && !r->text[0] && !r->code)
-        return true;
-    return c->spec.restart != GROVE_PERMANENT &&
-           grove_reason_is_shutdown_class(r);
-}
-
-/* OTP's shutdown procedure: monitor, unlink (taking an EXIT already
- * queued as the end), then shutdown and wait, or kill. */
+/* The shutdown procedure, then a report if the end was unexpected. */
 static void shutdown_child(sup_t *s, child_t *c)
 {
     grove_pid_t pid = c->pid;
     if (!pid.id)
         return;
-    grove_ref_t mref;
-    grove_monitor(pid, &mref);
-    grove_unlink(pid);
-    grove_msg_t *m = NULL;
-    uint64_t id = pid.id;
     grove_reason_t end;
-    if (grove_recv_match(&m, is_exit_from, &id, 0) == 0) {
-        end = *grove_msg_reason(m); /* it had already ended */
-        grove_msg_free(m);
-        grove_demonitor(mref, GROVE_DEMONITOR_FLUSH);
-    } else {
-        grove_timeout_t t = c->spec.shutdown;
-        grove_reason_t sig = t == GROVE_SHUTDOWN_BRUTAL_KILL
-                                 ? grove_reason_of(GROVE_EXIT_KILL)
-                                 : grove_reason_shutdown(NULL);
-        grove_exit_signal(pid, &sig);
-        grove_timeout_t wait = t == GROVE_SHUTDOWN_BRUTAL_KILL ||
-                                       t == GROVE_SHUTDOWN_INFINITY
-                                   ? GROVE_INFINITY
-                               : t == GROVE_SHUTDOWN_IMMEDIATE ? 0
-                                                               : t;
-        if (grove_recv_ref(&m, mref, wait) != 0) {
-            grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
-            grove_exit_signal(pid, &kill);
-            grove_recv_ref(&m, mref, GROVE_INFINITY);
-        }
-        end = *grove_msg_reason(m);
-        grove_msg_free(m);
-    }
-    if (!accepted_end(c, &end))
+    grove__child_shutdown(pid, c->spec.shutdown, &end);
+    if (!grove__shutdown_accepted(c->spec.restart, c->spec.shutdown, &end))
         report(s, GROVE_LOG_ERROR, "shutdown_error", c, pid, &end, NULL);
     set_pid(s, c, GROVE_PID_NONE);
     c->state = GROVE_CHILD_UNDEFINED;
@@ -389,23 +313,10 @@ static int max_restarts(const sup_t *s)
                                                       : s->flags.max_restarts;
 }
 
-/* Records a restart now; false when it exceeds the intensity. O(1)
- * amortized: each time enters and leaves the ring once. */
 static bool add_restart(sup_t *s)
 {
-    uint64_t now = now_ms() / 1000u;
-    uint64_t period = (uint64_t)s->flags.max_seconds;
-    while (s->ring_len &&
-           s->ring[s->ring_head] + period < now) { /* older than period */
-        s->ring_head = (s->ring_head + 1) % s->ring_cap;
-        s->ring_len--;
-    }
     s->total_restarts++;
-    if (s->ring_len == s->ring_cap)
-        return false; /* already max_restarts + 1: certainly over */
-    s->ring[(s->ring_head + s->ring_len) % s->ring_cap] = now;
-    s->ring_len++;
-    return s->ring_len <= (size_t)max_restarts(s);
+    return grove__intensity_add(&s->intensity);
 }
 
 /* ---- restarting -------------------------------------------------------------------- */
@@ -449,23 +360,8 @@ static bool start_range(sup_t *s, size_t from)
 
 static uint32_t backoff_delay(sup_t *s, child_t *c)
 {
-    const grove_backoff_t *b = &c->spec.backoff;
-    if (!b->initial_ms)
-        return 0;
-    if (c->started_ms && now_ms() - c->started_ms >= b->reset_after_ms)
-        c->delay_ms = 0; /* it ran long enough: start over */
-    uint32_t d = c->delay_ms ? c->delay_ms * 2 : b->initial_ms;
-    if (d > b->max_ms)
-        d = b->max_ms;
-    c->delay_ms = d;
-    if (b->jitter_pct) {
-        uint32_t span = d * b->jitter_pct / 100;
-        s->seed = s->seed * 1103515245u + 12345u;
-        int32_t noise = (int32_t)((s->seed >> 8) % (2 * span + 1)) -
-                        (int32_t)span;
-        d = (uint32_t)((int32_t)d + noise);
-    }
-    return d;
+    return grove__backoff_next(&c->spec.backoff, &c->delay_ms, c->started_ms,
+                               &s->seed);
 }
 
 /* Restarts after c failed, by the strategy. */
@@ -594,7 +490,7 @@ static void free_sup(sup_t *s)
     for (size_t i = 0; i < s->n; i++)
         free(s->kids[i]);
     free(s->kids);
-    free(s->ring);
+    grove__intensity_free(&s->intensity);
     grove__map_free(&s->by_pid);
     free(s);
 }
@@ -620,9 +516,10 @@ static grove_gs_ret_t sup_init(grove_gs_t *gs, void *arg)
         s->flags.max_restarts = DEFAULT_RESTARTS;
     if (!s->flags.max_seconds)
         s->flags.max_seconds = DEFAULT_SECONDS;
-    s->ring_cap = (size_t)max_restarts(s) + 1;
-    s->ring = calloc(s->ring_cap, sizeof *s->ring);
-    int rc = s->ring ? setup_children(s, b, &why) : GROVE_ENOMEM;
+    int rc = grove__intensity_init(&s->intensity, max_restarts(s),
+                                   s->flags.max_seconds);
+    if (rc == 0)
+        rc = setup_children(s, b, &why);
     free(b);
     if (rc < 0)
         return GROVE_GS_INIT_STOP(why);
@@ -832,7 +729,7 @@ static grove_gs_ret_t req_spec(sup_t *s, const char *id)
 static grove_gs_ret_t req_stats(sup_t *s)
 {
     grove_sup_stats_t st = {.restarts = s->total_restarts,
-                            .in_window = s->ring_len,
+                            .in_window = s->intensity.len,
                             .strategy = s->flags.strategy,
                             .max_restarts = max_restarts(s),
                             .max_seconds = s->flags.max_seconds};

@@ -265,6 +265,7 @@ typedef struct grove__rt {
     grove__proc_t *inj_head, *inj_tail;
     atomic_uint inj_len;
     atomic_int nsleeping;
+    atomic_int nspinning; /* idle schedulers looking for work, awake */
     /* grove_wait / grove_stop */
     pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;

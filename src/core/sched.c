@@ -21,7 +21,10 @@ grove__rt_t grove__rt = {
 };
 
 #define RUNNEXT_STREAK_MAX 64
-#define IDLE_SPINS 64
+/* An idle scheduler looks for work this many rounds (tens of µs) before
+ * it sleeps: waking a sleeping thread costs the waker a system call and
+ * the sleeper a few µs, more than a short spin. */
+#define IDLE_SPINS 1024
 #define TIMER_CHECK_EVERY 64
 
 /* ---- references ---------------------------------------------------------- */
@@ -94,8 +97,10 @@ static grove__proc_t *inject_pop(void)
 static void maybe_wake_idle(void)
 {
     /* A seq_cst read-modify-write (a full barrier): pairs with a sleeper's
-     * increment of nsleeping followed by its re-check of the queues. */
-    if (atomic_fetch_add(&grove__rt.nsleeping, 0) > 0)
+     * increment of nsleeping followed by its re-check of the queues. A
+     * scheduler still spinning will find the work without being woken. */
+    if (atomic_fetch_add(&grove__rt.nsleeping, 0) > 0 &&
+        atomic_load_explicit(&grove__rt.nspinning, memory_order_relaxed) == 0)
         grove__sched_wake_one();
 }
 
@@ -462,16 +467,21 @@ static void *sched_main(void *arg)
             grove__timers_run(s);
         grove__proc_t *p = find_work(s);
         if (p) {
+            if (idle)
+                atomic_fetch_sub(&grove__rt.nspinning, 1);
             idle = 0;
             run_process(s, p);
             continue;
         }
+        if (idle == 0)
+            atomic_fetch_add(&grove__rt.nspinning, 1);
         if (++idle < IDLE_SPINS) {
-            if (idle % 8 == 0)
+            if (idle % 64 == 0)
                 grove__timers_run(s);
             GROVE__CPU_RELAX();
             continue;
         }
+        atomic_fetch_sub(&grove__rt.nspinning, 1);
         sched_sleep(s);
         idle = 0;
     }
@@ -729,6 +739,7 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
     rt->inj_head = rt->inj_tail = NULL;
     atomic_store(&rt->inj_len, 0);
     atomic_store(&rt->nsleeping, 0);
+    atomic_store(&rt->nspinning, 0);
     void *mem = NULL;
     if (posix_memalign(&mem, 64,
                        sizeof(grove__sched_t) * (size_t)c.schedulers))
@@ -748,6 +759,8 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
     }
     pthread_condattr_destroy(&ca);
     grove__stacks_init(c.stack_size);
+    if (grove__stacks_light_guards())
+        rt->stack_soft_limit = 0; /* stacks cost no kernel mappings */
     grove__stacks_set_budget(rt->stack_soft_limit);
     grove__timers_init();
     if ((rc = grove__proc_table_init(c.max_processes)) < 0 ||

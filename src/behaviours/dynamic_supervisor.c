@@ -1,0 +1,583 @@
+/* DynamicSupervisor: children started at run time, one_for_one.
+ *
+ * Children are kept in a table keyed by pid (a restarting child by the pid
+ * it had), so every operation on one child is O(1) whatever their number.
+ * Stopping the supervisor signals every child at once and waits for their
+ * DOWNs together, matched by monitor reference in a table: the stop takes
+ * as long as the slowest child, and no mailbox is ever rescanned per
+ * child.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "behaviours/sup_common.h"
+
+enum {
+    REQ_START_CHILD = 1,
+    REQ_TERMINATE_CHILD,
+    REQ_WHICH_CHILDREN,
+    REQ_COUNT_CHILDREN,
+    MSG_RETRY
+};
+
+typedef struct dchild {
+    grove_child_spec_t spec; /* id not kept: ids are ignored */
+    grove_pid_t pid;         /* current, or the last one while restarting */
+    bool restarting;
+    uint64_t restarts;
+    uint32_t delay_ms;
+    uint64_t started_ms;
+} dchild_t;
+
+typedef struct dsup {
+    grove_dynsup_opts_t o;
+    grove__map_t kids; /* pid.id -> dchild_t* */
+    size_t count, active, supervisors;
+    grove__intensity_t intensity;
+    unsigned seed;
+} dsup_t;
+
+typedef struct start_req {
+    grove_child_spec_t spec;
+} start_req_t;
+
+typedef struct result {
+    int rc;
+    grove_pid_t pid;
+    grove_reason_t why;
+} result_t;
+
+static void report(const char *ctx, grove_pid_t child,
+                   const grove_reason_t *r)
+{
+    grove__sup_report(r && !grove_reason_is_shutdown_class(r)
+                          ? GROVE_LOG_ERROR
+                          : GROVE_LOG_INFO,
+                      "dynamic_supervisor", grove_self(), ctx, NULL, child, r,
+                      NULL);
+}
+
+/* ---- the child table ------------------------------------------------------ */
+
+static dchild_t *find(dsup_t *d, grove_pid_t pid)
+{
+    uint64_t v;
+    return grove__map_get(&d->kids, pid.id, &v) ? (dchild_t *)(uintptr_t)v
+                                                 : NULL;
+}
+
+static int insert(dsup_t *d, dchild_t *c)
+{
+    if (grove__map_put(&d->kids, c->pid.id, (uint64_t)(uintptr_t)c) < 0)
+        return GROVE_ENOMEM;
+    d->count++;
+    if (c->spec.type == GROVE_SUPERVISOR)
+        d->supervisors++;
+    if (!c->restarting)
+        d->active++;
+    return 0;
+}
+
+static void forget(dsup_t *d, dchild_t *c)
+{
+    grove__map_del(&d->kids, c->pid.id, NULL);
+    d->count--;
+    if (c->spec.type == GROVE_SUPERVISOR)
+        d->supervisors--;
+    if (!c->restarting)
+        d->active--;
+    free(c);
+}
+
+/* Re-keys a child under its new pid after a restart. */
+static void rekey(dsup_t *d, dchild_t *c, grove_pid_t pid)
+{
+    grove__map_del(&d->kids, c->pid.id, NULL);
+    c->pid = pid;
+    grove__map_put(&d->kids, pid.id, (uint64_t)(uintptr_t)c);
+}
+
+static void set_restarting(dsup_t *d, dchild_t *c, bool on)
+{
+    if (c->restarting == on)
+        return;
+    c->restarting = on;
+    if (on)
+        d->active--;
+    else
+        d->active++;
+}
+
+/* ---- restarts ---------------------------------------------------------------- */
+
+static void schedule_retry(dsup_t *d, dchild_t *c, uint32_t delay)
+{
+    set_restarting(d, c, true);
+    if (delay)
+        grove_send_after(grove_self(), delay, MSG_RETRY, &c->pid,
+                         sizeof c->pid, NULL);
+    else
+        grove_gs_cast(grove_server_pid(grove_self()), MSG_RETRY, &c->pid,
+                      sizeof c->pid);
+}
+
+static grove_gs_ret_t restart(dsup_t *d, dchild_t *c)
+{
+    if (!grove__intensity_add(&d->intensity)) {
+        report("reached_max_restart_intensity", c->pid, NULL);
+        return GROVE_GS_STOP(grove_reason_shutdown(NULL));
+    }
+    c->restarts++;
+    grove_pid_t pid;
+    grove_reason_t why = grove_reason_normal();
+    int rc = grove__child_start(&c->spec, d->o.extra, &pid, &why);
+    if (rc == 0 && pid.id) {
+        rekey(d, c, pid);
+        set_restarting(d, c, false);
+        c->started_ms = grove__mono_ms();
+    } else if (rc == 0 || rc == GROVE_EIGNORE) {
+        set_restarting(d, c, false);
+        forget(d, c); /* ignore on restart removes the child */
+    } else {
+        report("start_error", c->pid, &why);
+        schedule_retry(d, c, 0);
+    }
+    return GROVE_GS_NOREPLY();
+}
+
+static grove_gs_ret_t child_exited(dsup_t *d, dchild_t *c,
+                                   const grove_reason_t *r)
+{
+    int rt = c->spec.restart;
+    bool again = rt == GROVE_PERMANENT ||
+                 (rt == GROVE_TRANSIENT && !grove_reason_is_shutdown_class(r));
+    if (rt == GROVE_PERMANENT || !grove_reason_is_shutdown_class(r))
+        report("child_terminated", c->pid, r);
+    if (!again) {
+        forget(d, c);
+        return GROVE_GS_NOREPLY();
+    }
+    uint32_t delay = grove__backoff_next(&c->spec.backoff, &c->delay_ms,
+                                         c->started_ms, &d->seed);
+    if (delay) {
+        schedule_retry(d, c, delay);
+        return GROVE_GS_NOREPLY();
+    }
+    set_restarting(d, c, true);
+    return restart(d, c);
+}
+
+/* ---- shutdown of everything at once ------------------------------------------ */
+
+typedef struct pending {
+    grove_pid_t pid;
+    grove_timeout_t shutdown;
+    int restart;
+    uint64_t deadline; /* ms; 0: none */
+    bool killed;
+} pending_t;
+
+static uint64_t signal_all(dsup_t *d, grove__map_t *by_ref, size_t *n)
+{
+    uint64_t k, v, next = UINT64_MAX, now = grove__mono_ms();
+    for (uint32_t i = 0; grove__map_next(&d->kids, &i, &k, &v);) {
+        dchild_t *c = (dchild_t *)(uintptr_t)v;
+        if (c->restarting)
+            continue;
+        pending_t *p = calloc(1, sizeof *p);
+        grove_ref_t ref;
+        if (!p)
+            continue;
+        p->pid = c->pid;
+        p->shutdown = c->spec.shutdown;
+        p->restart = c->spec.restart;
+        grove_monitor(c->pid, &ref);
+        grove_unlink(c->pid);
+        grove_reason_t sig = p->shutdown == GROVE_SHUTDOWN_BRUTAL_KILL
+                                 ? grove_reason_of(GROVE_EXIT_KILL)
+                                 : grove_reason_shutdown(NULL);
+        grove_exit_signal(c->pid, &sig);
+        if (p->shutdown > 0)
+            p->deadline = now + (uint64_t)p->shutdown;
+        else if (p->shutdown == GROVE_SHUTDOWN_IMMEDIATE)
+            p->deadline = now;
+        if (p->deadline && p->deadline < next)
+            next = p->deadline;
+        grove__map_put(by_ref, ref.id, (uint64_t)(uintptr_t)p);
+        (*n)++;
+    }
+    return next;
+}
+
+/* Kills every child whose shutdown time is over; returns the next
+ * deadline. */
+static uint64_t kill_expired(grove__map_t *by_ref)
+{
+    uint64_t k, v, now = grove__mono_ms(), next = UINT64_MAX;
+    for (uint32_t i = 0; grove__map_next(by_ref, &i, &k, &v);) {
+        pending_t *p = (pending_t *)(uintptr_t)v;
+        if (!p->deadline || p->killed)
+            continue;
+        if (p->deadline <= now) {
+            grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+            grove_exit_signal(p->pid, &kill);
+            p->killed = true;
+        } else if (p->deadline < next) {
+            next = p->deadline;
+        }
+    }
+    return next;
+}
+
+static void shutdown_all(dsup_t *d)
+{
+    grove__map_t by_ref = {0};
+    size_t left = 0;
+    uint64_t next = signal_all(d, &by_ref, &left);
+    while (left) {
+        grove_timeout_t wait = GROVE_INFINITY;
+        if (next != UINT64_MAX) {
+            uint64_t now = grove__mono_ms();
+            wait = next > now ? (grove_timeout_t)(next - now) : 0;
+        }
+        grove_msg_t *m;
+        if (grove_recv(&m, wait) != 0) {
+            next = kill_expired(&by_ref);
+            continue;
+        }
+        uint64_t v;
+        if (grove_msg_kind(m) == GROVE_MSG_DOWN &&
+            grove__map_del(&by_ref, grove_msg_ref(m).id, &v)) {
+            pending_t *p = (pending_t *)(uintptr_t)v;
+            if (!grove__shutdown_accepted(p->restart, p->shutdown,
+                                          grove_msg_reason(m)))
+                report("shutdown_error", p->pid, grove_msg_reason(m));
+            free(p);
+            left--;
+        }
+        grove_msg_free(m);
+    }
+    grove__map_free(&by_ref);
+}
+
+/* ---- callbacks -------------------------------------------------------------------- */
+
+static void free_dsup(void *arg)
+{
+    dsup_t *d = arg;
+    uint64_t k, v;
+    for (uint32_t i = 0; grove__map_next(&d->kids, &i, &k, &v);)
+        free((void *)(uintptr_t)v);
+    grove__map_free(&d->kids);
+    grove__intensity_free(&d->intensity);
+    free(d);
+}
+
+static grove_gs_ret_t ds_init(grove_gs_t *gs, void *arg)
+{
+    dsup_t *d = arg;
+    grove_trap_exit(true);
+    grove_resource_attach(free_dsup, d, NULL);
+    grove_gs_set_state(gs, d);
+    d->seed = (unsigned)grove_self().id;
+    int max = d->o.max_restarts == GROVE_NO_RESTARTS ? 0 : d->o.max_restarts;
+    if (grove__intensity_init(&d->intensity, max, d->o.max_seconds) < 0)
+        return GROVE_GS_INIT_STOP(grove_reason_error(GROVE_ENOMEM, "oom"));
+    return GROVE_GS_INIT_OK();
+}
+
+static void ds_terminate(grove_gs_t *gs, const grove_reason_t *r)
+{
+    (void)r;
+    shutdown_all(grove_gs_state(gs));
+}
+
+static grove_gs_ret_t on_retry(dsup_t *d, const grove_msg_t *m)
+{
+    grove_pid_t pid;
+    if (grove_msg_size(m) != sizeof pid)
+        return GROVE_GS_NOREPLY();
+    memcpy(&pid, grove_msg_data(m), sizeof pid);
+    dchild_t *c = find(d, pid);
+    if (!c || !c->restarting)
+        return GROVE_GS_NOREPLY(); /* terminated meanwhile */
+    return restart(d, c);
+}
+
+static grove_gs_ret_t ds_info(grove_gs_t *gs, const grove_msg_t *m)
+{
+    dsup_t *d = grove_gs_state(gs);
+    if (grove_msg_kind(m) == GROVE_MSG_EXIT) {
+        dchild_t *c = find(d, grove_msg_from(m));
+        if (!c || c->restarting)
+            return GROVE_GS_NOREPLY();
+        return child_exited(d, c, grove_msg_reason(m));
+    }
+    if (grove_msg_kind(m) == GROVE_MSG_USER && grove_msg_tag(m) == MSG_RETRY)
+        return on_retry(d, m);
+    return GROVE_GS_NOREPLY();
+}
+
+static grove_gs_ret_t ds_cast(grove_gs_t *gs, const grove_msg_t *m)
+{
+    if (grove_msg_tag(m) == MSG_RETRY)
+        return on_retry(grove_gs_state(gs), m);
+    return GROVE_GS_NOREPLY();
+}
+
+static void req_start(dsup_t *d, const grove_msg_t *m, result_t *res)
+{
+    start_req_t rq;
+    memcpy(&rq, grove_msg_data(m), sizeof rq);
+    uint32_t max = d->o.max_children;
+    if (max == GROVE_MAX_CHILDREN_NONE || (max && d->count >= max)) {
+        res->rc = GROVE_EMAXCHILDREN;
+        return;
+    }
+    grove_pid_t pid;
+    int rc = grove__child_start(&rq.spec, d->o.extra, &pid, &res->why);
+    res->pid = pid;
+    if (rc == 0 && pid.id) {
+        dchild_t *c = calloc(1, sizeof *c);
+        if (!c || (c->spec = rq.spec, c->pid = pid,
+                   c->started_ms = grove__mono_ms(), insert(d, c)) < 0) {
+            free(c);
+            grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+            grove_exit_signal(pid, &kill);
+            res->rc = GROVE_ENOMEM;
+        }
+        return;
+    }
+    if (rc == 0 || rc == GROVE_EIGNORE) {
+        res->rc = GROVE_EIGNORE;
+        res->pid = GROVE_PID_NONE;
+        return;
+    }
+    res->rc = rc == GROVE_EALREADYSTARTED ? rc : GROVE_ESTARTFAIL;
+}
+
+static void req_terminate(dsup_t *d, const grove_msg_t *m, result_t *res)
+{
+    grove_pid_t pid;
+    memcpy(&pid, grove_msg_data(m), sizeof pid);
+    dchild_t *c = find(d, pid);
+    if (!c) {
+        res->rc = GROVE_ENOTFOUND;
+        return;
+    }
+    if (!c->restarting) {
+        grove_reason_t end;
+        grove__child_shutdown(c->pid, c->spec.shutdown, &end);
+        if (!grove__shutdown_accepted(c->spec.restart, c->spec.shutdown,
+                                      &end))
+            report("shutdown_error", c->pid, &end);
+    }
+    forget(d, c);
+}
+
+static grove_gs_ret_t req_which(dsup_t *d)
+{
+    size_t size = d->count * sizeof(grove_child_info_t), n = 0;
+    grove_child_info_t *out = calloc(d->count ? d->count : 1, sizeof *out);
+    if (!out)
+        return GROVE_GS_REPLY(0, NULL, 0);
+    uint64_t k, v;
+    for (uint32_t i = 0; grove__map_next(&d->kids, &i, &k, &v);) {
+        const dchild_t *c = (dchild_t *)(uintptr_t)v;
+        grove_child_info_t *o = &out[n++];
+        o->pid = c->restarting ? GROVE_PID_NONE : c->pid;
+        o->state = c->restarting ? GROVE_CHILD_RESTARTING : GROVE_CHILD_RUNNING;
+        o->type = c->spec.type;
+        o->restart = c->spec.restart;
+        o->restart_delay_ms = c->delay_ms;
+        o->restarts = c->restarts;
+    }
+    grove_gs_ret_t r = GROVE_GS_REPLY(0, out, size);
+    free(out);
+    return r;
+}
+
+static grove_gs_ret_t ds_call(grove_gs_t *gs, const grove_msg_t *m,
+                              grove_gs_from_t from)
+{
+    (void)from;
+    dsup_t *d = grove_gs_state(gs);
+    result_t res;
+    memset(&res, 0, sizeof res);
+    switch (grove_msg_tag(m)) {
+    case REQ_START_CHILD:
+        if (grove_msg_size(m) == sizeof(start_req_t))
+            req_start(d, m, &res);
+        else
+            res.rc = GROVE_EINVAL;
+        break;
+    case REQ_TERMINATE_CHILD:
+        if (grove_msg_size(m) == sizeof(grove_pid_t))
+            req_terminate(d, m, &res);
+        else
+            res.rc = GROVE_EINVAL;
+        break;
+    case REQ_WHICH_CHILDREN:
+        return req_which(d);
+    case REQ_COUNT_CHILDREN: {
+        grove_child_counts_t k = {.specs = d->count,
+                                  .active = d->active,
+                                  .supervisors = d->supervisors,
+                                  .workers = d->count - d->supervisors};
+        return GROVE_GS_REPLY(0, &k, sizeof k);
+    }
+    default:
+        res.rc = GROVE_EINVAL;
+    }
+    return GROVE_GS_REPLY(0, &res, sizeof res);
+}
+
+static int ds_status(grove_gs_t *gs, char *buf, size_t size)
+{
+    const dsup_t *d = grove_gs_state(gs);
+    return snprintf(buf, size, "%zu children (%zu active)", d ? d->count : 0,
+                    d ? d->active : 0);
+}
+
+static const grove_gs_callbacks_t ds_callbacks = {
+    .name = "dynamic_supervisor",
+    .init = ds_init,
+    .handle_call = ds_call,
+    .handle_cast = ds_cast,
+    .handle_info = ds_info,
+    .terminate = ds_terminate,
+    .format_status = ds_status,
+};
+
+/* ---- the API ------------------------------------------------------------------------- */
+
+static int bad(grove_reason_t *why, const char *what)
+{
+    if (why) {
+        *why = grove_reason_error(GROVE_EINVAL, "%s", what);
+        why->kind = GROVE_EXIT_BADARG;
+    }
+    return GROVE_EINVAL;
+}
+
+GROVE_EXPORT int grove_dynsup_start(const grove_dynsup_opts_t *opts,
+                                    grove_pid_t *pid, grove_reason_t *why)
+{
+    static const grove_dynsup_opts_t none;
+    const grove_dynsup_opts_t *o = opts ? opts : &none;
+    if (o->max_restarts < GROVE_NO_RESTARTS)
+        return bad(why, "invalid_intensity");
+    if (o->max_seconds < 0)
+        return bad(why, "invalid_period");
+    dsup_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return GROVE_ENOMEM;
+    d->o = *o;
+    if (!d->o.max_restarts)
+        d->o.max_restarts = 3;
+    if (!d->o.max_seconds)
+        d->o.max_seconds = 5;
+    grove_gs_opts_t g = {.link = o->link, .name = o->name, .via = o->via,
+                         .via_key = o->via_key, .via_key_len = o->via_key_len,
+                         .trap_exit = true};
+    grove_reason_t r = grove_reason_normal();
+    int rc = grove_gs_start(&ds_callbacks, d, &g, pid, &r);
+    if (rc != 0 && rc != GROVE_ESTARTFAIL)
+        free(d); /* init never ran */
+    if (rc != 0 && why)
+        *why = r;
+    return rc;
+}
+
+static int request(grove_server_t sup, uint64_t req, const void *data,
+                   size_t size, grove_msg_t **reply)
+{
+    grove_reason_t why;
+    int rc = grove_gs_try_call(sup, req, data, size, reply, GROVE_INFINITY,
+                               &why);
+    return rc == GROVE_EEXITED ? GROVE_ENOPROC : rc;
+}
+
+GROVE_EXPORT int grove_dynsup_start_child(grove_server_t sup,
+                                          const grove_child_spec_t *spec,
+                                          grove_pid_t *pid,
+                                          grove_reason_t *why)
+{
+    if (!spec)
+        return bad(why, "invalid_child_spec");
+    start_req_t rq = {.spec = *spec};
+    rq.spec.id = "dynamic";
+    if (spec->significant)
+        return bad(why, "invalid_significant");
+    int rc = grove_child_spec_check(&rq.spec, NULL, why);
+    if (rc < 0)
+        return rc;
+    rq.spec.id = NULL;
+    if (rq.spec.supervisor)
+        rq.spec.type = GROVE_SUPERVISOR;
+    if (rq.spec.shutdown == 0)
+        rq.spec.shutdown = rq.spec.type == GROVE_SUPERVISOR
+                               ? GROVE_SHUTDOWN_INFINITY
+                               : 5000;
+    grove_msg_t *m;
+    rc = request(sup, REQ_START_CHILD, &rq, sizeof rq, &m);
+    if (rc < 0)
+        return rc;
+    result_t res;
+    memcpy(&res, grove_msg_data(m), sizeof res);
+    grove_msg_free(m);
+    if (pid)
+        *pid = res.pid;
+    if (why && res.rc < 0 && res.rc != GROVE_EIGNORE)
+        *why = res.why;
+    return res.rc;
+}
+
+GROVE_EXPORT int grove_dynsup_terminate_child(grove_server_t sup,
+                                              grove_pid_t child)
+{
+    if (child.id == 0)
+        return GROVE_ENOTFOUND;
+    grove_msg_t *m;
+    int rc = request(sup, REQ_TERMINATE_CHILD, &child, sizeof child, &m);
+    if (rc < 0)
+        return rc;
+    result_t res;
+    memcpy(&res, grove_msg_data(m), sizeof res);
+    grove_msg_free(m);
+    return res.rc;
+}
+
+GROVE_EXPORT int grove_dynsup_which_children(grove_server_t sup,
+                                             grove_child_info_t *out,
+                                             size_t max, size_t *n)
+{
+    if ((!out && max) || !n)
+        return GROVE_EINVAL;
+    grove_msg_t *m;
+    int rc = request(sup, REQ_WHICH_CHILDREN, NULL, 0, &m);
+    if (rc < 0)
+        return rc;
+    size_t total = grove_msg_size(m) / sizeof(grove_child_info_t);
+    size_t k = total < max ? total : max;
+    if (k)
+        memcpy(out, grove_msg_data(m), k * sizeof *out);
+    *n = total;
+    grove_msg_free(m);
+    return 0;
+}
+
+GROVE_EXPORT int grove_dynsup_count_children(grove_server_t sup,
+                                             grove_child_counts_t *out)
+{
+    if (!out)
+        return GROVE_EINVAL;
+    grove_msg_t *m;
+    int rc = request(sup, REQ_COUNT_CHILDREN, NULL, 0, &m);
+    if (rc < 0)
+        return rc;
+    memcpy(out, grove_msg_data(m), sizeof *out);
+    grove_msg_free(m);
+    return 0;
+}

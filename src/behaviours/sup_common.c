@@ -1,0 +1,141 @@
+/* Supervision pieces shared by supervisor.c and dynamic_supervisor.c. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "behaviours/sup_common.h"
+
+uint64_t grove__mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int grove__child_start(const grove_child_spec_t *sp, void *extra,
+                       grove_pid_t *pid, grove_reason_t *why)
+{
+    *pid = GROVE_PID_NONE;
+    if (sp->start)
+        return sp->start(sp->arg, pid, why);
+    if (sp->start_extra)
+        return sp->start_extra(extra, sp->arg, pid, why);
+    if (sp->gen_server) {
+        grove_gs_opts_t o = {0};
+        if (sp->gs_opts)
+            o = *sp->gs_opts;
+        o.link = true;
+        return grove_gs_start(sp->gen_server, sp->arg, &o, pid, why);
+    }
+    if (sp->supervisor) {
+        grove_sup_opts_t o = {.link = true};
+        return grove_sup_start(sp->supervisor, &o, pid, why);
+    }
+    grove_spawn_opts_t o = {.link = true};
+    int rc = grove_spawn(sp->entry, sp->arg, &o, pid);
+    if (rc < 0 && why)
+        *why = grove_reason_error(rc, "spawn: %s", grove_errname(rc));
+    return rc;
+}
+
+int grove__intensity_init(grove__intensity_t *in, int max, int period)
+{
+    memset(in, 0, sizeof *in);
+    in->max = max;
+    in->period = (uint64_t)period;
+    in->cap = (size_t)max + 1;
+    in->ring = calloc(in->cap, sizeof *in->ring);
+    return in->ring ? 0 : GROVE_ENOMEM;
+}
+
+bool grove__intensity_add(grove__intensity_t *in)
+{
+    uint64_t now = grove__mono_ms() / 1000u;
+    /* OTP keeps an entry exactly period seconds old. */
+    while (in->len && in->ring[in->head] + in->period < now) {
+        in->head = (in->head + 1) % in->cap;
+        in->len--;
+    }
+    if (in->len == in->cap)
+        return false; /* already over: max + 1 inside the window */
+    in->ring[(in->head + in->len) % in->cap] = now;
+    in->len++;
+    return in->len <= (size_t)in->max;
+}
+
+void grove__intensity_free(grove__intensity_t *in)
+{
+    free(in->ring);
+    in->ring = NULL;
+}
+
+static bool is_exit_from(const grove_msg_t *m, void *arg)
+{
+    return grove_msg_kind(m) == GROVE_MSG_EXIT &&
+           grove_msg_from(m).id == *(uint64_t *)arg;
+}
+
+void grove__child_shutdown(grove_pid_t pid, grove_timeout_t t,
+                           grove_reason_t *end)
+{
+    grove_ref_t mref;
+    grove_monitor(pid, &mref);
+    grove_unlink(pid);
+    grove_msg_t *m = NULL;
+    uint64_t id = pid.id;
+    if (grove_recv_match(&m, is_exit_from, &id, 0) == 0) {
+        *end = *grove_msg_reason(m); /* it had already ended */
+        grove_msg_free(m);
+        grove_demonitor(mref, GROVE_DEMONITOR_FLUSH);
+        return;
+    }
+    grove_reason_t sig = t == GROVE_SHUTDOWN_BRUTAL_KILL
+                             ? grove_reason_of(GROVE_EXIT_KILL)
+                             : grove_reason_shutdown(NULL);
+    grove_exit_signal(pid, &sig);
+    grove_timeout_t wait = t == GROVE_SHUTDOWN_BRUTAL_KILL ||
+                                   t == GROVE_SHUTDOWN_INFINITY
+                               ? GROVE_INFINITY
+                           : t == GROVE_SHUTDOWN_IMMEDIATE ? 0
+                                                           : t;
+    if (grove_recv_ref(&m, mref, wait) != 0) {
+        grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+        grove_exit_signal(pid, &kill);
+        grove_recv_ref(&m, mref, GROVE_INFINITY);
+    }
+    *end = *grove_msg_reason(m);
+    grove_msg_free(m);
+}
+
+bool grove__shutdown_accepted(int restart, grove_timeout_t shutdown,
+                              const grove_reason_t *r)
+{
+    if (r->kind == GROVE_EXIT_KILLED)
+        return shutdown == GROVE_SHUTDOWN_BRUTAL_KILL;
+    if (r->kind == GROVE_EXIT_SHUTDOWN && !r->text[0] && !r->code)
+        return true;
+    return restart != GROVE_PERMANENT && grove_reason_is_shutdown_class(r);
+}
+
+uint32_t grove__backoff_next(const grove_backoff_t *b, uint32_t *delay,
+                             uint64_t started_ms, unsigned *seed)
+{
+    if (!b->initial_ms)
+        return 0;
+    uint32_t max = b->max_ms ? b->max_ms : 30000;
+    uint32_t reset = b->reset_after_ms ? b->reset_after_ms : 10000;
+    if (started_ms && grove__mono_ms() - started_ms >= reset)
+        *delay = 0; /* it ran long enough: start over */
+    uint32_t d = *delay ? *delay * 2 : b->initial_ms;
+    if (d > max)
+        d = max;
+    *delay = d;
+    if (b->jitter_pct) {
+        uint32_t span = d * b->jitter_pct / 100;
+        *seed = *seed * 1103515245u + 12345u;
+        int32_t noise = (int32_t)((*seed >> 8) % (2 * span + 1)) -
+                        (int32_t)span;
+        d = (uint32_t)((int32_t)d + noise);
+    }
+    return d;
+}

@@ -1,0 +1,46 @@
+/* What Supervisor and DynamicSupervisor share: starting a child from its
+ * spec, the restart-intensity ring, the shutdown procedure for one child
+ * and the backoff delay. Private to src/behaviours. */
+#ifndef GROVE_SUP_COMMON_H
+#define GROVE_SUP_COMMON_H
+
+#include "behaviours/behaviours.h"
+
+/* Starts a child as its spec says (start, start_extra, gen_server, entry
+ * or supervisor), linked to the caller. 0 with *pid, GROVE_EIGNORE, or an
+ * error with *why. */
+int grove__child_start(const grove_child_spec_t *sp, void *extra,
+                       grove_pid_t *pid, grove_reason_t *why);
+
+/* Restart intensity: the times (s) of the last max + 1 restarts. */
+typedef struct grove__intensity {
+    uint64_t *ring;
+    size_t cap, head, len;
+    int max;
+    uint64_t period;
+} grove__intensity_t;
+
+int grove__intensity_init(grove__intensity_t *in, int max, int period);
+/* Records a restart now; false when it goes over the limit. O(1)
+ * amortized whatever max is. */
+bool grove__intensity_add(grove__intensity_t *in);
+void grove__intensity_free(grove__intensity_t *in);
+
+/* OTP's shutdown procedure for one child: monitor, unlink (an EXIT
+ * already queued is taken as its end), then kill or shutdown and wait up
+ * to the shutdown time, then kill. Writes how it ended. */
+void grove__child_shutdown(grove_pid_t pid, grove_timeout_t shutdown,
+                           grove_reason_t *end);
+/* Whether an end seen during shutdown is expected (else the supervisor
+ * logs shutdown_error). */
+bool grove__shutdown_accepted(int restart, grove_timeout_t shutdown,
+                              const grove_reason_t *end);
+
+/* The next backoff delay (0: restart at once). *delay holds the delay in
+ * force and is updated; started_ms is when the child last started. */
+uint32_t grove__backoff_next(const grove_backoff_t *b, uint32_t *delay,
+                             uint64_t started_ms, unsigned *seed);
+
+uint64_t grove__mono_ms(void);
+
+#endif
