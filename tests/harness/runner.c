@@ -323,8 +323,31 @@ static int run_all(gt_test_t **v, int argc, char **argv, int first)
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s [--list] [--no-fork NAME] [NAME-or-pattern...]\n",
+            "usage: %s [--list] [--no-fork NAME] [--seeds N] [NAME-or-pattern...]\n",
             prog);
+}
+
+/* --seeds N [NAME...]: runs the tests once per seed 1..N (GROVE_SEED,
+ * read by deterministic builds) and stops at the first failing seed,
+ * which then replays the failure step for step. */
+static int run_seeds(gt_test_t **v, int argc, char **argv)
+{
+    long n = strtol(argv[2], NULL, 10);
+    for (long seed = 1; seed <= n; seed++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%ld", seed);
+        setenv("GROVE_SEED", buf, 1);
+        printf("# seed %ld\n", seed);
+        fflush(stdout);
+        int rc = run_all(v, argc, argv, 3);
+        if (rc != 0) {
+            printf("# FAILED under GROVE_SEED=%ld; replay with: "
+                   "GROVE_SEED=%ld %s NAME\n",
+                   seed, seed, argv[0]);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 static int dispatch(gt_test_t **v, int argc, char **argv)
@@ -348,6 +371,8 @@ static int dispatch(gt_test_t **v, int argc, char **argv)
         fprintf(stderr, "no test named %s\n", argv[2]);
         return 2;
     }
+    if (argc > 2 && strcmp(argv[1], "--seeds") == 0)
+        return run_seeds(v, argc, argv);
     if (argc > 1 && argv[1][0] == '-') {
         usage(argv[0]);
         return 2;
