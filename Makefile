@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 CTEST = ctest --output-on-failure --timeout 900
 
-.PHONY: all deps demo test test-release test-asan test-tsan test-valgrind \
+.PHONY: all deps demo test test-release test-asan test-tsan test-valgrind test-det \
         test-ucontext test-clang checks bench examples clean
 
 all: $(BUILD)/release/.built
@@ -24,7 +24,7 @@ demo: $(BUILD)/release/.built
 # Every test, in every build the project promises to be clean under.
 test:
 	@bash tools/install-deps.sh test
-	$(MAKE) test-release test-asan test-tsan test-ucontext test-clang test-valgrind checks
+	$(MAKE) test-release test-asan test-tsan test-ucontext test-clang test-det test-valgrind checks
 
 define build_and_test
 	cmake -S . -B $(BUILD)/$(1) $(2) $(CMAKE_FLAGS) >/dev/null
@@ -42,6 +42,15 @@ test-ucontext:
 	$(call build_and_test,ucontext,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_UCONTEXT=ON -DGROVE_BUILD_BENCH=OFF,,)
 test-clang:
 	$(call build_and_test,clang,-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_BUILD_BENCH=OFF,,)
+# Deterministic scheduling: the conformance suite under one seed, then the
+# exit-signal, link, monitor and supervision tests under several seeds.
+test-det:
+	cmake -S . -B $(BUILD)/det -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_DETERMINISTIC=ON -DGROVE_BUILD_BENCH=OFF -DGROVE_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/det -j $(JOBS)
+	cd $(BUILD)/det && GROVE_SEED=1 $(CTEST) -j 2 -L conformance
+	$(BUILD)/det/tests/grove_test_conformance --seeds 5 'exit_matrix*' 'L*' 'supervisor*' 'deterministic*' > $(BUILD)/det/seeds.log 2>&1 || (grep -E 'not ok|FAILED' $(BUILD)/det/seeds.log; exit 1)
+	@grep -c '^ok' $(BUILD)/det/seeds.log | xargs echo "seeded runs passed:"
+
 test-valgrind:
 	cmake -S . -B $(BUILD)/valgrind -DCMAKE_BUILD_TYPE=Debug -DGROVE_VALGRIND=ON -DGROVE_BUILD_BENCH=OFF -DGROVE_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)/valgrind -j $(JOBS)

@@ -27,6 +27,10 @@ typedef struct grove_config {
      * back to the OS, keeping only the bytes in use; default 1000 ms;
      * negative disables. */
     int stack_trim_ms;
+    /* Deterministic builds (GROVE_DETERMINISTIC) only: the seed of the
+     * scheduling order; 0: the GROVE_SEED environment variable, else one
+     * drawn from the clock. The seed in use is printed at start. */
+    uint64_t seed;
 } grove_config_t;
 
 /* Starts the runtime's scheduler threads. cfg may be NULL for defaults.
@@ -56,6 +60,12 @@ GROVE_EXPORT int grove_run(void (*fn)(void *), void *arg,
  * process: use a monitor) or GROVE_ENOTSTARTED. */
 GROVE_EXPORT int grove_wait(grove_pid_t pid, grove_timeout_t timeout_ms,
                             grove_reason_t *reason);
+
+/* Milliseconds on the runtime's monotonic clock since grove_start: the
+ * clock timers and timeouts use. In deterministic builds it is logical
+ * and advances only when nothing is runnable, so measure durations of
+ * Grove operations with it, not with the wall clock. 0 when stopped. */
+GROVE_EXPORT uint64_t grove_now_ms(void);
 
 /* The number of scheduler threads (0 when stopped). */
 GROVE_EXPORT int grove_scheduler_count(void);

@@ -5,12 +5,9 @@
 
 #include "behaviours/sup_common.h"
 
-uint64_t grove__mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+/* The runtime's clock: logical in deterministic builds, so restart
+ * intensity and backoff replay exactly from a seed. */
+uint64_t grove__mono_ms(void) { return grove_now_ms(); }
 
 int grove__child_start(const grove_child_spec_t *sp, void *extra,
                        grove_pid_t *pid, grove_reason_t *why)

@@ -303,6 +303,15 @@ static inline grove__proc_t *grove__current(void)
 }
 
 void grove__enqueue(grove__proc_t *p);
+grove__proc_t *grove__rq_pop(grove__sched_t *s);
+grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k);
+grove__proc_t *grove__inject_pop(void);
+void grove__run_process(grove__sched_t *s, grove__proc_t *p);
+/* Deterministic mode (GROVE_DETERMINISTIC builds): the loop that steps
+ * every scheduler on one thread, and its logical clock. */
+void *grove__det_main(void *arg);
+void grove__trim_stacks(uint64_t now_ms);
+uint64_t grove__det_now(void);
 void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p);
 void grove__enqueue_spawned(grove__proc_t *p);
 void grove__sched_wake_one(void);

@@ -78,7 +78,7 @@ static void inject(grove__proc_t *p)
     grove__sched_wake_one();
 }
 
-static grove__proc_t *inject_pop(void)
+grove__proc_t *grove__inject_pop(void)
 {
     if (atomic_load_explicit(&grove__rt.inj_len, memory_order_relaxed) == 0)
         return NULL;
@@ -158,7 +158,7 @@ void grove__enqueue_spawned(grove__proc_t *p)
     maybe_wake_idle();
 }
 
-static grove__proc_t *rq_pop(grove__sched_t *s)
+grove__proc_t *grove__rq_pop(grove__sched_t *s)
 {
     if (atomic_load_explicit(&s->rq_len, memory_order_relaxed) == 0)
         return NULL;
@@ -175,6 +175,40 @@ static grove__proc_t *rq_pop(grove__sched_t *s)
         if (!s->rq_head)
             s->rq_tail = NULL;
         s->runnext_streak = 0;
+    }
+    if (p)
+        atomic_fetch_sub_explicit(&s->rq_len, 1, memory_order_relaxed);
+    grove__spin_unlock(&s->rq_lock);
+    return p;
+}
+
+/* Removes the k-th runnable process of s (0: its runnext, if any); for
+ * deterministic mode, where the seed picks what runs next as freely as
+ * stealing and wake-ups could. */
+grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
+{
+    grove__spin_lock(&s->rq_lock);
+    grove__proc_t *p = atomic_load_explicit(&s->runnext, memory_order_relaxed);
+    if (p && k == 0) {
+        atomic_store_explicit(&s->runnext, NULL, memory_order_relaxed);
+    } else {
+        if (p)
+            k--;
+        grove__proc_t *prev = NULL;
+        p = s->rq_head;
+        while (p && k--) {
+            prev = p;
+            p = p->rq_next;
+        }
+        if (p) {
+            if (prev)
+                prev->rq_next = p->rq_next;
+            else
+                s->rq_head = p->rq_next;
+            if (s->rq_tail == p)
+                s->rq_tail = prev;
+            p->rq_next = NULL;
+        }
     }
     if (p)
         atomic_fetch_sub_explicit(&s->rq_len, 1, memory_order_relaxed);
@@ -243,9 +277,9 @@ static grove__proc_t *steal(grove__sched_t *s)
 
 static grove__proc_t *find_work(grove__sched_t *s)
 {
-    grove__proc_t *p = rq_pop(s);
+    grove__proc_t *p = grove__rq_pop(s);
     if (!p)
-        p = inject_pop();
+        p = grove__inject_pop();
     if (!p)
         p = steal(s);
     return p;
@@ -408,7 +442,7 @@ again:
     grove__enqueue_tail(s, p);
 }
 
-static void run_process(grove__sched_t *s, grove__proc_t *p)
+void grove__run_process(grove__sched_t *s, grove__proc_t *p)
 {
     if (p->stack->parked) {
         if (grove__stack_unpark(p->stack) == 0)
@@ -453,7 +487,7 @@ static void run_process(grove__sched_t *s, grove__proc_t *p)
     }
 }
 
-static void *sched_main(void *arg)
+__attribute__((unused)) static void *sched_main(void *arg)
 {
     grove__sched_t *s = arg;
     grove__tls_set_sched(s);
@@ -470,7 +504,7 @@ static void *sched_main(void *arg)
             if (idle)
                 atomic_fetch_sub(&grove__rt.nspinning, 1);
             idle = 0;
-            run_process(s, p);
+            grove__run_process(s, p);
             continue;
         }
         if (idle == 0)
@@ -566,7 +600,7 @@ static void watch_schedulers(watch_t *w, uint64_t now)
 }
 
 /* Gives back the stack pages of processes idle in receive for a while. */
-static void trim_stacks(uint64_t now)
+void grove__trim_stacks(uint64_t now)
 {
     int ms = grove__rt.cfg.stack_trim_ms;
     if (ms < 0)
@@ -598,7 +632,7 @@ static void trim_stacks(uint64_t now)
     }
 }
 
-static void *service_main(void *arg)
+__attribute__((unused)) static void *service_main(void *arg)
 {
     (void)arg;
     grove__tls_set_in_rt(1);
@@ -612,7 +646,7 @@ static void *service_main(void *arg)
         atomic_store_explicit(&grove__rt.coarse_ms, now, memory_order_relaxed);
         watch_schedulers(w, now);
         if (now - last_trim >= 100) {
-            trim_stacks(now);
+            grove__trim_stacks(now);
             last_trim = now;
         }
     }
@@ -769,6 +803,16 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
         return rc;
     }
     atomic_store(&rt->started, 1);
+#if defined(GROVE_DETERMINISTIC)
+    /* One OS thread steps every scheduler in a seeded order; no service
+     * thread: nothing may run that the seed does not decide. */
+    if (pthread_create(&rt->scheds[0].thread, NULL, grove__det_main,
+                       NULL) != 0) {
+        teardown(0, false);
+        return GROVE_ESYSCALL;
+    }
+    return 0;
+#else
     for (int i = 0; i < c.schedulers; i++)
         if (pthread_create(&rt->scheds[i].thread, NULL, sched_main,
                            &rt->scheds[i]) != 0) {
@@ -780,6 +824,7 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
         return GROVE_ESYSCALL;
     }
     return 0;
+#endif
 }
 
 GROVE_EXPORT bool grove_running(void)
@@ -812,7 +857,11 @@ GROVE_EXPORT int grove_stop(void)
         struct timespec ts = {0, 2 * 1000000};
         nanosleep(&ts, NULL);
     }
+#if defined(GROVE_DETERMINISTIC)
+    teardown(1, false);
+#else
     teardown(rt->nsched, true);
+#endif
     return 0;
 }
 

@@ -16,7 +16,16 @@
 
 uint64_t grove__ms_now(void)
 {
+#if defined(GROVE_DETERMINISTIC)
+    return grove__det_now(); /* logical: advances only when all is idle */
+#else
     return (grove__now_ns() - grove__rt.start_ns) / 1000000u;
+#endif
+}
+
+GROVE_EXPORT uint64_t grove_now_ms(void)
+{
+    return atomic_load(&grove__rt.started) ? grove__ms_now() : 0;
 }
 
 /* Never early: at least timeout whole milliseconds from now. */

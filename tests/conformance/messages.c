@@ -227,28 +227,28 @@ PROC_TEST(recv_timeouts)
     static grove_pid_t self;
     self = grove_self();
     grove_msg_t *m = NULL;
-    int64_t t0 = gt_now_ms();
+    int64_t t0 = (int64_t)grove_now_ms();
     ASSERT_ERR(grove_recv(&m, 0), GROVE_ETIMEDOUT);
     ASSERT_NULL(m);
-    ASSERT_LT(gt_now_ms() - t0, gt_scaled_ms(200));
+    ASSERT_LT((int64_t)grove_now_ms() - t0, gt_scaled_ms(200));
 
-    t0 = gt_now_ms();
+    t0 = (int64_t)grove_now_ms();
     ASSERT_ERR(grove_recv(&m, 50), GROVE_ETIMEDOUT);
-    int64_t took = gt_now_ms() - t0;
+    int64_t took = (int64_t)grove_now_ms() - t0;
     ASSERT_GE(took, 50);
     ASSERT_LT(took, gt_scaled_ms(1000));
 
-    t0 = gt_now_ms();
+    t0 = (int64_t)grove_now_ms();
     ASSERT_ERR(grove_recv_tag(&m, 3, 30), GROVE_ETIMEDOUT);
-    ASSERT_GE(gt_now_ms() - t0, 30);
+    ASSERT_GE((int64_t)grove_now_ms() - t0, 30);
 
     ASSERT_ERR(grove_recv(&m, -2), GROVE_EINVAL);
     ASSERT_ERR(grove_recv_tag(&m, 1, -5), GROVE_EINVAL);
 
     SPAWN(send_later, &self, NULL);
-    t0 = gt_now_ms();
+    t0 = (int64_t)grove_now_ms();
     ASSERT_OK(grove_recv(&m, GROVE_INFINITY));
-    ASSERT_GE(gt_now_ms() - t0, 25);
+    ASSERT_GE((int64_t)grove_now_ms() - t0, 25);
     ASSERT_EQ(grove_msg_tag(m), 10);
     grove_msg_free(m);
     ASSERT_OK(grove_recv(&m, GROVE_INFINITY));
@@ -284,11 +284,11 @@ PROC_TEST(signals_interrupt_blocked_process)
     for (int i = 0; i < 2; i++) {
         grove_pid_t p = SPAWN_MON(fns[i], NULL, NULL);
         grove_sleep(gt_scaled_ms(20));
-        int64_t t0 = gt_now_ms();
+        int64_t t0 = (int64_t)grove_now_ms();
         grove_reason_t sd = grove_reason_shutdown("wake");
         ASSERT_OK(grove_exit_signal(p, &sd));
         ASSERT_REASON_EQ(AWAIT_EXIT(p), sd);
-        ASSERT_LT(gt_now_ms() - t0, gt_scaled_ms(2000));
+        ASSERT_LT((int64_t)grove_now_ms() - t0, gt_scaled_ms(2000));
     }
 }
 
@@ -375,12 +375,12 @@ PROC_TEST(send_after_and_cancel)
 {
     grove_pid_t self = grove_self();
     grove_timer_t t;
-    int64_t t0 = gt_now_ms();
+    int64_t t0 = (int64_t)grove_now_ms();
     ASSERT_OK(grove_send_after(self, 40, 21, "tick", 4, &t));
     ASSERT_NE(t.id, 0);
     grove_msg_t *m;
     ASSERT_OK(grove_recv(&m, gt_scaled_ms(GT_WAIT_MS)));
-    ASSERT_GE(gt_now_ms() - t0, 40);
+    ASSERT_GE((int64_t)grove_now_ms() - t0, 40);
     ASSERT_EQ(grove_msg_tag(m), 21);
     ASSERT_EQ(grove_msg_size(m), 4);
     ASSERT_EQ(memcmp(grove_msg_data(m), "tick", 4), 0);
@@ -427,9 +427,9 @@ PROC_TEST(send_after_to_dead_process)
 /* grove_sleep waits at least as long as asked. */
 PROC_TEST(sleep_durations)
 {
-    int64_t t0 = gt_now_ms();
+    int64_t t0 = (int64_t)grove_now_ms();
     ASSERT_OK(grove_sleep(50));
-    int64_t took = gt_now_ms() - t0;
+    int64_t took = (int64_t)grove_now_ms() - t0;
     ASSERT_GE(took, 50);
     ASSERT_LT(took, gt_scaled_ms(1000));
     ASSERT_OK(grove_sleep(0));
