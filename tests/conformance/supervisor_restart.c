@@ -356,3 +356,29 @@ PROC_TEST(supervisor_S28_rest_for_one_other_child_fails)
                   "fail:c", "start:c");
     SUP_SHUTDOWN(sup);
 }
+
+/* A named gen_server child comes back under the same name after every
+ * crash: the name is free by the time the supervisor restarts it. */
+PROC_TEST(supervisor_restart_named_gen_server_child)
+{
+    static grove_gs_opts_t named = {.name = "sup_named_child",
+                                    .trap_exit = true};
+    set_spec(GROVE_ONE_FOR_ONE, 1, 100);
+    kids[0] = gt_child("n", GT_GEN_SERVER, GROVE_PERMANENT);
+    kids[0].gs_opts = &named;
+    grove_pid_t sup = SUP_START(&spec);
+    for (int i = 0; i < 20; i++) {
+        grove_pid_t p;
+        ASSERT_OK(grove_whereis("sup_named_child", &p));
+        ASSERT_PID_EQ(p, gt_sup_child_pid(sup, "n"));
+        grove_reason_t r = i % 2 ? grove_reason_of(GROVE_EXIT_KILL)
+                                 : grove_reason_error(20, "n fails");
+        gt_child_exit("n", r);
+        WAIT_RESTARTED(sup, "n", p);
+    }
+    ASSERT_EQ(gt_sup_stats_of(sup).restarts, 20);
+    ASSERT_EQ(gt_child_starts("n"), 21);
+    SUP_SHUTDOWN(sup);
+    grove_pid_t p;
+    ASSERT_ERR(grove_whereis("sup_named_child", &p), GROVE_ENOTFOUND);
+}
