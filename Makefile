@@ -24,7 +24,7 @@ demo: $(BUILD)/release/.built
 # Every test, in every build the project promises to be clean under.
 test:
 	@bash tools/install-deps.sh test
-	$(MAKE) test-release test-asan test-tsan test-ucontext test-clang test-det test-valgrind checks
+	$(MAKE) test-release test-asan test-tsan test-ucontext test-clang test-det test-valgrind checks test-fuzz
 
 define build_and_test
 	cmake -S . -B $(BUILD)/$(1) $(2) $(CMAKE_FLAGS) >/dev/null
@@ -35,7 +35,7 @@ endef
 test-release:
 	$(call build_and_test,release,-DCMAKE_BUILD_TYPE=RelWithDebInfo,,)
 test-asan:
-	$(call build_and_test,asan,-DCMAKE_BUILD_TYPE=Debug -DGROVE_ASAN=ON -DGROVE_BUILD_BENCH=OFF,,)
+	$(call build_and_test,asan,-DCMAKE_BUILD_TYPE=Debug -DGROVE_ASAN=ON -DGROVE_FAILPOINTS=ON -DGROVE_BUILD_BENCH=OFF,,)
 test-tsan:
 	$(call build_and_test,tsan,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_TSAN=ON -DGROVE_BUILD_BENCH=OFF,GROVE_TEST_TIMEOUT_MULT=4,)
 test-ucontext:
@@ -56,6 +56,20 @@ test-valgrind:
 	cmake --build $(BUILD)/valgrind -j $(JOBS)
 	bash tools/valgrind.sh $(BUILD)/valgrind
 
+# libFuzzer targets (fuzz/README.md), built with clang in $(BUILD)/fuzz.
+# `make fuzz` replays fuzz/regressions and fuzzes each target for
+# FUZZ_SECONDS (default 300); test-fuzz, part of `make test`, does the same
+# for 20 s each. FUZZ_TARGETS picks targets (default: all).
+.PHONY: fuzz fuzz-build test-fuzz
+fuzz-build:
+	@bash tools/install-deps.sh test
+	cmake -S . -B $(BUILD)/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_FUZZ=ON -DGROVE_BUILD_TESTS=OFF -DGROVE_BUILD_BENCH=OFF -DGROVE_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/fuzz -j $(JOBS) --target grove_fuzz
+fuzz: fuzz-build
+	bash fuzz/run.sh $(BUILD)/fuzz $(or $(FUZZ_SECONDS),300) $(FUZZ_TARGETS)
+test-fuzz: fuzz-build
+	bash fuzz/run.sh $(BUILD)/fuzz $(or $(FUZZ_SECONDS),20) $(FUZZ_TARGETS)
+
 checks: $(BUILD)/release/.built
 	bash tools/check.sh $(BUILD)/release
 
@@ -64,6 +78,14 @@ bench:
 	cmake -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release -DGROVE_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)/bench -j $(JOBS) --target grove_bench
 	bash bench/run.sh $(BUILD)/bench
+
+# Chaos soak: the application tree under random kills and faults for
+# SOAK_SECONDS (default 600), then its invariants and leak checks; the
+# summary is also kept in $(BUILD)/release/soak.log.
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: $(BUILD)/release/.built
+	bash tools/soak.sh $(BUILD)/release $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(BUILD)

@@ -16,5 +16,9 @@
 #include "grove/application.h"
 #include "grove/dynamic_supervisor.h"
 #include "grove/registry.h"
+#include "grove/task.h"
+#include "grove/agent.h"
+#include "grove/partition_supervisor.h"
+#include "grove/testing.h"
 
 #endif

@@ -46,7 +46,8 @@ GROVE_EXPORT int grove_send_owned(grove_pid_t to, uint64_t tag, void *data,
 
 /* Receives the oldest message. timeout_ms: 0 polls, GROVE_INFINITY waits.
  * Returns 0 and sets *out, GROVE_ETIMEDOUT, GROVE_EINVAL or
- * GROVE_ENOTPROC. Exit signals that arrive meanwhile take effect. */
+ * GROVE_ENOTPROC (then *out is NULL). Exit signals that arrive meanwhile
+ * take effect. */
 GROVE_EXPORT int grove_recv(grove_msg_t **out, grove_timeout_t timeout_ms);
 
 /* Receives the oldest message with this tag (user messages only). */

@@ -62,6 +62,8 @@ typedef struct grove_child_spec {
     /* A gen_server child: started with grove_gs_start(gen_server, arg,
      * gs_opts with link set). */
     const grove_gs_callbacks_t *gen_server;
+    /* Start options of a gen_server or supervisor child (its name, ...);
+     * link is always set. */
     const grove_gs_opts_t *gs_opts;
     /* A plain process child: spawned linked, running entry(arg). */
     void (*entry)(void *arg);

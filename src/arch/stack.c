@@ -12,6 +12,7 @@
  * recently active stacks split off a guard and a read-write range).
  */
 #include "arch/arch.h"
+#include "base/failpoint.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -72,11 +73,11 @@ void grove__stacks_set_budget(uint64_t stacks) { S.budget = stacks; }
 static bool probe_light_guards(void)
 {
     size_t pg = grove__page_size();
-    char *m = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+    char *m = grove__mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
         return false;
-    bool ok = madvise(m, pg, MADV_GUARD_INSTALL) == 0;
+    bool ok = grove__madvise(m, pg, MADV_GUARD_INSTALL) == 0;
     munmap(m, 2 * pg);
     return ok;
 }
@@ -119,13 +120,13 @@ static grove__stack_t *carve_locked(int *err)
 {
     region_t *r = S.regions;
     if (!r || r->carved == REGION_STACKS) {
-        r = calloc(1, sizeof *r);
+        r = grove__calloc(1, sizeof *r);
         if (!r) {
             *err = GROVE_ENOMEM;
             return NULL;
         }
         r->len = S.slot * REGION_STACKS;
-        r->base = mmap(NULL, r->len,
+        r->base = grove__mmap(NULL, r->len,
                        S.light ? PROT_READ | PROT_WRITE : PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (r->base == MAP_FAILED) {
@@ -140,7 +141,7 @@ static grove__stack_t *carve_locked(int *err)
     st->lo = r->base + (size_t)r->carved * S.slot + S.page;
     st->size = S.default_size;
     st->chunked = true;
-    if (S.light && madvise(st->lo - S.page, S.page, MADV_GUARD_INSTALL)) {
+    if (S.light && grove__madvise(st->lo - S.page, S.page, MADV_GUARD_INSTALL)) {
         *err = GROVE_ENOMEM;
         return NULL;
     }
@@ -179,7 +180,7 @@ static grove__stack_t *get_default(grove__stack_cache_t *c, int *err)
     if (need_rw && S.light) {
         atomic_fetch_add_explicit(&n_mapped, 1, memory_order_relaxed);
     } else if (need_rw) {
-        if (mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0) {
+        if (grove__mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0) {
             /* Out of mappings or memory: give the slot back untouched. */
             pthread_mutex_lock(&S.lock);
             st->next = S.fresh;
@@ -197,17 +198,17 @@ static grove__stack_t *get_custom(size_t size, int *err)
 {
     size_t pg = grove__page_size();
     size = (size + pg - 1) & ~(pg - 1);
-    grove__stack_t *st = calloc(1, sizeof *st);
+    grove__stack_t *st = grove__calloc(1, sizeof *st);
     if (!st) {
         *err = GROVE_ENOMEM;
         return NULL;
     }
-    char *m = mmap(NULL, size + pg,
+    char *m = grove__mmap(NULL, size + pg,
                    S.light ? PROT_READ | PROT_WRITE : PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED ||
-        (S.light ? madvise(m, pg, MADV_GUARD_INSTALL)
-                 : mprotect(m + pg, size, PROT_READ | PROT_WRITE)) != 0) {
+        (S.light ? grove__madvise(m, pg, MADV_GUARD_INSTALL)
+                 : grove__mprotect(m + pg, size, PROT_READ | PROT_WRITE)) != 0) {
         if (m != MAP_FAILED)
             munmap(m, size + pg);
         free(st);
@@ -284,9 +285,9 @@ void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
     if (!keep) {
         /* Too many idle stacks: give the memory (and mapping) back. */
         if (S.light)
-            madvise(st->lo, st->size, MADV_DONTNEED);
+            grove__madvise(st->lo, st->size, MADV_DONTNEED);
         else
-            mmap(st->lo, st->size, PROT_NONE,
+            grove__mmap(st->lo, st->size, PROT_NONE,
                  MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
                  0);
         atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
@@ -328,20 +329,20 @@ int grove__stack_park(grove__stack_t *st, void *sp)
     if (from < st->lo)
         from = st->lo;
     size_t len = (size_t)(top - from);
-    void *buf = malloc(len);
+    void *buf = grove__malloc(len);
     if (!buf)
         return GROVE_ENOMEM;
     stack_copy(buf, from, len);
     if (S.light) {
         /* The pages go; the mapping and the guard marker stay. */
-        if (madvise(st->lo, st->size, MADV_DONTNEED) != 0) {
+        if (grove__madvise(st->lo, st->size, MADV_DONTNEED) != 0) {
             free(buf);
             return GROVE_ESYSCALL;
         }
     } else {
         /* Replacing the range discards its pages and makes it PROT_NONE,
          * so it merges with its neighbours' guard pages. */
-        void *m = mmap(st->lo, st->size, PROT_NONE,
+        void *m = grove__mmap(st->lo, st->size, PROT_NONE,
                        MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS |
                            MAP_NORESERVE,
                        -1, 0);
@@ -360,7 +361,7 @@ int grove__stack_park(grove__stack_t *st, void *sp)
 
 int grove__stack_unpark(grove__stack_t *st)
 {
-    if (!S.light && mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0)
+    if (!S.light && grove__mprotect(st->lo, st->size, PROT_READ | PROT_WRITE) != 0)
         return GROVE_ESYSCALL;
     stack_copy(st->lo + st->size - st->saved_len, st->saved, st->saved_len);
     free(st->saved);

@@ -1,5 +1,6 @@
 /* Base toolbox: panic and the u64 hash map. */
 #include "base/base.h"
+#include "base/failpoint.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,8 +59,8 @@ static int map_grow(grove__map_t *m)
     uint32_t ncap = m->cap ? m->cap : 4;
     while ((m->len + 1) * 2 > ncap)
         ncap *= 2;
-    uint64_t *nk = calloc(ncap, sizeof *nk);
-    uint64_t *nv = malloc(ncap * sizeof *nv);
+    uint64_t *nk = grove__calloc(ncap, sizeof *nk);
+    uint64_t *nv = grove__malloc(ncap * sizeof *nv);
     if (!nk || !nv) {
         free(nk);
         free(nv);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "base/failpoint.h"
 #include "grove/application.h"
 
 /* grove_app_stop runs in signal handlers: its atomics must not lock. */
@@ -773,8 +774,8 @@ static int run_locked(const grove_app_t *apps, size_t napps,
                       const grove_app_opts_t *opts)
 {
     run_t r = {.opts = opts, .n = napps};
-    r.slots = calloc(napps ? napps : 1, sizeof *r.slots);
-    r.probe_roots = calloc(napps ? napps : 1, sizeof *r.probe_roots);
+    r.slots = grove__calloc(napps ? napps : 1, sizeof *r.slots);
+    r.probe_roots = grove__calloc(napps ? napps : 1, sizeof *r.probe_roots);
     int rc;
     if (r.slots == NULL || r.probe_roots == NULL)
         rc = refuse("out of memory");

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "behaviours/sup_common.h"
+#include "base/failpoint.h"
 
 enum {
     REQ_START_CHILD = 1,
@@ -114,12 +115,11 @@ static void set_restarting(dsup_t *d, dchild_t *c, bool on)
 static void schedule_retry(dsup_t *d, dchild_t *c, uint32_t delay)
 {
     set_restarting(d, c, true);
-    if (delay)
-        grove_send_after(grove_self(), delay, MSG_RETRY, &c->pid,
-                         sizeof c->pid, NULL);
-    else
-        grove_gs_cast(grove_server_pid(grove_self()), MSG_RETRY, &c->pid,
-                      sizeof c->pid);
+    /* A delay whose timer cannot be set becomes an immediate retry. */
+    if (!delay || grove_send_after(grove_self(), delay, MSG_RETRY, &c->pid,
+                                   sizeof c->pid, NULL) != 0)
+        grove__send_reliable(grove_self(), MSG_RETRY, GROVE_REF_NONE, &c->pid,
+                             sizeof c->pid, GROVE__MSGF_CAST);
 }
 
 static grove_gs_ret_t restart(dsup_t *d, dchild_t *c)
@@ -185,14 +185,19 @@ static uint64_t signal_all(dsup_t *d, grove__map_t *by_ref, size_t *n)
         dchild_t *c = (dchild_t *)(uintptr_t)v;
         if (c->restarting)
             continue;
-        pending_t *p = calloc(1, sizeof *p);
+        pending_t *p = grove__calloc(1, sizeof *p);
         grove_ref_t ref;
-        if (!p)
+        if (!p || grove_monitor(c->pid, &ref) < 0) {
+            /* Out of memory: it cannot be waited for; make sure it ends. */
+            grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+            free(p);
+            grove_unlink(c->pid);
+            grove_exit_signal(c->pid, &kill);
             continue;
+        }
         p->pid = c->pid;
         p->shutdown = c->spec.shutdown;
         p->restart = c->spec.restart;
-        grove_monitor(c->pid, &ref);
         grove_unlink(c->pid);
         grove_reason_t sig = p->shutdown == GROVE_SHUTDOWN_BRUTAL_KILL
                                  ? grove_reason_of(GROVE_EXIT_KILL)
@@ -204,7 +209,13 @@ static uint64_t signal_all(dsup_t *d, grove__map_t *by_ref, size_t *n)
             p->deadline = now;
         if (p->deadline && p->deadline < next)
             next = p->deadline;
-        grove__map_put(by_ref, ref.id, (uint64_t)(uintptr_t)p);
+        if (grove__map_put(by_ref, ref.id, (uint64_t)(uintptr_t)p) < 0) {
+            grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+            grove_exit_signal(p->pid, &kill);
+            grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
+            free(p);
+            continue;
+        }
         (*n)++;
     }
     return next;
@@ -278,7 +289,10 @@ static grove_gs_ret_t ds_init(grove_gs_t *gs, void *arg)
 {
     dsup_t *d = arg;
     grove_trap_exit(true);
-    grove_resource_attach(free_dsup, d, NULL);
+    if (grove_resource_attach(free_dsup, d, NULL) < 0) {
+        free(d);
+        return GROVE_GS_INIT_STOP(grove_reason_error(GROVE_ENOMEM, "oom"));
+    }
     grove_gs_set_state(gs, d);
     d->seed = (unsigned)grove_self().id;
     int max = d->o.max_restarts == GROVE_NO_RESTARTS ? 0 : d->o.max_restarts;
@@ -339,7 +353,7 @@ static void req_start(dsup_t *d, const grove_msg_t *m, result_t *res)
     int rc = grove__child_start(&rq.spec, d->o.extra, &pid, &res->why);
     res->pid = pid;
     if (rc == 0 && pid.id) {
-        dchild_t *c = calloc(1, sizeof *c);
+        dchild_t *c = grove__calloc(1, sizeof *c);
         if (!c || (c->spec = rq.spec, c->pid = pid,
                    c->started_ms = grove__mono_ms(), insert(d, c)) < 0) {
             free(c);
@@ -379,7 +393,7 @@ static void req_terminate(dsup_t *d, const grove_msg_t *m, result_t *res)
 static grove_gs_ret_t req_which(dsup_t *d)
 {
     size_t size = d->count * sizeof(grove_child_info_t), n = 0;
-    grove_child_info_t *out = calloc(d->count ? d->count : 1, sizeof *out);
+    grove_child_info_t *out = grove__calloc(d->count ? d->count : 1, sizeof *out);
     if (!out)
         return GROVE_GS_REPLY(0, NULL, 0);
     uint64_t k, v;
@@ -470,7 +484,7 @@ GROVE_EXPORT int grove_dynsup_start(const grove_dynsup_opts_t *opts,
         return bad(why, "invalid_intensity");
     if (o->max_seconds < 0)
         return bad(why, "invalid_period");
-    dsup_t *d = calloc(1, sizeof *d);
+    dsup_t *d = grove__calloc(1, sizeof *d);
     if (!d)
         return GROVE_ENOMEM;
     d->o = *o;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "behaviours/behaviours.h"
+#include "base/failpoint.h"
 
 struct grove_gs {
     const grove_gs_callbacks_t *cb;
@@ -119,7 +120,11 @@ static int report_hook(void *arg, char *buf, size_t size)
 /* OTP's "Generic server terminating" report, for abnormal reasons. */
 static void terminating_report(grove_gs_t *gs, const grove_reason_t *r)
 {
-    if (grove_reason_is_shutdown_class(r))
+    /* Crashes (faults, assertions) get the runtime's crash report, which
+     * carries this server's last message and state through the report
+     * hook: one report per crash. */
+    if (grove_reason_is_shutdown_class(r) || r->kind == GROVE_EXIT_FAULT ||
+        r->kind == GROVE_EXIT_ASSERT)
         return;
     char pid[GROVE_PID_STR_MAX], reason[256], extra[1024], text[400];
     grove_pid_t self = grove_self();
@@ -161,14 +166,21 @@ static _Noreturn void gs_stop(grove_gs_t *gs, const grove_reason_t *r)
 
 /* ---- start ---------------------------------------------------------------------- */
 
+/* The starter waits for this or for our death: if the ack cannot even be
+ * sent, die, and its monitor reports the failed start. */
 static void send_ack(const start_block_t *sb, int rc, grove_pid_t holder,
                      const grove_reason_t *r)
 {
     ack_t a = {.rc = rc, .holder = holder};
     if (r)
         a.reason = *r;
-    grove__send_ex(sb->parent, 0, sb->ack_ref, &a, sizeof a,
-                   GROVE__MSGF_ACK);
+    int err = grove__send_ex(sb->parent, 0, sb->ack_ref, &a, sizeof a,
+                             GROVE__MSGF_ACK);
+    if (err == GROVE_ENOMEM) {
+        grove_reason_t oom = grove_reason_error(GROVE_ENOMEM,
+                                                "start acknowledgement");
+        grove_exit(&oom);
+    }
 }
 
 static void unregister_names(grove_gs_t *gs)
@@ -287,7 +299,7 @@ static void consume_exit(grove_pid_t pid, bool linked)
 static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
                                  const grove_gs_opts_t *o, int *err)
 {
-    start_block_t *sb = calloc(1, sizeof *sb);
+    start_block_t *sb = grove__calloc(1, sizeof *sb);
     if (!sb) {
         *err = GROVE_ENOMEM;
         return NULL;
@@ -299,7 +311,7 @@ static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
     if (o->via) {
         sb->via = o->via;
         sb->via_key_len = o->via_key_len;
-        sb->via_key = malloc(o->via_key_len ? o->via_key_len : 1);
+        sb->via_key = grove__malloc(o->via_key_len ? o->via_key_len : 1);
         if (!sb->via_key) {
             free(sb);
             *err = GROVE_ENOMEM;
@@ -433,7 +445,8 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
 static void reply_to(grove_gs_from_t from, uint64_t tag, const void *data,
                      size_t size)
 {
-    grove__send_ex(from.pid, tag, from.ref, data, size, GROVE__MSGF_ALIAS);
+    grove__send_reliable(from.pid, tag, from.ref, data, size,
+                         GROVE__MSGF_ALIAS);
 }
 
 GROVE_EXPORT int grove_gs_reply(grove_gs_from_t from, uint64_t tag,
@@ -465,7 +478,7 @@ GROVE_EXPORT grove_gs_ret_t grove_gs_make_reply(uint64_t tag, const void *data,
             memcpy(r.reply_buf, data, size);
         return r;
     }
-    r.reply_heap = malloc(size);
+    r.reply_heap = grove__malloc(size);
     if (!r.reply_heap) {
         r.action = GROVE_GS_STOP;
         r.has_reply = false;
@@ -671,8 +684,16 @@ GROVE_EXPORT int grove_gs_try_call(grove_server_t srv, uint64_t tag,
     grove_ref_t ref = grove_make_ref();
     if ((rc = grove__alias_activate(ref)) < 0)
         return rc;
-    grove__monitor_with_ref(pid, ref);
-    grove__send_ex(pid, tag, ref, req, size, GROVE__MSGF_CALL);
+    if ((rc = grove__monitor_with_ref(pid, ref)) < 0) {
+        grove__alias_deactivate(ref);
+        return rc;
+    }
+    rc = grove__send_ex(pid, tag, ref, req, size, GROVE__MSGF_CALL);
+    if (rc == GROVE_ENOMEM) {
+        grove__alias_deactivate(ref);
+        grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
+        return rc;
+    }
     grove_msg_t *m;
     rc = grove_recv_ref(&m, ref, timeout);
     if (rc == GROVE_ETIMEDOUT) {
@@ -767,8 +788,14 @@ GROVE_EXPORT int grove_gs_stop(grove_server_t srv,
         return GROVE_ECALLINGSELF;
     grove_reason_t r = reason ? *reason : grove_reason_normal();
     grove_ref_t mref;
-    grove_monitor(pid, &mref);
-    grove__send_ex(pid, 0, GROVE_REF_NONE, &r, sizeof r, GROVE__MSGF_STOP);
+    if ((rc = grove_monitor(pid, &mref)) < 0)
+        return rc;
+    rc = grove__send_ex(pid, 0, GROVE_REF_NONE, &r, sizeof r,
+                        GROVE__MSGF_STOP);
+    if (rc == GROVE_ENOMEM) {
+        grove_demonitor(mref, GROVE_DEMONITOR_FLUSH);
+        return rc;
+    }
     grove_msg_t *m;
     rc = grove_recv_ref(&m, mref, timeout);
     if (rc == GROVE_ETIMEDOUT) {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "behaviours/behaviours.h"
+#include "base/failpoint.h"
 
 typedef struct entry {
     struct entry *next;  /* bucket chain */
@@ -117,15 +118,15 @@ static unsigned stripes_for(unsigned partitions)
 static int alloc_tables(grove_registry_t *r, unsigned n)
 {
     r->mask = n - 1;
-    r->stripes = calloc(n, sizeof *r->stripes);
-    r->owners = calloc(n, sizeof *r->owners);
+    r->stripes = grove__calloc(n, sizeof *r->stripes);
+    r->owners = grove__calloc(n, sizeof *r->owners);
     if (!r->stripes || !r->owners)
         return GROVE_ENOMEM;
     for (unsigned i = 0; i < n; i++) {
         r->stripes[i].nbuckets = 16;
-        r->stripes[i].buckets = calloc(16, sizeof(entry_t *));
+        r->stripes[i].buckets = grove__calloc(16, sizeof(entry_t *));
         r->owners[i].nbuckets = 16;
-        r->owners[i].buckets = calloc(16, sizeof(owner_t *));
+        r->owners[i].buckets = grove__calloc(16, sizeof(owner_t *));
         if (!r->stripes[i].buckets || !r->owners[i].buckets)
             return GROVE_ENOMEM;
     }
@@ -136,12 +137,12 @@ static int copy_listeners(grove_registry_t *r, const grove_registry_opts_t *o)
 {
     if (!o->nlisteners)
         return 0;
-    r->listeners = calloc(o->nlisteners, sizeof *r->listeners);
+    r->listeners = grove__calloc(o->nlisteners, sizeof *r->listeners);
     if (!r->listeners)
         return GROVE_ENOMEM;
     r->nlisteners = o->nlisteners;
     for (size_t i = 0; i < o->nlisteners; i++)
-        if (!o->listeners[i] || !(r->listeners[i] = strdup(o->listeners[i])))
+        if (!o->listeners[i] || !(r->listeners[i] = grove__strdup(o->listeners[i])))
             return o->listeners[i] ? GROVE_ENOMEM : GROVE_EINVAL;
     return 0;
 }
@@ -156,7 +157,7 @@ static int publish_name(grove_registry_t *r, const char *name)
             pthread_mutex_unlock(&named_lock);
             return GROVE_EEXIST;
         }
-    r->name = strdup(name);
+    r->name = grove__strdup(name);
     if (r->name) {
         r->next_named = named;
         named = r;
@@ -175,7 +176,7 @@ GROVE_EXPORT int grove_registry_new(const grove_registry_opts_t *opts,
         return GROVE_EINVAL;
     if (!grove_running())
         return GROVE_ENOTSTARTED;
-    grove_registry_t *r = calloc(1, sizeof *r);
+    grove_registry_t *r = grove__calloc(1, sizeof *r);
     if (!r)
         return GROVE_ENOMEM;
     r->keys = o->keys;
@@ -274,7 +275,7 @@ static owner_t **owner_slot(ostripe_t *os, grove_pid_t pid)
 static void ostripe_grow(ostripe_t *os)
 {
     size_t nb = os->nbuckets * 2;
-    owner_t **b = calloc(nb, sizeof *b);
+    owner_t **b = grove__calloc(nb, sizeof *b);
     if (!b)
         return;
     owner_t **old = os->buckets;
@@ -342,7 +343,7 @@ static owner_t *own(grove_registry_t *r, grove_pid_t self, bool create)
     grove__spin_unlock(&os->lock);
     if (ow || !create)
         return ow;
-    ow = calloc(1, sizeof *ow);
+    ow = grove__calloc(1, sizeof *ow);
     if (!ow)
         return NULL;
     ow->pid = self;
@@ -407,7 +408,7 @@ static bool key_eq(const entry_t *e, uint64_t h, const void *key, size_t len)
 static void stripe_grow(stripe_t *s)
 {
     size_t nb = s->nbuckets * 2;
-    entry_t **b = calloc(nb, sizeof *b);
+    entry_t **b = grove__calloc(nb, sizeof *b);
     if (!b)
         return;
     for (size_t i = 0; i < s->nbuckets; i++)
@@ -429,7 +430,7 @@ static void notify(grove_registry_t *r, uint64_t tag, grove_pid_t pid,
     if (!r->nlisteners)
         return;
     size_t size = sizeof(grove_reg_event_t) + len;
-    unsigned char *buf = malloc(size);
+    unsigned char *buf = grove__malloc(size);
     if (!buf)
         return;
     grove_reg_event_t ev = {.pid = pid, .value = value, .key_len = len};
@@ -477,7 +478,7 @@ GROVE_EXPORT int grove_registry_register(grove_registry_t *r, const void *key,
     grove_pid_t self = grove_self();
     if (!self.id)
         return GROVE_ENOTPROC;
-    entry_t *e = malloc(sizeof *e + (len ? len : 1));
+    entry_t *e = grove__malloc(sizeof *e + (len ? len : 1));
     if (!e)
         return GROVE_ENOMEM;
     e->hash = hash_bytes(key, len);
@@ -695,7 +696,7 @@ GROVE_EXPORT int grove_registry_dispatch(grove_registry_t *r,
         if (buf != small)
             free(buf);
         cap = n + 16;
-        buf = malloc(cap * sizeof *buf);
+        buf = grove__malloc(cap * sizeof *buf);
         if (!buf)
             return GROVE_ENOMEM;
     }
@@ -721,8 +722,8 @@ GROVE_EXPORT int grove_registry_put_meta(grove_registry_t *r, const char *key,
 {
     if (!r || !key || (!val && len))
         return GROVE_EINVAL;
-    meta_t *m = malloc(sizeof *m + (len ? len : 1));
-    if (!m || !(m->key = strdup(key))) {
+    meta_t *m = grove__malloc(sizeof *m + (len ? len : 1));
+    if (!m || !(m->key = grove__strdup(key))) {
         free(m);
         return GROVE_ENOMEM;
     }

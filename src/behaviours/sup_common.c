@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "behaviours/sup_common.h"
+#include "base/failpoint.h"
 
 /* The runtime's clock: logical in deterministic builds, so restart
  * intensity and backoff replay exactly from a seed. */
@@ -25,7 +26,10 @@ int grove__child_start(const grove_child_spec_t *sp, void *extra,
         return grove_gs_start(sp->gen_server, sp->arg, &o, pid, why);
     }
     if (sp->supervisor) {
-        grove_sup_opts_t o = {.link = true};
+        grove_sup_opts_t o = {0};
+        if (sp->gs_opts)
+            o = *sp->gs_opts; /* e.g. its registered name */
+        o.link = true;
         return grove_sup_start(sp->supervisor, &o, pid, why);
     }
     grove_spawn_opts_t o = {.link = true};
@@ -41,7 +45,7 @@ int grove__intensity_init(grove__intensity_t *in, int max, int period)
     in->max = max;
     in->period = (uint64_t)period;
     in->cap = (size_t)max + 1;
-    in->ring = calloc(in->cap, sizeof *in->ring);
+    in->ring = grove__calloc(in->cap, sizeof *in->ring);
     return in->ring ? 0 : GROVE_ENOMEM;
 }
 
@@ -76,7 +80,15 @@ void grove__child_shutdown(grove_pid_t pid, grove_timeout_t t,
                            grove_reason_t *end)
 {
     grove_ref_t mref;
-    grove_monitor(pid, &mref);
+    if (grove_monitor(pid, &mref) < 0) {
+        /* Out of memory for the monitor: it cannot be waited for, so it
+         * is killed (exit signals are never lost). */
+        grove_unlink(pid);
+        grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+        grove_exit_signal(pid, &kill);
+        *end = grove_reason_of(GROVE_EXIT_KILLED);
+        return;
+    }
     grove_unlink(pid);
     grove_msg_t *m = NULL;
     uint64_t id = pid.id;

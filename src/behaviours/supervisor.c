@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "behaviours/sup_common.h"
+#include "base/failpoint.h"
 
 enum {
     REQ_START_CHILD = 1,
@@ -223,13 +224,13 @@ static child_t *add_child(sup_t *s, const grove_child_spec_t *spec)
 {
     if (s->n == s->cap) {
         size_t ncap = s->cap ? s->cap * 2 : 8;
-        child_t **k = realloc(s->kids, ncap * sizeof *k);
+        child_t **k = grove__realloc(s->kids, ncap * sizeof *k);
         if (!k)
             return NULL;
         s->kids = k;
         s->cap = ncap;
     }
-    child_t *c = calloc(1, sizeof *c);
+    child_t *c = grove__calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->spec = *spec;
@@ -315,8 +316,10 @@ static int max_restarts(const sup_t *s)
 
 static bool add_restart(sup_t *s)
 {
-    s->total_restarts++;
-    return grove__intensity_add(&s->intensity);
+    if (!grove__intensity_add(&s->intensity))
+        return false;
+    s->total_restarts++; /* counted only when it happens */
+    return true;
 }
 
 /* ---- restarting -------------------------------------------------------------------- */
@@ -331,12 +334,11 @@ static void schedule_retry(sup_t *s, child_t *c, uint32_t delay)
     } msg;
     msg.gen = c->retry_gen;
     memcpy(msg.id, c->id, sizeof msg.id);
-    if (delay)
-        grove_send_after(grove_self(), delay, MSG_RETRY, &msg, sizeof msg,
-                         NULL);
-    else
-        grove_gs_cast(grove_server_pid(grove_self()), MSG_RETRY, &msg,
-                      sizeof msg);
+    /* A delay whose timer cannot be set becomes an immediate retry. */
+    if (!delay || grove_send_after(grove_self(), delay, MSG_RETRY, &msg,
+                                   sizeof msg, NULL) != 0)
+        grove__send_reliable(grove_self(), MSG_RETRY, GROVE_REF_NONE, &msg,
+                             sizeof msg, GROVE__MSGF_CAST);
 }
 
 /* Starts children [from, n) in order after a group restart; on a failure
@@ -501,13 +503,17 @@ static grove_gs_ret_t sup_init(grove_gs_t *gs, void *arg)
 {
     start_block_t *b = arg;
     grove_trap_exit(true);
-    sup_t *s = calloc(1, sizeof *s);
+    sup_t *s = grove__calloc(1, sizeof *s);
     grove_reason_t why = grove_reason_normal();
     if (!s) {
         free(b);
         return GROVE_GS_INIT_STOP(grove_reason_error(GROVE_ENOMEM, "oom"));
     }
-    grove_resource_attach(release_sup, s, NULL);
+    if (grove_resource_attach(release_sup, s, NULL) < 0) {
+        free(s);
+        free(b);
+        return GROVE_GS_INIT_STOP(grove_reason_error(GROVE_ENOMEM, "oom"));
+    }
     grove_gs_set_state(gs, s);
     s->flags = b->spec.flags;
     memcpy(s->name, b->name, sizeof s->name);
@@ -689,7 +695,7 @@ static void fill_info(const child_t *c, grove_child_info_t *o)
 static grove_gs_ret_t req_which(sup_t *s)
 {
     size_t size = s->n * sizeof(grove_child_info_t);
-    grove_child_info_t *out = malloc(size ? size : 1);
+    grove_child_info_t *out = grove__malloc(size ? size : 1);
     if (!out)
         return GROVE_GS_REPLY(0, NULL, 0);
     for (size_t i = 0; i < s->n; i++)
@@ -827,7 +833,7 @@ static start_block_t *make_block(const grove_sup_spec_t *spec, int *rc,
         *rc = invalid(why, "invalid_child_spec", NULL);
         return NULL;
     }
-    start_block_t *b = calloc(1, sizeof *b + sp.nchildren * sizeof(spec_msg_t));
+    start_block_t *b = grove__calloc(1, sizeof *b + sp.nchildren * sizeof(spec_msg_t));
     if (!b) {
         *rc = GROVE_ENOMEM;
         return NULL;

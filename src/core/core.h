@@ -32,6 +32,11 @@ GROVE__HIDDEN void grove__log_emit(const grove_log_event_t *ev);
 GROVE__HIDDEN int grove__send_ex(grove_pid_t to, uint64_t tag, grove_ref_t ref,
                                  const void *data, size_t size,
                                  unsigned flags);
+/* As grove__send_ex, but out of memory it waits for memory instead of
+ * failing: for replies and self-messages that someone waits on. */
+GROVE__HIDDEN int grove__send_reliable(grove_pid_t to, uint64_t tag,
+                                       grove_ref_t ref, const void *data,
+                                       size_t size, unsigned flags);
 GROVE__HIDDEN unsigned grove__msg_flags(const grove_msg_t *m);
 /* Activates or removes an alias of the calling process: a message sent
  * with GROVE__MSGF_ALIAS and this ref is dropped unless it is active when

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "base/failpoint.h"
 
 #define ALTSTACK_SIZE (64 * 1024)
 #define LANDING_SIZE (32 * 1024)
@@ -207,7 +208,7 @@ void grove__fault_fini(void)
 
 int grove__fault_thread_init(grove__sched_t *s)
 {
-    void *m = mmap(NULL, ALTSTACK_SIZE + LANDING_SIZE,
+    void *m = grove__mmap(NULL, ALTSTACK_SIZE + LANDING_SIZE,
                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return GROVE_ENOMEM;

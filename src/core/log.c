@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/internal.h"
+#include "base/failpoint.h"
 
 struct grove_log_handler {
     grove_log_handler_t *next;
@@ -45,7 +46,7 @@ static int env_level(void)
 static int add_locked(grove_log_handler_fn fn, void *arg, int min_level,
                       grove_log_handler_t **out)
 {
-    grove_log_handler_t *h = calloc(1, sizeof *h);
+    grove_log_handler_t *h = grove__calloc(1, sizeof *h);
     if (!h)
         return GROVE_ENOMEM;
     h->fn = fn;
@@ -257,7 +258,7 @@ static void json_put(FILE *f, const char *s)
         fputs(small, f);
         return;
     }
-    char *big = malloc((size_t)n + 1);
+    char *big = grove__malloc((size_t)n + 1);
     if (!big) {
         fputs("\"\"", f);
         return;

@@ -8,14 +8,16 @@
  * the process. A dying process swaps in INBOX_CLOSED, after which every
  * push fails: nothing can be queued to a process that will never read it.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
+#include "base/failpoint.h"
 
 grove_msg_t *grove__msg_new(size_t inline_size)
 {
-    grove_msg_t *m = malloc(sizeof *m + inline_size);
+    grove_msg_t *m = grove__malloc(sizeof *m + inline_size);
     if (!m)
         return NULL;
     memset(m, 0, sizeof *m);
@@ -90,8 +92,18 @@ int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
                        uint8_t flags)
 {
     grove_msg_t *m = grove__msg_new(reason ? sizeof *reason : 0);
-    if (!m)
-        grove__panic("grove: out of memory delivering a signal");
+    /* Exit signals, DOWNs and link requests must not be lost: out of
+     * memory, wait for some to come back (a process yields to others that
+     * may free it; a scheduler finishing an exit backs off). */
+    for (unsigned tries = 0; !m; tries++) {
+        if (tries == 100000)
+            grove__panic("grove: out of memory delivering a signal");
+        if (grove__current())
+            grove_yield();
+        else
+            sched_yield();
+        m = grove__msg_new(reason ? sizeof *reason : 0);
+    }
     m->sig = (uint8_t)sig;
     m->flags = flags;
     m->from = from;
@@ -143,6 +155,24 @@ int grove__send_ex(grove_pid_t to, uint64_t tag, grove_ref_t ref,
                    const void *data, size_t size, unsigned flags)
 {
     return send_common(to, tag, ref, data, size, flags & 0xfcu);
+}
+
+/* For replies and a behaviour's messages to itself, which someone waits
+ * on without a timeout: out of memory, wait for memory rather than lose
+ * them (an exit signal is kept the same way). */
+int grove__send_reliable(grove_pid_t to, uint64_t tag, grove_ref_t ref,
+                         const void *data, size_t size, unsigned flags)
+{
+    int rc;
+    for (unsigned tries = 0;; tries++) {
+        rc = send_common(to, tag, ref, data, size, flags & 0xfcu);
+        if (rc != GROVE_ENOMEM || tries == 100000)
+            return rc;
+        if (grove__current())
+            grove_yield();
+        else
+            sched_yield();
+    }
 }
 
 unsigned grove__msg_flags(const grove_msg_t *m) { return m ? m->flags : 0; }
@@ -378,6 +408,8 @@ static int receive(grove_msg_t **out, const matcher_t *mt,
                    grove_timeout_t timeout)
 {
     grove__proc_t *p = grove__current();
+    if (out)
+        *out = NULL; /* on any failure the caller finds no message */
     if (!p)
         return GROVE_ENOTPROC;
     if ((!out && mt->how != MATCH_NONE) || timeout < GROVE_INFINITY)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "base/failpoint.h"
 
 /* Block header: list link, size, owner incarnation. 16-byte aligned data. */
 typedef struct hdr {
@@ -22,7 +23,7 @@ GROVE_EXPORT void *grove_alloc(size_t size)
     grove__proc_t *p = grove__current();
     if (!p || size == 0 || size > SIZE_MAX - sizeof(hdr_t))
         return NULL;
-    hdr_t *h = aligned_alloc(16, (sizeof *h + size + 15) & ~(size_t)15);
+    hdr_t *h = grove__aligned_alloc(16, (sizeof *h + size + 15) & ~(size_t)15);
     if (!h)
         return NULL; /* size is rounded to the alignment, as C11 asks */
     h->size = size;
@@ -89,7 +90,7 @@ GROVE_EXPORT int grove_resource_attach(void (*dtor)(void *ptr), void *ptr,
         return GROVE_ENOTPROC;
     if (!dtor)
         return GROVE_EINVAL;
-    grove_resource_t *r = malloc(sizeof *r);
+    grove_resource_t *r = grove__malloc(sizeof *r);
     if (!r)
         return GROVE_ENOMEM;
     r->dtor = dtor;

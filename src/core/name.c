@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "base/failpoint.h"
 
 typedef struct entry {
     struct entry *next;
@@ -34,7 +35,7 @@ int grove__names_init(void)
 {
     pthread_rwlock_wrlock(&N.lock);
     N.nbuckets = 256;
-    N.buckets = calloc(N.nbuckets, sizeof *N.buckets);
+    N.buckets = grove__calloc(N.nbuckets, sizeof *N.buckets);
     N.count = 0;
     if (!N.buckets)
         N.nbuckets = 0;
@@ -71,7 +72,7 @@ static entry_t **find(const char *name, uint64_t h)
 static void grow(void)
 {
     size_t nb = N.nbuckets * 2;
-    entry_t **b = calloc(nb, sizeof *b);
+    entry_t **b = grove__calloc(nb, sizeof *b);
     if (!b)
         return; /* longer chains, still correct */
     for (size_t i = 0; i < N.nbuckets; i++) {
@@ -108,7 +109,7 @@ int grove__name_claim(grove__proc_t *p, const char *name)
     else if (st == PS_EXITING || st == PS_FREE)
         rc = GROVE_ENOPROC;
     else {
-        entry_t *e = calloc(1, sizeof *e);
+        entry_t *e = grove__calloc(1, sizeof *e);
         if (!e) {
             rc = GROVE_ENOMEM;
         } else {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "base/failpoint.h"
 
 #define CHUNK_BITS 12
 #define CHUNK_SIZE (1u << CHUNK_BITS)
@@ -28,8 +29,8 @@ int grove__proc_table_init(uint32_t max)
 {
     T.max = max;
     uint32_t nchunks = (max + CHUNK_SIZE - 1) / CHUNK_SIZE;
-    T.chunks = calloc(nchunks, sizeof *T.chunks);
-    T.free_next = calloc(max, sizeof *T.free_next);
+    T.chunks = grove__calloc(nchunks, sizeof *T.chunks);
+    T.free_next = grove__calloc(max, sizeof *T.free_next);
     atomic_store(&T.hwm, 0);
     atomic_store(&T.free_head, 0);
     if (!T.chunks || !T.free_next) {
@@ -107,7 +108,7 @@ static grove__proc_t *carve_slot(uint32_t *slot_out)
         chunk = atomic_load(&T.chunks[c]);
         if (!chunk) {
             void *mem = NULL;
-            if (posix_memalign(&mem, 64, CHUNK_SIZE * sizeof(grove__proc_t)))
+            if (grove__posix_memalign(&mem, 64, CHUNK_SIZE * sizeof(grove__proc_t)))
                 mem = NULL;
             chunk = mem;
             if (chunk) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "base/failpoint.h"
 
 grove__rt_t grove__rt = {
     .inject_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -636,8 +637,8 @@ __attribute__((unused)) static void *service_main(void *arg)
 {
     (void)arg;
     grove__tls_set_in_rt(1);
-    watch_t *w = calloc((size_t)grove__rt.nsched, sizeof *w);
-    GROVE__CHECK(w);
+    static watch_t w[256]; /* one service thread; at most 256 schedulers */
+    memset(w, 0, sizeof w);
     uint64_t last_trim = 0;
     while (!atomic_load(&grove__rt.service_stop)) {
         struct timespec ts = {0, 5 * 1000000};
@@ -650,7 +651,6 @@ __attribute__((unused)) static void *service_main(void *arg)
             last_trim = now;
         }
     }
-    free(w);
     return NULL;
 }
 
@@ -775,7 +775,7 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
     atomic_store(&rt->nsleeping, 0);
     atomic_store(&rt->nspinning, 0);
     void *mem = NULL;
-    if (posix_memalign(&mem, 64,
+    if (grove__posix_memalign(&mem, 64,
                        sizeof(grove__sched_t) * (size_t)c.schedulers))
         return GROVE_ENOMEM;
     rt->scheds = mem;
@@ -806,7 +806,7 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
 #if defined(GROVE_DETERMINISTIC)
     /* One OS thread steps every scheduler in a seeded order; no service
      * thread: nothing may run that the seed does not decide. */
-    if (pthread_create(&rt->scheds[0].thread, NULL, grove__det_main,
+    if (grove__pthread_create(&rt->scheds[0].thread, NULL, grove__det_main,
                        NULL) != 0) {
         teardown(0, false);
         return GROVE_ESYSCALL;
@@ -814,12 +814,12 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
     return 0;
 #else
     for (int i = 0; i < c.schedulers; i++)
-        if (pthread_create(&rt->scheds[i].thread, NULL, sched_main,
+        if (grove__pthread_create(&rt->scheds[i].thread, NULL, sched_main,
                            &rt->scheds[i]) != 0) {
             teardown(i, false);
             return GROVE_ESYSCALL;
         }
-    if (pthread_create(&rt->service, NULL, service_main, NULL) != 0) {
+    if (grove__pthread_create(&rt->service, NULL, service_main, NULL) != 0) {
         teardown(c.schedulers, false);
         return GROVE_ESYSCALL;
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "base/failpoint.h"
 
 GROVE_EXPORT int grove_trap_exit(bool on)
 {
@@ -103,7 +104,7 @@ static int monitor_common(grove__proc_t *self, grove_pid_t pid,
     if (rc < 0)
         return rc;
     if (name) {
-        char *copy = strdup(name);
+        char *copy = grove__strdup(name);
         if (!copy || grove__map_put(&self->mon_names, r,
                                     (uint64_t)(uintptr_t)copy) < 0) {
             free(copy);

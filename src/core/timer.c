@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "base/failpoint.h"
 
 #define LEVEL_BITS 6
 #define MAX_RANGE ((uint64_t)1 << (LEVEL_BITS * WHEEL_LEVELS))
@@ -270,7 +271,7 @@ GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
         return GROVE_ENOTSTARTED;
     if (ms < 0 || to.id == 0 || (size && !data) || size > GROVE_MSG_MAX_SIZE)
         return GROVE_EINVAL;
-    grove__timer_t *t = calloc(1, sizeof *t);
+    grove__timer_t *t = grove__calloc(1, sizeof *t);
     grove_msg_t *m = t ? grove__msg_new(size) : NULL;
     if (!m) {
         free(t);

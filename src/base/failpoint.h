@@ -1,0 +1,88 @@
+/* Failure injection. In builds with GROVE_FAILPOINTS, every allocation and
+ * every system call the runtime makes that can fail goes through a
+ * counter that can make the Nth call fail, or calls fail at random from a
+ * seed (see include/grove/testing.h). In other builds the wrappers are the
+ * plain calls. */
+#ifndef GROVE_FAILPOINT_H
+#define GROVE_FAILPOINT_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+enum {
+    GROVE__FP_ALLOC = 0, /* malloc, calloc, realloc, strdup, memalign */
+    GROVE__FP_MMAP,
+    GROVE__FP_MPROTECT,
+    GROVE__FP_MADVISE,
+    GROVE__FP_THREAD, /* pthread_create */
+    GROVE__FP_COUNT
+};
+
+#if defined(GROVE_FAILPOINTS)
+bool grove__fp_fail(int point);
+#else
+#define grove__fp_fail(point) ((void)(point), false)
+#endif
+
+static inline void *grove__malloc(size_t n)
+{
+    return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : malloc(n);
+}
+static inline void *grove__calloc(size_t n, size_t size)
+{
+    return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : calloc(n, size);
+}
+static inline void *grove__realloc(void *p, size_t n)
+{
+    return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : realloc(p, n);
+}
+static inline char *grove__strdup(const char *s)
+{
+    return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : strdup(s);
+}
+static inline void *grove__aligned_alloc(size_t align, size_t n)
+{
+    return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : aligned_alloc(align, n);
+}
+static inline int grove__posix_memalign(void **p, size_t align, size_t n)
+{
+    return grove__fp_fail(GROVE__FP_ALLOC) ? ENOMEM
+                                           : posix_memalign(p, align, n);
+}
+static inline void *grove__mmap(void *addr, size_t len, int prot, int flags,
+                                int fd, off_t off)
+{
+    if (grove__fp_fail(GROVE__FP_MMAP)) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    return mmap(addr, len, prot, flags, fd, off);
+}
+static inline int grove__mprotect(void *addr, size_t len, int prot)
+{
+    if (grove__fp_fail(GROVE__FP_MPROTECT)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return mprotect(addr, len, prot);
+}
+static inline int grove__madvise(void *addr, size_t len, int advice)
+{
+    if (grove__fp_fail(GROVE__FP_MADVISE)) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return madvise(addr, len, advice);
+}
+static inline int grove__pthread_create(pthread_t *t, const pthread_attr_t *a,
+                                        void *(*fn)(void *), void *arg)
+{
+    return grove__fp_fail(GROVE__FP_THREAD) ? EAGAIN
+                                            : pthread_create(t, a, fn, arg);
+}
+
+#endif
