@@ -327,7 +327,7 @@ PROC_TEST(gen_server_G14_late_reply_dropped)
     static cs_state_t st;
     memset(&st, 0, sizeof st);
     grove_pid_t pid = cs_start(&st, false);
-    int ms = 600;
+    int ms = (int)gt_scaled_ms(600);
     grove_reason_t why;
     ASSERT_ERR(try_call(pid, C_LATE, &ms, sizeof ms, NULL, 50, &why),
                GROVE_ETIMEDOUT);

@@ -346,7 +346,8 @@ PROC_TEST(gen_server_G09_init_timeout)
     grove_pid_t w = SPAWN_ECHO(grove_self(), NULL);
     static start_cfg_t cfg;
     cfg = (start_cfg_t){.mode = M_OK, .sleep_ms = 20000, .watcher = w};
-    grove_gs_opts_t o = {.link = true, .name = "g09", .timeout = 300};
+    grove_gs_opts_t o = {.link = true, .name = "g09",
+                         .timeout = gt_scaled_ms(300)};
     grove_pid_t pid;
     grove_reason_t why;
     ASSERT_ERR(start(&cfg, &o, &pid, &why), GROVE_ETIMEDOUT);

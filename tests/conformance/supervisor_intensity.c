@@ -33,7 +33,7 @@ static grove_pid_t crash_b(grove_pid_t sup)
  * other children in reverse start order, without restarting the child. */
 static void boundary(int n)
 {
-    set_spec(GROVE_ONE_FOR_ONE, n, 5);
+    set_spec(GROVE_ONE_FOR_ONE, n, 30);
     grove_pid_t sup = SUP_START(&spec);
     grove_pid_t pa = gt_child_pid("a"), pc = gt_child_pid("c");
     for (int i = 1; i <= n; i++) {
@@ -158,7 +158,7 @@ PROC_TEST_OPTS(supervisor_S29_window_slides, .timeout_s = 60)
 /* S-29 with one_for_all: the intensity is reached by group restarts. */
 PROC_TEST(supervisor_S29_one_for_all_boundary)
 {
-    set_spec(GROVE_ONE_FOR_ALL, 2, 5);
+    set_spec(GROVE_ONE_FOR_ALL, 2, 30);
     grove_pid_t sup = SUP_START(&spec);
     crash_b(sup);
     crash_b(sup);
@@ -222,7 +222,7 @@ PROC_TEST(supervisor_S31_failed_restart_is_retried)
  * the others in reverse order and exits shutdown. */
 PROC_TEST(supervisor_S31_failed_restarts_escalate)
 {
-    set_spec(GROVE_ONE_FOR_ONE, 3, 5);
+    set_spec(GROVE_ONE_FOR_ONE, 3, 30);
     grove_pid_t sup = SUP_START(&spec);
     gt_child_fail("b", 2, -1);
     gt_child_exit("b", grove_reason_error(31, "b fails"));

@@ -18,7 +18,7 @@ static void set_spec(int strategy, size_t n, int max_restarts)
     memset(&spec, 0, sizeof spec);
     spec.flags.strategy = strategy;
     spec.flags.max_restarts = max_restarts;
-    spec.flags.max_seconds = 5;
+    spec.flags.max_seconds = 30;
     spec.children = kids;
     spec.nchildren = n;
 }

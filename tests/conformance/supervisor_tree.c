@@ -15,7 +15,7 @@ static void set_inner(int max_restarts, int auto_shutdown)
     memset(&inner_spec, 0, sizeof inner_spec);
     inner_spec.name = "inner";
     inner_spec.flags.max_restarts = max_restarts;
-    inner_spec.flags.max_seconds = 5;
+    inner_spec.flags.max_seconds = 30;
     inner_spec.flags.auto_shutdown = auto_shutdown;
     inner_spec.children = inner_kids;
     inner_spec.nchildren = 2;
