@@ -64,7 +64,7 @@ static void block_unref(void *arg)
         free(b);
 }
 
-/* ---- the agent process ------------------------------------------------------ */
+/* ---- the agent process -------------------------------------------------- */
 
 static grove_gs_ret_t ag_init(grove_gs_t *gs, void *arg)
 {
@@ -140,7 +140,8 @@ static grove_gs_ret_t run_get(agent_t *a, uint64_t tag, const areq_t *rq,
         a->state = rq->fn.get_update(a->state, arg, buf + 8, cap, &len);
     uint64_t full = len;
     memcpy(buf, &full, sizeof full);
-    grove_gs_ret_t r = GROVE_GS_REPLY(A_REPLY, buf, 8 + (len < cap ? len : cap));
+    size_t n = len < cap ? len : cap;
+    grove_gs_ret_t r = GROVE_GS_REPLY(A_REPLY, buf, 8 + n);
     if (buf != small)
         grove_free(buf);
     return r;
@@ -202,7 +203,7 @@ static const grove_gs_callbacks_t ag_callbacks = {
     .format_status = ag_status,
 };
 
-/* ---- start and stop ------------------------------------------------------------ */
+/* ---- start and stop ----------------------------------------------------- */
 
 /* The results of grove_gs_start that mean init never ran. */
 static bool init_never_ran(int rc)
@@ -261,7 +262,7 @@ GROVE_EXPORT int grove_agent_stop(grove_server_t agent,
     return grove_gs_stop(agent, reason, timeout, why);
 }
 
-/* ---- requests ------------------------------------------------------------------- */
+/* ---- requests ----------------------------------------------------------- */
 
 typedef struct request {
     unsigned char small[SMALL];

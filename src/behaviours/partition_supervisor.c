@@ -166,7 +166,8 @@ static int part_start(void *arg, grove_pid_t *pid, grove_reason_t *why)
     slot_t *s = arg;
     psup_t *p = adopt(s);
     if (!p) {
-        *why = grove_reason_error(GROVE_ENOMEM, "partition: withdrawn or out of memory");
+        *why = grove_reason_error(GROVE_ENOMEM,
+                                  "partition: withdrawn or out of memory");
         return GROVE_ENOMEM;
     }
     int rc;

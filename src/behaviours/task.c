@@ -117,7 +117,7 @@ static void adopted_release(void *arg)
         free((tblock_t *)(uintptr_t)v);
 }
 
-/* ---- the task process ----------------------------------------------------- */
+/* ---- the task process --------------------------------------------------- */
 
 static int task_report(void *arg, char *buf, size_t size)
 {
@@ -203,8 +203,10 @@ static _Noreturn void task_failed(const trun_t *t, int rc)
 static void send_result(const trun_t *t, grove_ref_t ref, void *res,
                         size_t size)
 {
-    int rc = grove__send_ex(t->owner, GROVE_TASK_REPLY_TAG, ref, res,
-                            res ? size : 0, GROVE__MSGF_ALIAS);
+    /* The owner may wait without a timeout: out of memory, wait for
+     * memory rather than lose the result. */
+    int rc = grove__send_reliable(t->owner, GROVE_TASK_REPLY_TAG, ref, res,
+                                  res ? size : 0, GROVE__MSGF_ALIAS);
     free(res);
     if (rc == GROVE_EINVAL || rc == GROVE_ENOMEM) {
         /* The owner would wait in vain: say why instead. */
@@ -237,7 +239,7 @@ static void task_main(void *arg)
         free(res);
 }
 
-/* ---- the owner's side ---------------------------------------------------------- */
+/* ---- the owner's side --------------------------------------------------- */
 
 static void kill_task(grove_pid_t pid, bool linked)
 {
@@ -258,7 +260,8 @@ static int hand_over(grove_pid_t pid, bool linked, grove_task_t *task)
         kill_task(pid, linked);
         return rc;
     }
-    grove__send_ex(pid, TAG_GO, ref, NULL, 0, GROVE__MSGF_SYS);
+    /* Lost, it would leave the task waiting: see grove__send_reliable. */
+    grove__send_reliable(pid, TAG_GO, ref, NULL, 0, GROVE__MSGF_SYS);
     task->pid = pid;
     task->ref = ref;
     task->owner = grove_self();
@@ -421,7 +424,7 @@ GROVE_EXPORT int grove_task_shutdown(grove_task_t *task,
     return rc;
 }
 
-/* ---- Task.Supervisor ------------------------------------------------------------ */
+/* ---- Task.Supervisor ---------------------------------------------------- */
 
 GROVE_EXPORT int grove_task_sup_start(const grove_task_sup_opts_t *opts,
                                       grove_pid_t *pid, grove_reason_t *why)
@@ -675,7 +678,7 @@ GROVE_EXPORT int grove_task_sup_children(grove_server_t sup,
     return 0;
 }
 
-/* ---- streams ---------------------------------------------------------------------- */
+/* ---- streams ------------------------------------------------------------ */
 
 typedef struct running {
     size_t index;
