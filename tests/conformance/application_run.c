@@ -604,3 +604,57 @@ TEST(application_sd_notify_direct)
     ASSERT_ERR(grove_sd_notify("READY=1"), GROVE_ESYSCALL);
     unsetenv("NOTIFY_SOCKET");
 }
+
+/* A-6: how the end of one application (its root gave up after READY=1)
+ * affects the others: a temporary one's end is only reported and the
+ * program runs on; a permanent one's end stops the rest in reverse
+ * order and the program returns 1. */
+static void second_app_ends(int type, app_proc_t *ap, int ctl_w)
+{
+    kids1[0] = gt_child("a", GT_START, GROVE_PERMANENT);
+    memset(&kids2[0], 0, sizeof kids2[0]);
+    kids2[0].id = "crasher";
+    kids2[0].entry = crasher_main;
+    set_root(&root1, kids1, 1, 3);
+    set_root(&root2, kids2, 1, GROVE_NO_RESTARTS);
+    set_app(&apps[0], "app1", GROVE_APP_PERMANENT, &root1);
+    set_app(&apps[1], "app2", type, &root2);
+    memset(&opts, 0, sizeof opts);
+    opts.runtime = &app_cfg;
+    app_fork(ap, apps, 2, &opts, true, 0);
+    close(ctl_fd);
+    expect_notify(ap, "READY=1");
+    ASSERT_EQ(write(ctl_w, "x", 1), 1);
+}
+
+TEST(application_A06_temporary_app_ends_alone)
+{
+    int ctl[2];
+    ASSERT_EQ(pipe(ctl), 0);
+    ctl_fd = ctl[0];
+    app_proc_t ap;
+    second_app_ends(GROVE_APP_TEMPORARY, &ap, ctl[1]);
+    wait_event_count(&ap, 3);
+    ASSERT_EVENTS("start:a", "prep_stop:app2", "app_stop:app2");
+    /* The program and app1 run on until told to stop. */
+    ASSERT_EQ(waitpid(ap.pid, NULL, WNOHANG), 0);
+    ASSERT_EQ(kill(ap.pid, SIGTERM), 0);
+    expect_notify(&ap, "STOPPING=1");
+    ASSERT_EXIT_STATUS(app_wait(&ap), 0);
+    close(ctl[1]);
+    ASSERT_EVENTS("start:a", "prep_stop:app2", "app_stop:app2",
+                  "prep_stop:app1", "stop:a", "app_stop:app1");
+}
+
+TEST(application_A06_permanent_app_ends_all)
+{
+    int ctl[2];
+    ASSERT_EQ(pipe(ctl), 0);
+    ctl_fd = ctl[0];
+    app_proc_t ap;
+    second_app_ends(GROVE_APP_PERMANENT, &ap, ctl[1]);
+    ASSERT_EXIT_STATUS(app_wait(&ap), 1);
+    close(ctl[1]);
+    ASSERT_EVENTS("start:a", "prep_stop:app2", "app_stop:app2",
+                  "prep_stop:app1", "stop:a", "app_stop:app1");
+}
