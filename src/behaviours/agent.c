@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "behaviours/behaviours.h"
+#include "base/failpoint.h"
 #include "grove/agent.h"
 
 enum {
@@ -223,7 +224,7 @@ GROVE_EXPORT int grove_agent_start(grove_agent_init_fn init, void *arg,
         return GROVE_EINVAL;
     if (grove_self().id == 0)
         return grove_running() ? GROVE_ENOTPROC : GROVE_ENOTSTARTED;
-    start_block_t *b = malloc(sizeof *b);
+    start_block_t *b = grove__malloc(sizeof *b);
     grove_resource_t *hold = NULL;
     if (!b || grove_resource_attach(block_unref, b, &hold) < 0) {
         free(b);
@@ -285,7 +286,7 @@ static int make_request(request_t *q, afn_t fn, const void *arg,
     q->owned = owned;
     q->buf = q->size <= sizeof q->small ? q->small
              : owned                    ? grove_alloc(q->size)
-                                        : malloc(q->size);
+                                        : grove__malloc(q->size);
     if (!q->buf)
         return GROVE_ENOMEM;
     areq_t rq = {.fn = fn, .cap = cap, .arg_size = arg_size};

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "behaviours/behaviours.h"
+#include "base/failpoint.h"
 #include "grove/partition_supervisor.h"
 
 #define MAX_PARTITIONS (1u << 20)
@@ -210,7 +211,7 @@ static int check_opts(const grove_partition_sup_opts_t *o,
 
 static psup_t *make_psup(const grove_partition_sup_opts_t *o, unsigned n)
 {
-    psup_t *p = calloc(1, sizeof *p + n * sizeof(slot_t));
+    psup_t *p = grove__calloc(1, sizeof *p + n * sizeof(slot_t));
     if (!p)
         return NULL;
     p->o = *o;

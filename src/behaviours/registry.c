@@ -402,7 +402,8 @@ static void owner_remove(grove_registry_t *r, owner_t *ow, entry_t *e)
 
 static bool key_eq(const entry_t *e, uint64_t h, const void *key, size_t len)
 {
-    return e->hash == h && e->len == len && memcmp(e->key, key, len) == 0;
+    return e->hash == h && e->len == len &&
+           (len == 0 || memcmp(e->key, key, len) == 0);
 }
 
 static void stripe_grow(stripe_t *s)
@@ -755,7 +756,8 @@ GROVE_EXPORT int grove_registry_meta(grove_registry_t *r, const char *key,
     meta_t *m = *meta_find(r, key);
     int rc = GROVE_ENOTFOUND;
     if (m) {
-        memcpy(val, m->val, m->len < cap ? m->len : cap);
+        if (cap && m->len)
+            memcpy(val, m->val, m->len < cap ? m->len : cap);
         rc = (int)m->len;
     }
     pthread_mutex_unlock(&r->meta_lock);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "behaviours/sup_common.h"
+#include "base/failpoint.h"
 #include "grove/task.h"
 
 #define TAG_GO UINT64_C(0xffffffffffff0202)
@@ -48,7 +49,7 @@ typedef struct trun {
 
 static tblock_t *block_new(grove_task_fn fn, void *arg, grove_pid_t owner)
 {
-    tblock_t *b = calloc(1, sizeof *b);
+    tblock_t *b = grove__calloc(1, sizeof *b);
     if (!b)
         return NULL;
     b->fn = fn;
@@ -467,7 +468,7 @@ static tblock_t *claim_for_run(uint64_t id, bool *adopt)
         if (!b->keep) {
             grove__map_del(&claims, id, NULL);
             run = b;
-        } else if ((run = malloc(sizeof *run)) != NULL) {
+        } else if ((run = grove__malloc(sizeof *run)) != NULL) {
             *run = *b;
             *adopt = !b->adopted;
             b->adopted = true;
@@ -896,7 +897,7 @@ static int stream(const grove_server_t *sup, grove_task_fn fn,
     s.trapping = trap > 0;
     if (n)
         memset(results, 0, n * sizeof *results);
-    stream_mem_t *mem = calloc(1, sizeof *mem + s.o.max_concurrency *
+    stream_mem_t *mem = grove__calloc(1, sizeof *mem + s.o.max_concurrency *
                                                     sizeof(running_t));
     grove_resource_t *res = NULL;
     if (!mem || grove_resource_attach(stream_mem_free, mem, &res) < 0) {

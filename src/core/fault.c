@@ -150,7 +150,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
     }
     if (!p || grove__tls_get_in_rt())
         runtime_fault(sig, si->si_addr, pc);
-    grove_reason_t *r = &p->reason;
+    grove_reason_t *r = &s->exit_reason;
     memset(r, 0, sizeof *r);
     r->kind = GROVE_EXIT_FAULT;
     r->code = sig;
@@ -163,8 +163,7 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
                  sig_name(sig), si->si_addr, (unsigned long)pc);
     /* The unwinder steps through the signal frame into the process's own
      * frames; it was loaded at start so it does not allocate here. */
-    p->bt_len = backtrace(p->bt, (int)(sizeof p->bt / sizeof p->bt[0]));
-    p->fault_pc = pc;
+    s->crash_bt_len = backtrace(s->crash_bt, 32);
     p->crashed = true;
     p->request = REQ_EXIT;
     grove__tls_set_in_rt(1);
@@ -239,7 +238,8 @@ GROVE_EXPORT void grove_assert_fail(const char *expr, const char *file,
         grove__panic("grove: assertion failed outside a process: %s:%d: %s",
                      file, line, expr);
     RT_ENTER();
-    p->bt_len = backtrace(p->bt, (int)(sizeof p->bt / sizeof p->bt[0]));
+    grove__sched_t *s = grove__tls_get_sched();
+    s->crash_bt_len = backtrace(s->crash_bt, 32);
     p->crashed = true;
     grove_reason_t r = grove_reason_of(GROVE_EXIT_ASSERT);
     snprintf(r.text, sizeof r.text, "%s:%d: %s", file, line, expr);
@@ -265,21 +265,26 @@ int grove__format_backtrace(void *const *bt, int n, char *buf, size_t size)
     return (int)used;
 }
 
-void grove__crash_report(grove__proc_t *p)
+void grove__names_info(grove__proc_t *p, char *buf, size_t size);
+
+void grove__crash_report(grove__sched_t *s, grove__proc_t *p)
 {
     char pid[GROVE_PID_STR_MAX], reason[256], bt[4096], text[400];
     char extra[1024] = "";
     if (p->report_hook)
         p->report_hook(p->report_hook_arg, extra, sizeof extra);
     grove_pid_format(p->pid, pid, sizeof pid);
-    grove_reason_format(&p->reason, reason, sizeof reason);
+    char name[GROVE_NAME_MAX];
+    grove__names_info(p, name, sizeof name);
+    grove_reason_format(&s->exit_reason, reason, sizeof reason);
     bt[0] = '\0';
-    if (p->bt_len > 0)
-        grove__format_backtrace(p->bt, p->bt_len, bt, sizeof bt);
+    if (s->crash_bt_len > 0)
+        grove__format_backtrace(s->crash_bt, s->crash_bt_len, bt, sizeof bt);
+    s->crash_bt_len = 0;
     snprintf(text, sizeof text, "process %s%s%s crashed: %s", pid,
-             p->name[0] ? " " : "", p->name, reason);
+             name[0] ? " " : "", name, reason);
     grove_log_field_t f[] = {{"pid", pid},
-                             {"name", p->name},
+                             {"name", name},
                              {"reason", reason},
                              {"backtrace", bt},
                              {"server", extra}};

@@ -172,14 +172,9 @@ struct grove__proc {
     bool trap_exit;
     bool has_name;
     bool crashed;
-    grove_reason_t reason; /* exit reason once exiting */
-    char name[GROVE_NAME_MAX];
+    const char *name; /* its name-table entry's text, under the names lock */
     grove__sched_t *sched;
     uint64_t monitor_ref_for_spawn;
-    /* crash information, filled by the fault handler */
-    void *bt[32];
-    int bt_len;
-    uintptr_t fault_pc;
     /* -- statistics read by other threads (relaxed) -- */
     atomic_size_t st_mbox;
     atomic_size_t st_links;
@@ -219,7 +214,7 @@ void grove__drain(grove__proc_t *p);
 void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m);
 void grove__run_exit_hook(grove__proc_t *p, const grove_reason_t *r);
 /* Crash report for a process that faulted or failed an assertion. */
-void grove__crash_report(grove__proc_t *p);
+void grove__crash_report(grove__sched_t *s, grove__proc_t *p);
 
 /* ---- schedulers -------------------------------------------------------- */
 
@@ -235,6 +230,13 @@ struct grove__sched {
     unsigned runnext_streak;
     pthread_t thread;
     grove__wheel_t wheel; /* receive timeouts; locked: others cancel */
+    /* The process that is ending on this scheduler: its reason and, for a
+     * crash, the backtrace. A process's exit is finished on the scheduler
+     * it ran on, right after it switched out, so one slot each suffices
+     * and no process carries these bytes while it lives. */
+    grove_reason_t exit_reason;
+    void *crash_bt[32];
+    int crash_bt_len;
     char pad0[64];
     /* -- run queue: any thread, under rq_lock -- */
     grove__spin_t rq_lock;

@@ -119,7 +119,7 @@ int grove__name_claim(grove__proc_t *p, const char *name)
             strcpy(e->name, name);
             *pp = e;
             p->has_name = true;
-            strcpy(p->name, name);
+            p->name = e->name;
             if (++N.count > N.nbuckets)
                 grow();
         }
@@ -140,7 +140,7 @@ void grove__name_release(grove__proc_t *p)
             N.count--;
         }
         p->has_name = false;
-        p->name[0] = '\0';
+        p->name = NULL;
     }
     pthread_rwlock_unlock(&N.lock);
 }
@@ -148,7 +148,7 @@ void grove__name_release(grove__proc_t *p)
 void grove__names_info(grove__proc_t *p, char *buf, size_t size)
 {
     pthread_rwlock_rdlock(&N.lock);
-    snprintf(buf, size, "%s", p->has_name ? p->name : "");
+    snprintf(buf, size, "%s", p->has_name && p->name ? p->name : "");
     pthread_rwlock_unlock(&N.lock);
 }
 
@@ -182,7 +182,7 @@ GROVE_EXPORT int grove_unregister(const char *name)
         entry_t *e = *pp;
         *pp = e->next;
         e->proc->has_name = false;
-        e->proc->name[0] = '\0';
+        e->proc->name = NULL;
         free(e);
         N.count--;
         rc = 0;

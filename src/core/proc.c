@@ -194,11 +194,9 @@ static void proc_reset(grove__proc_t *p)
     p->exit_hook = NULL;
     p->report_hook = NULL;
     p->hibernate_next = false;
-    p->bt_len = 0;
-    p->fault_pc = 0;
     p->wait_seq = 0;
     p->sched = NULL;
-    memset(&p->reason, 0, sizeof p->reason);
+    p->name = NULL;
     atomic_store_explicit(&p->timeout_seq, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_mbox, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_links, 0, memory_order_relaxed);
@@ -331,7 +329,7 @@ GROVE_EXPORT grove_pid_t grove_self(void)
 void grove__exit_self(grove__proc_t *p, const grove_reason_t *r)
 {
     RT_ENTER();
-    p->reason = *r;
+    p->sched->exit_reason = *r;
     p->request = REQ_EXIT;
     grove__fiber_switch(&p->fiber, &p->sched->fiber, true);
     grove__panic("grove: an exited process was resumed");
@@ -443,15 +441,15 @@ static void free_list(grove__dlist_t *h)
     }
 }
 
-static void notify_peers(grove__proc_t *p)
+static void notify_peers(grove__proc_t *p, const grove_reason_t *why)
 {
     uint64_t k, v;
     for (uint32_t i = 0; grove__map_next(&p->links, &i, &k, &v);)
         grove__send_signal((grove_pid_t){k}, SIG_EXIT, p->pid, GROVE_REF_NONE,
-                           &p->reason, MSGF_VIA_LINK);
+                           why, MSGF_VIA_LINK);
     for (uint32_t i = 0; grove__map_next(&p->mon_in, &i, &k, &v);)
         grove__send_signal((grove_pid_t){v}, SIG_DOWN, p->pid,
-                           (grove_ref_t){k}, &p->reason, 0);
+                           (grove_ref_t){k}, why, 0);
     /* Monitors this process held: tell their targets to forget them. */
     for (uint32_t i = 0; grove__map_next(&p->mon_out, &i, &k, &v);)
         grove__send_signal((grove_pid_t){v}, SIG_DEMONITOR, p->pid,
@@ -465,7 +463,7 @@ static void notify_peers(grove__proc_t *p)
     grove__map_free(&p->mon_names);
 }
 
-void grove__notify_waiters(grove__proc_t *p);
+void grove__notify_waiters(grove__proc_t *p, const grove_reason_t *why);
 
 void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
 {
@@ -479,8 +477,9 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     answer_dead_letters(p, reverse(late));
     /* Names first: by the time links and monitors hear of the death, the
      * name is free (OTP's order). */
+    const grove_reason_t *why = &s->exit_reason;
     if (p->crashed)
-        grove__crash_report(p);
+        grove__crash_report(s, p);
     if (p->has_name)
         grove__name_release(p);
     /* Destructors run with the exiting process as the current one, so one
@@ -490,7 +489,7 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     s->current = NULL;
     free_list(&p->mbox);
     free_list(&p->received);
-    notify_peers(p);
+    notify_peers(p, why);
     grove__fiber_destroy(&p->fiber);
     if (p->stack)
         grove__stack_put(&s->stacks, p->stack);
@@ -505,7 +504,7 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     if (gen == 0)
         gen = 1;
     atomic_store(&p->gen, gen);
-    grove__notify_waiters(p);
+    grove__notify_waiters(p, why);
     atomic_store(&p->state, PS_FREE);
     slot_free(grove_pid_slot(p->pid));
 }

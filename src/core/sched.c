@@ -451,8 +451,8 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
     }
     if (p->stack->parked) {
         /* Without its stack the process cannot continue. */
-        p->reason = grove_reason_error(GROVE_ENOMEM,
-                                       "stack could not be restored");
+        s->exit_reason = grove_reason_error(GROVE_ENOMEM,
+                                            "stack could not be restored");
         grove__proc_finish(s, p);
         return;
     }
@@ -899,7 +899,7 @@ typedef struct waiter {
 static waiter_t *waiters;
 static atomic_int n_waiters;
 
-void grove__notify_waiters(grove__proc_t *p)
+void grove__notify_waiters(grove__proc_t *p, const grove_reason_t *why)
 {
     /* seq_cst: the exit path stores the new generation before this load;
      * grove_wait stores the flag before it checks the generation. */
@@ -909,7 +909,7 @@ void grove__notify_waiters(grove__proc_t *p)
     for (waiter_t *w = waiters; w; w = w->next)
         if (w->pid.id == p->pid.id) {
             w->done = true;
-            w->reason = p->reason;
+            w->reason = *why;
         }
     pthread_cond_broadcast(&grove__rt.wait_cond);
     pthread_mutex_unlock(&grove__rt.wait_lock);
