@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sched.h>
 #include <time.h>
 
 #include "grove/error.h"
@@ -56,13 +57,20 @@ typedef struct {
     atomic_int v;
 } grove__spin_t;
 
+/* After a short spin the waiter gives its core to the OS: the holder may
+ * be a thread the kernel preempted, which cannot release the lock until it
+ * runs again. */
 static inline void grove__spin_lock(grove__spin_t *l)
 {
-    for (;;) {
+    for (unsigned spins = 0;;) {
         if (!atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
             return;
-        while (atomic_load_explicit(&l->v, memory_order_relaxed))
-            GROVE__CPU_RELAX();
+        while (atomic_load_explicit(&l->v, memory_order_relaxed)) {
+            if (++spins < 128)
+                GROVE__CPU_RELAX();
+            else
+                sched_yield();
+        }
     }
 }
 static inline bool grove__spin_trylock(grove__spin_t *l)
