@@ -243,6 +243,7 @@ struct grove__sched {
     _Atomic(grove__proc_t *) runnext; /* written under rq_lock */
     grove__proc_t *rq_head, *rq_tail;
     atomic_uint rq_len;
+    atomic_uint rq_fifo; /* entries thieves may take (not runnext) */
     char pad1[64];
     /* -- sleeping -- */
     atomic_bool sleeping;

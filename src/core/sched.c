@@ -55,6 +55,7 @@ static void rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
     else
         s->rq_head = p;
     s->rq_tail = p;
+    atomic_fetch_add_explicit(&s->rq_fifo, 1, memory_order_relaxed);
 }
 
 static void rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
@@ -63,6 +64,7 @@ static void rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
     s->rq_head = p;
     if (!s->rq_tail)
         s->rq_tail = p;
+    atomic_fetch_add_explicit(&s->rq_fifo, 1, memory_order_relaxed);
 }
 
 static void inject(grove__proc_t *p)
@@ -176,6 +178,7 @@ grove__proc_t *grove__rq_pop(grove__sched_t *s)
         if (!s->rq_head)
             s->rq_tail = NULL;
         s->runnext_streak = 0;
+        atomic_fetch_sub_explicit(&s->rq_fifo, 1, memory_order_relaxed);
     }
     if (p)
         atomic_fetch_sub_explicit(&s->rq_len, 1, memory_order_relaxed);
@@ -209,6 +212,7 @@ grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
             if (s->rq_tail == p)
                 s->rq_tail = prev;
             p->rq_next = NULL;
+            atomic_fetch_sub_explicit(&s->rq_fifo, 1, memory_order_relaxed);
         }
     }
     if (p)
@@ -222,8 +226,10 @@ grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
  * runnext, which its owner is about to run). */
 static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
 {
-    unsigned avail = atomic_load_explicit(&v->rq_len, memory_order_relaxed);
-    if (avail == 0 || !grove__spin_trylock(&v->rq_lock))
+    /* Read-only check first: a victim with only a runnext has nothing to
+     * give, and touching its lock would pull the line off its core. */
+    if (atomic_load_explicit(&v->rq_fifo, memory_order_relaxed) == 0 ||
+        !grove__spin_trylock(&v->rq_lock))
         return NULL;
     unsigned count = 0;
     for (grove__proc_t *p = v->rq_head; p; p = p->rq_next)
@@ -241,8 +247,10 @@ static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
         cut->rq_next = NULL;
         v->rq_tail = cut;
     }
-    if (n)
+    if (n) {
         atomic_fetch_sub_explicit(&v->rq_len, n, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&v->rq_fifo, n, memory_order_relaxed);
+    }
     grove__spin_unlock(&v->rq_lock);
     if (!first)
         return NULL;
@@ -318,8 +326,8 @@ static bool work_visible(grove__sched_t *s)
         grove__sched_t *v = &grove__rt.scheds[i];
         unsigned len = atomic_load(&v->rq_len);
         /* Another scheduler's lone runnext is not stealable. */
-        bool pinned = atomic_load_explicit(&v->runnext, memory_order_relaxed) != NULL;
-        if (v == s ? len > 0 : len > (pinned ? 1u : 0u))
+        unsigned fifo = atomic_load(&v->rq_fifo);
+        if (v == s ? len > 0 : fifo > 0)
             return true;
     }
     return false;
