@@ -69,7 +69,38 @@ for h in include/grove.h include/grove/*.h; do
   fi
 done
 
+# 4. The installed package: pkg-config and find_package(Grove) both build
+#    and run a program against it.
+inst=$(mktemp -d)
+trap 'rm -rf "$inst"' EXIT
+if cmake --install "$build" --prefix "$inst/p" >/dev/null 2>&1; then
+  cat > "$inst/t.c" <<'C'
+#include <grove.h>
+#include <string.h>
+static void hi(void *a) { (void)a; }
+int main(void) {
+    grove_reason_t r;
+    return grove_run(hi, 0, &r) == 0 && r.kind == GROVE_EXIT_NORMAL &&
+           strcmp(grove_version_string(), "0.0.0") != 0 ? 0 : 1;
+}
+C
+  pc="$inst/p/lib/pkgconfig"
+  [ -d "$pc" ] || pc="$inst/p/lib64/pkgconfig"
+  if ! cc "$inst/t.c" $(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs grove) \
+       -Wl,-rpath,"$inst/p/lib" -o "$inst/t1" || ! "$inst/t1"; then
+    echo "package: a program built with pkg-config does not build or run"; fail=1
+  fi
+  mkdir -p "$inst/cm"
+  printf 'cmake_minimum_required(VERSION 3.16)\nproject(t C)\nfind_package(Grove 0.1 REQUIRED)\nadd_executable(t %s)\ntarget_link_libraries(t PRIVATE grove::grove)\n' "$inst/t.c" > "$inst/cm/CMakeLists.txt"
+  if ! cmake -S "$inst/cm" -B "$inst/cm/b" -DCMAKE_PREFIX_PATH="$inst/p" >/dev/null ||
+     ! cmake --build "$inst/cm/b" >/dev/null || ! "$inst/cm/b/t"; then
+    echo "package: find_package(Grove) does not build or run"; fail=1
+  fi
+else
+  echo "package: cmake --install failed"; fail=1
+fi
+
 if [ "$fail" -ne 0 ]; then
   echo "checks: FAILED"; exit 1
 fi
-echo "checks: layers, exported symbols and headers OK"
+echo "checks: layers, exported symbols, headers and the installed package OK"
