@@ -168,9 +168,20 @@ GROVE_EXPORT int grove_monitor_name(const char *name, grove_ref_t *ref)
     return rc;
 }
 
-static bool is_down_for(const grove_msg_t *m, void *arg)
+/* Removes a queued DOWN for ref; starts from the mark when ref is the
+ * last reference the process made, since nothing before it can carry
+ * it. */
+static void flush_down(grove__proc_t *p, uint64_t ref)
 {
-    return m->kind == GROVE_MSG_DOWN && m->ref.id == *(uint64_t *)arg;
+    grove__dlist_t *it = ref == p->mark_ref ? p->mark->next : p->mbox.next;
+    while (it != &p->mbox) {
+        grove_msg_t *m = GROVE__CONTAINER(it, grove_msg_t, link);
+        it = it->next;
+        if (m->kind == GROVE_MSG_DOWN && m->ref.id == ref) {
+            grove__mbox_remove(p, m);
+            grove__msg_destroy(m);
+        }
+    }
 }
 
 GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
@@ -196,10 +207,11 @@ GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
             grove__send_signal((grove_pid_t){target}, SIG_DEMONITOR,
                                self->pid, ref, NULL, 0);
     }
+    /* A DOWN is queued only as its monitor is removed, so while the
+     * monitor was still there none can be queued: flushing is needed only
+     * when it had fired, and then only past the mark of the reference. */
+    if ((flags & GROVE_DEMONITOR_FLUSH) && !removed)
+        flush_down(self, ref.id);
     RT_LEAVE();
-    if (flags & GROVE_DEMONITOR_FLUSH) {
-        uint64_t id = ref.id;
-        grove_flush(is_down_for, &id);
-    }
     return (flags & GROVE_DEMONITOR_INFO) ? removed : 0;
 }
