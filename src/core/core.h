@@ -54,6 +54,13 @@ GROVE__HIDDEN void grove__set_exit_hook(grove__exit_hook_fn fn, void *arg);
  * state summary). fn runs on the scheduler while the report is made. */
 typedef int (*grove__report_fn)(void *arg, char *buf, size_t size);
 GROVE__HIDDEN void grove__set_report_hook(grove__report_fn fn, void *arg);
+/* Registers fn to run during grove_stop, after every process has exited
+ * and before the schedulers stop, in reverse order of registration: an
+ * upper layer's teardown (the io layer closes its poller). Each fn is
+ * registered once; registering it again does nothing. Returns 0 or
+ * GROVE_ENOMEM. */
+GROVE__HIDDEN int grove__at_stop(void (*fn)(void));
+
 /* The next time the calling process waits, its stack pages are given
  * back at once (hibernate). */
 GROVE__HIDDEN void grove__hibernate_next(void);

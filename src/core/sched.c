@@ -845,6 +845,42 @@ GROVE_EXPORT int grove_scheduler_count(void)
     return atomic_load(&grove__rt.started) ? grove__rt.nsched : 0;
 }
 
+/* Teardown hooks of upper layers (grove__at_stop). */
+static struct {
+    pthread_mutex_t lock;
+    void (*fns[16])(void);
+    int n;
+} stop_hooks = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+int grove__at_stop(void (*fn)(void))
+{
+    int rc = 0;
+    pthread_mutex_lock(&stop_hooks.lock);
+    bool known = false;
+    for (int i = 0; i < stop_hooks.n; i++)
+        known |= stop_hooks.fns[i] == fn;
+    if (!known) {
+        if (stop_hooks.n < 16)
+            stop_hooks.fns[stop_hooks.n++] = fn;
+        else
+            rc = GROVE_ENOMEM;
+    }
+    pthread_mutex_unlock(&stop_hooks.lock);
+    return rc;
+}
+
+static void run_stop_hooks(void)
+{
+    pthread_mutex_lock(&stop_hooks.lock);
+    int n = stop_hooks.n;
+    void (*fns[16])(void);
+    memcpy(fns, stop_hooks.fns, sizeof fns);
+    stop_hooks.n = 0;
+    pthread_mutex_unlock(&stop_hooks.lock);
+    while (n > 0)
+        fns[--n]();
+}
+
 static void kill_one(grove_pid_t pid, void *arg)
 {
     (void)arg;
@@ -865,6 +901,7 @@ GROVE_EXPORT int grove_stop(void)
         struct timespec ts = {0, 2 * 1000000};
         nanosleep(&ts, NULL);
     }
+    run_stop_hooks();
 #if defined(GROVE_DETERMINISTIC)
     teardown(1, false);
 #else

@@ -2,6 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include "grove_test.h"
 
 #include <pthread.h>
@@ -131,8 +132,23 @@ static void wait_settled(const gt_opts_t *o, const grove_stats_t *base)
     }
 }
 
+/* Open file descriptors of this process (the directory's own excepted). */
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1;
+}
+
 void gt_run_process(void (*body)(void *), void *arg, const gt_opts_t *o)
 {
+    int fds = count_fds();
     grove_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.schedulers = o->schedulers ? o->schedulers : 2;
@@ -164,6 +180,10 @@ void gt_run_process(void (*body)(void *), void *arg, const gt_opts_t *o)
                     (unsigned long long)s.resources_live,
                     (unsigned long long)s.arena_bytes_live);
     }
+    /* Everything the test's processes opened as resources is closed. */
+    if (!o->no_leak_check && fds >= 0 && count_fds() != fds)
+        GT_FAIL("file descriptors leaked: %d open before the runtime "
+                "started, %d after it stopped", fds, count_fds());
 }
 
 /* Matching for the waits below. */
