@@ -131,6 +131,10 @@ typedef struct grove_process_info {
     size_t stack_used;        /* bytes in use when last switched out */
     bool stack_parked;        /* pages given back while idle */
     uint64_t reductions;      /* times it was scheduled */
+    grove_pid_t parent;       /* the process that spawned it (NONE if a
+                                 thread outside the runtime did) */
+    char behaviour[32];       /* "supervisor", "dynamic_supervisor",
+                                 a gen_server's callbacks name, or "" */
 } grove_process_info_t;
 
 /* Fills *out for pid. Callable from any thread; fields another thread

@@ -235,6 +235,7 @@ static void gs_entry(void *arg)
     if (gs.via_key)
         grove_resource_attach(free_key, gs.via_key, NULL);
     grove__set_report_hook(report_hook, &gs);
+    grove__set_behaviour(gs.cb->name ? gs.cb->name : "gen_server");
     grove_gs_ret_t r = gs.cb->init ? gs.cb->init(&gs, copy.arg)
                                    : GROVE_GS_INIT_OK();
     switch (r.action) {

@@ -61,6 +61,10 @@ GROVE__HIDDEN void grove__set_report_hook(grove__report_fn fn, void *arg);
  * GROVE_ENOMEM. */
 GROVE__HIDDEN int grove__at_stop(void (*fn)(void));
 
+/* Labels the calling process with the behaviour it runs (static text),
+ * shown in process info and by the observer. */
+GROVE__HIDDEN void grove__set_behaviour(const char *name);
+
 /* The next time the calling process waits, its stack pages are given
  * back at once (hibernate). */
 GROVE__HIDDEN void grove__hibernate_next(void);

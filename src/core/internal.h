@@ -188,6 +188,8 @@ struct grove__proc {
     atomic_bool st_trap;
     atomic_bool ext_wait; /* a grove_wait caller watches it */
     atomic_uint_fast64_t pid_atomic; /* pid, for readers on other threads */
+    atomic_uint_fast64_t parent_atomic; /* who spawned it */
+    _Atomic(const char *) behaviour;    /* static text set by a behaviour */
     atomic_uint_fast64_t wait_since_atomic; /* ms when it last blocked */
 };
 

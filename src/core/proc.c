@@ -295,6 +295,9 @@ GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
     p->arg = arg;
     p->pid.id = ((uint64_t)atomic_load(&p->gen) << 32) | slot;
     atomic_store_explicit(&p->pid_atomic, p->pid.id, memory_order_relaxed);
+    atomic_store_explicit(&p->parent_atomic, self ? self->pid.id : 0,
+                          memory_order_relaxed);
+    atomic_store_explicit(&p->behaviour, NULL, memory_order_relaxed);
     p->trap_exit = o->trap_exit;
     atomic_store_explicit(&p->st_trap, o->trap_exit, memory_order_relaxed);
     int err = 0;
@@ -375,6 +378,13 @@ void grove__set_report_hook(grove__report_fn fn, void *arg)
         p->report_hook = fn;
         p->report_hook_arg = arg;
     }
+}
+
+void grove__set_behaviour(const char *name)
+{
+    grove__proc_t *p = grove__current();
+    if (p)
+        atomic_store_explicit(&p->behaviour, name, memory_order_relaxed);
 }
 
 void grove__hibernate_next(void)
@@ -580,6 +590,10 @@ GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
                   atomic_load_explicit(&p->st_arena, memory_order_relaxed) +
                   out->mailbox_len * sizeof(grove_msg_t);
     grove__names_info(p, out->name, sizeof out->name);
+    out->parent.id =
+        atomic_load_explicit(&p->parent_atomic, memory_order_relaxed);
+    const char *b = atomic_load_explicit(&p->behaviour, memory_order_relaxed);
+    snprintf(out->behaviour, sizeof out->behaviour, "%s", b ? b : "");
     if (atomic_load(&p->gen) != grove_pid_generation(pid))
         return GROVE_ENOPROC;
     return 0;
