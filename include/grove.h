@@ -11,6 +11,7 @@
 #include "grove/message.h"
 #include "grove/resource.h"
 #include "grove/logger.h"
+#include "grove/io.h"
 #include "grove/gen_server.h"
 #include "grove/supervisor.h"
 #include "grove/application.h"
@@ -19,6 +20,7 @@
 #include "grove/task.h"
 #include "grove/agent.h"
 #include "grove/partition_supervisor.h"
+#include "grove/observer.h"
 #include "grove/testing.h"
 
 #endif

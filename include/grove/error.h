@@ -41,7 +41,8 @@ extern "C" {
     X(EMAXCHILDREN, -23, "maximum number of children reached")                \
     X(ENOTSUP, -24, "operation not supported by this object")                \
     X(ECLOSED, -25, "closed")                                                 \
-    X(EAGAIN, -26, "try again")
+    X(EAGAIN, -26, "try again")                                               \
+    X(ETOOLONG, -27, "too long (a line past its maximum length)")
 
 typedef enum grove_errno {
 #define GROVE__ERR_ENUM(name, val, msg) GROVE_##name = (val),
