@@ -45,7 +45,7 @@ typedef int (*grove_start_extra_fn)(void *extra, void *arg, grove_pid_t *pid,
 
 /* Starts a DynamicSupervisor. Returns 0, GROVE_EINVAL (why names the
  * option), GROVE_EALREADYSTARTED (*pid holder), GROVE_ENOMEM,
- * GROVE_ENOTPROC or GROVE_ENOTSTARTED. */
+ * GROVE_ELIMIT, GROVE_ENOTPROC or GROVE_ENOTSTARTED. */
 GROVE_EXPORT int grove_dynsup_start(const grove_dynsup_opts_t *opts,
                                     grove_pid_t *pid, grove_reason_t *why);
 
@@ -66,13 +66,15 @@ GROVE_EXPORT int grove_dynsup_terminate_child(grove_server_t sup,
                                               grove_pid_t child);
 
 /* Lists children (no defined order); entries have id "" and state
- * running or restarting. Writes up to max and the total to *n. */
+ * running or restarting. Writes up to max and the total to *n. Returns
+ * 0, GROVE_EINVAL, GROVE_ENOPROC or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_dynsup_which_children(grove_server_t sup,
                                              grove_child_info_t *out,
                                              size_t max, size_t *n);
 
 /* specs: children (restarting included); active: running; workers and
- * supervisors by type (restarting included). */
+ * supervisors by type (restarting included). Returns 0, GROVE_EINVAL,
+ * GROVE_ENOPROC or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_dynsup_count_children(grove_server_t sup,
                                              grove_child_counts_t *out);
 

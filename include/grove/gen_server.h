@@ -230,7 +230,8 @@ typedef struct grove_gs_opts {
  *  GROVE_EALREADYSTARTED the name is taken: *pid is the holder; init never
  *                       ran
  *  GROVE_ETIMEDOUT      init took longer than opts->timeout
- *  GROVE_EINVAL, GROVE_ENOMEM, GROVE_ELIMIT, GROVE_ENOTSTARTED
+ *  GROVE_EINVAL, GROVE_ENOMEM, GROVE_ELIMIT, GROVE_ENOTSTARTED,
+ *  GROVE_ENOTPROC       (not called from a process)
  * With link set and init stopping with a reason other than normal, a
  * caller that does not trap exits is killed by the link (as in OTP); a
  * trapping caller finds no EXIT message left behind by a failed start. */
@@ -246,8 +247,9 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
  * returns 0 and *reply (free it with grove_msg_free; may be NULL to drop
  * it). On failure the CALLER EXITS, as in OTP: with reason timeout when no
  * reply came in time (a late reply never reaches it), noproc when there is
- * no such server, calling_self when calling itself, or the server's own
- * exit reason when it died first. Outside a process it returns the error
+ * no such server, calling_self when calling itself, the server's own
+ * exit reason when it died first, or an error reason carrying
+ * GROVE_ENOMEM when the request could not be sent. Outside a process it returns the error
  * code that grove_gs_try_call would. */
 GROVE_EXPORT int grove_gs_call(grove_server_t srv, uint64_t tag,
                                const void *req, size_t size,
@@ -255,8 +257,9 @@ GROVE_EXPORT int grove_gs_call(grove_server_t srv, uint64_t tag,
 
 /* As grove_gs_call but never exits: returns 0, GROVE_ETIMEDOUT,
  * GROVE_ENOPROC, GROVE_ECALLINGSELF, GROVE_EEXITED (the server exited
- * before replying; *why gets its reason, may be NULL), GROVE_EINVAL or
- * GROVE_ENOTPROC (not called from a process). */
+ * before replying; *why gets its reason, may be NULL), GROVE_EINVAL,
+ * GROVE_ENOMEM (the request could not be sent) or GROVE_ENOTPROC (not
+ * called from a process). */
 GROVE_EXPORT int grove_gs_try_call(grove_server_t srv, uint64_t tag,
                                    const void *req, size_t size,
                                    grove_msg_t **reply,
@@ -264,7 +267,8 @@ GROVE_EXPORT int grove_gs_try_call(grove_server_t srv, uint64_t tag,
                                    grove_reason_t *why);
 
 /* Sends a cast. Always returns 0 once the arguments are valid, even if
- * there is no such server (OTP); GROVE_EINVAL otherwise. From any
+ * there is no such server (OTP); GROVE_EINVAL for a malformed reference
+ * (GROVE_PID_NONE, NULL name or via) or NULL data with a size. From any
  * thread. */
 GROVE_EXPORT int grove_gs_cast(grove_server_t srv, uint64_t tag,
                                const void *msg, size_t size);

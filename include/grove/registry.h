@@ -6,7 +6,9 @@
  * unregister run in the caller, under the lock of one of many stripes.
  * Every entry belongs to the process that registered it and is removed
  * when that process exits, whatever the reason, before its links and
- * monitors hear of the death: a lookup never returns a dead process.
+ * monitors hear of the death: once a DOWN or EXIT for a process has
+ * arrived, no lookup returns it (a lookup racing with the exit itself
+ * may still see the entry for a moment).
  * Keys are byte strings of any length (no atom table to exhaust); values
  * are 64-bit (an integer, or a pointer the registry does not own).
  */
@@ -80,7 +82,8 @@ GROVE_EXPORT int grove_registry_unregister(grove_registry_t *reg,
 GROVE_EXPORT int grove_registry_lookup(grove_registry_t *reg, const void *key,
                                        size_t len, grove_reg_entry_t *out,
                                        size_t max, size_t *n);
-/* Unique registries: the holder of key. Returns 0, GROVE_ENOTFOUND. */
+/* Unique registries: the holder of key. Returns 0, GROVE_ENOTFOUND or
+ * GROVE_EINVAL. */
 GROVE_EXPORT int grove_registry_whereis(grove_registry_t *reg,
                                         const void *key, size_t len,
                                         grove_pid_t *pid);
@@ -110,7 +113,7 @@ GROVE_EXPORT int grove_registry_select(
     void *arg);
 /* Calls fn once with every entry under key (a pub/sub fan-out over a
  * duplicate key); not called when there is none. Runs in the caller,
- * outside the registry's locks. Returns 0 or GROVE_EINVAL. */
+ * outside the registry's locks. Returns 0, GROVE_EINVAL or GROVE_ENOMEM. */
 GROVE_EXPORT int grove_registry_dispatch(grove_registry_t *reg,
                                          const void *key, size_t len,
                                          void (*fn)(const grove_reg_entry_t *e,
@@ -118,7 +121,7 @@ GROVE_EXPORT int grove_registry_dispatch(grove_registry_t *reg,
                                          void *arg);
 /* Unique registries: replaces the caller's value under key. Returns 0
  * (*old set), GROVE_ENOTFOUND (caller does not hold key), GROVE_ENOTSUP
- * (duplicate registry). */
+ * (duplicate registry), GROVE_EINVAL or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_registry_update_value(grove_registry_t *reg,
                                              const void *key, size_t len,
                                              uint64_t value, uint64_t *old);

@@ -110,9 +110,11 @@ struct grove_sup_spec {
     grove_sup_flags_t flags;
     const grove_child_spec_t *children;
     size_t nchildren;
-    /* Optional, as a module's init/1: fills *out (flags and children,
-     * valid until it returns) from arg; return 0 or GROVE_EIGNORE. When
-     * set, flags/children above are ignored. */
+    /* Optional, as a module's init/1: fills *out (flags and children)
+     * from arg; return 0 or GROVE_EIGNORE. It runs in the process that
+     * calls grove_sup_start, and the children array is copied after it
+     * returns, so it must not live on init's own stack. When set,
+     * flags/children above are ignored. */
     int (*init)(void *arg, grove_sup_spec_t *out);
     void *init_arg;
 };
@@ -135,7 +137,8 @@ GROVE_EXPORT int grove_sup_start(const grove_sup_spec_t *spec,
  * is NONE if its start returned ignore), GROVE_EALREADYSTARTED (id runs;
  * *pid is its pid), GROVE_EPRESENT (id known, not running), GROVE_EINVAL
  * (*why names the field), GROVE_ESTARTFAIL (*why), GROVE_ENOPROC (no such
- * supervisor). Must be called from a process. */
+ * supervisor), GROVE_ENOMEM, GROVE_ECALLINGSELF (from the supervisor
+ * itself) or GROVE_ENOTPROC (not from a process). */
 GROVE_EXPORT int grove_sup_start_child(grove_server_t sup,
                                        const grove_child_spec_t *spec,
                                        grove_pid_t *pid, grove_reason_t *why);
@@ -200,7 +203,8 @@ GROVE_EXPORT int grove_child_spec_check(const grove_child_spec_t *spec,
 /* Restart statistics of a supervisor, for tests and the observer. */
 typedef struct grove_sup_stats {
     uint64_t restarts;   /* automatic restarts so far */
-    uint64_t in_window;  /* restarts inside the current intensity window */
+    uint64_t in_window;  /* restarts in the intensity window as of the
+                            last restart (old ones leave at the next) */
     int strategy;
     int max_restarts, max_seconds;
 } grove_sup_stats_t;

@@ -77,6 +77,8 @@ GROVE__HIDDEN grove__stack_t *grove__stack_get(grove__stack_cache_t *cache,
                                                size_t size, int *err);
 GROVE__HIDDEN void grove__stack_put(grove__stack_cache_t *cache,
                                     grove__stack_t *st);
+/* Gives back the pages of pooled stacks beyond keep. */
+GROVE__HIDDEN void grove__stacks_trim_pool(unsigned keep);
 /* Empties a cache into the global pool. */
 GROVE__HIDDEN void grove__stack_cache_drain(grove__stack_cache_t *cache);
 /* Parks an idle stack whose live bytes are [sp, top): saves them and gives

@@ -298,6 +298,39 @@ void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
     }
 }
 
+/* Gives back the pages of pooled stacks beyond keep: a burst of exits
+ * must not leave its stacks resident for good. With lightweight guards a
+ * stack keeps its mapping and only loses its pages; otherwise it turns
+ * back into PROT_NONE. Either way it becomes a fresh slot. */
+void grove__stacks_trim_pool(unsigned keep)
+{
+    for (;;) {
+        pthread_mutex_lock(&S.lock);
+        grove__stack_t *st = NULL;
+        if (S.pool_len > keep) {
+            st = S.pool;
+            S.pool = st->next;
+            S.pool_len--;
+        }
+        pthread_mutex_unlock(&S.lock);
+        if (!st)
+            return;
+        if (S.light)
+            grove__madvise(st->lo, st->size, MADV_DONTNEED);
+        else
+            grove__mmap(st->lo, st->size, PROT_NONE,
+                        MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS |
+                            MAP_NORESERVE,
+                        -1, 0);
+        if (!S.light)
+            atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
+        pthread_mutex_lock(&S.lock);
+        st->next = S.fresh;
+        S.fresh = st;
+        pthread_mutex_unlock(&S.lock);
+    }
+}
+
 void grove__stack_cache_drain(grove__stack_cache_t *c)
 {
     while (c->head) {

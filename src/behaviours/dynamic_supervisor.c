@@ -49,12 +49,11 @@ typedef struct result {
     grove_reason_t why;
 } result_t;
 
+/* As the Supervisor: every report of these kinds is an error report. */
 static void report(const char *ctx, grove_pid_t child,
                    const grove_reason_t *r)
 {
-    grove__sup_report(r && !grove_reason_is_shutdown_class(r)
-                          ? GROVE_LOG_ERROR
-                          : GROVE_LOG_INFO,
+    grove__sup_report(GROVE_LOG_ERROR,
                       "dynamic_supervisor", grove_self(), ctx, NULL, child, r,
                       NULL);
 }
@@ -261,9 +260,12 @@ static void shutdown_all(dsup_t *d)
         if (grove_msg_kind(m) == GROVE_MSG_DOWN &&
             grove__map_del(&by_ref, grove_msg_ref(m).id, &v)) {
             pending_t *p = (pending_t *)(uintptr_t)v;
-            if (!grove__shutdown_accepted(p->restart, p->shutdown,
-                                          grove_msg_reason(m)))
-                report("shutdown_error", p->pid, grove_msg_reason(m));
+            const grove_reason_t *r = grove_msg_reason(m);
+            /* noproc: it had ended by itself just before; its own EXIT
+             * (already counted as an exit) said how. */
+            if (r->kind != GROVE_EXIT_NOPROC &&
+                !grove__shutdown_accepted(p->restart, p->shutdown, r))
+                report("shutdown_error", p->pid, r);
             free(p);
             left--;
         }

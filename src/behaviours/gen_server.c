@@ -335,6 +335,10 @@ static int check_opts(const grove_gs_callbacks_t *cb, const grove_gs_opts_t *o)
     if (o->via && (!o->via->register_name || !o->via->whereis_name ||
                    (!o->via_key && o->via_key_len) || o->name))
         return GROVE_EINVAL;
+    /* A key without a via (e.g. a duplicate registry's NULL via) is a
+     * mistake, not a request for an unnamed server. */
+    if (!o->via && (o->via_key || o->via_key_len))
+        return GROVE_EINVAL;
     return 0;
 }
 
@@ -627,14 +631,21 @@ static grove_msg_t *next_message(grove_gs_t *gs, grove_gs_ret_t *r)
     return NULL;
 }
 
+/* Messages handled before a busy server lets others run: C cannot be
+ * preempted, so a server whose mailbox never empties must give the
+ * scheduler back by itself (BEAM counts reductions for the same end). */
+#define GS_BATCH 64
+
 static void gs_loop(grove_gs_t *gs, grove_gs_ret_t r)
 {
-    for (;;) {
+    for (unsigned n = 1;; n++) {
         grove_msg_t *m = next_message(gs, &r);
         if (!m)
             continue;
         r = dispatch(gs, m);
         grove_msg_free(m);
+        if (n % GS_BATCH == 0)
+            grove_yield();
     }
 }
 
@@ -763,7 +774,9 @@ GROVE_EXPORT int grove_gs_call(grove_server_t srv, uint64_t tag,
 GROVE_EXPORT int grove_gs_cast(grove_server_t srv, uint64_t tag,
                                const void *msg, size_t size)
 {
-    if ((size && !msg) || srv.kind < 0 || srv.kind > 2)
+    if ((size && !msg) || (srv.kind == 0 && srv.pid.id == 0) ||
+        (srv.kind == 1 && !srv.name) || (srv.kind == 2 && !srv.via) ||
+        srv.kind < 0 || srv.kind > 2)
         return GROVE_EINVAL;
     grove_pid_t pid;
     if (grove_server_whereis(srv, &pid) == 0)

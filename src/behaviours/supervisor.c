@@ -255,7 +255,8 @@ static void remove_child(sup_t *s, child_t *c)
 
 /* ---- starting and stopping children --------------------------------------------------- */
 
-/* Starts c; 0 (running or ignored) or an error with *why. */
+/* Starts c; 0 (running or ignored) or an error with *why. On a name
+ * clash c->last_pid gets the holder. */
 static int start_one(sup_t *s, child_t *c, grove_reason_t *why)
 {
     grove_pid_t pid;
@@ -273,6 +274,8 @@ static int start_one(sup_t *s, child_t *c, grove_reason_t *why)
     }
     if (why)
         *why = r;
+    if (rc == GROVE_EALREADYSTARTED)
+        c->last_pid = pid;
     report(s, GROVE_LOG_ERROR, "start_error", c, GROVE_PID_NONE, &r, NULL);
     return rc < 0 ? rc : GROVE_ESTARTFAIL;
 }
@@ -629,6 +632,8 @@ static void req_start_child(sup_t *s, const grove_msg_t *m, result_t *res)
         return;
     }
     if (rc < 0) {
+        if (rc == GROVE_EALREADYSTARTED)
+            res->pid = c->last_pid; /* the holder, passed through (OTP) */
         remove_child(s, c);
         res->rc = rc == GROVE_EALREADYSTARTED ? rc : GROVE_ESTARTFAIL;
     }

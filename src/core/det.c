@@ -142,8 +142,10 @@ void *grove__det_main(void *arg)
         if (!step())
             idle();
     }
-    for (int i = 0; i < grove__rt.nsched; i++)
+    for (int i = 0; i < grove__rt.nsched; i++) {
         grove__stack_cache_drain(&grove__rt.scheds[i].stacks);
+        grove__msg_cache_drain(&grove__rt.scheds[i]);
+    }
     grove__fault_thread_fini(&grove__rt.scheds[0]);
     grove__tls_set_sched(NULL);
     return NULL;

@@ -17,6 +17,22 @@
 typedef struct grove__proc grove__proc_t;
 typedef struct grove__sched grove__sched_t;
 
+/* Runtime counters (grove_stats). Each scheduler counts in its own cache
+ * line and threads outside the runtime in a global one; a reader sums
+ * them. A count can go negative in one place (a message made on one
+ * scheduler and freed on another); only the sum means anything. */
+enum {
+    CNT_MSGS,
+    CNT_ALIVE,
+    CNT_SPAWNED,
+    CNT_EXITED,
+    CNT_CRASHED,
+    CNT_RES,
+    CNT_ARENA,
+    CNT_TIMERS,
+    CNT__N
+};
+
 /* ---- messages and signals --------------------------------------------- */
 
 /* Signal kinds travel through the same per-process inbox as messages, so
@@ -40,6 +56,7 @@ struct grove_msg {
     uint8_t kind;        /* grove_msg_kind_t once visible */
     uint8_t sig;
     uint8_t flags;
+    uint8_t small;   /* from a scheduler's cache of small nodes */
     uint32_t to_gen; /* the incarnation it was sent to */
     uint64_t tag;
     grove_pid_t from;
@@ -54,6 +71,8 @@ struct grove_msg {
 #define INBOX_CLOSED ((grove_msg_t *)(uintptr_t)1)
 
 grove_msg_t *grove__msg_new(size_t inline_size);
+/* Frees a scheduler's cached message nodes (its thread is ending). */
+void grove__msg_cache_drain(grove__sched_t *s);
 void grove__msg_destroy(grove_msg_t *m);
 /* Pushes m to p if p is still incarnation gen. Returns 0, or
  * GROVE_ENOPROC after destroying m (or handing it to the dead-letter path
@@ -226,6 +245,8 @@ struct grove__sched {
     grove__fiber_t fiber;
     grove__proc_t *current;
     grove__stack_cache_t stacks;
+    grove_msg_t *msg_cache; /* free small message nodes */
+    unsigned msg_cached;
     void *altstack;
     uint64_t ref_next, ref_end;
     unsigned tick;
@@ -252,6 +273,8 @@ struct grove__sched {
     pthread_mutex_t sleep_lock;
     pthread_cond_t sleep_cond;
     bool wake_pending;
+    /* -- counters: written by the owner only, read by anyone -- */
+    _Alignas(64) atomic_int_fast64_t cnt[CNT__N];
     /* -- read by the service thread -- */
     atomic_uint_fast64_t switches;
     _Atomic(grove__proc_t *) running;
@@ -276,9 +299,10 @@ typedef struct grove__rt {
     pthread_cond_t wait_cond;
     pthread_t service;
     atomic_int service_stop;
-    /* counters */
-    atomic_uint_fast64_t n_alive, n_spawned, n_exited, n_crashed;
-    atomic_uint_fast64_t n_msgs, n_timers, n_res, n_arena, n_long;
+    /* counters: threads outside the runtime, and the sum of stopped
+     * schedulers (see CNT_*) */
+    atomic_int_fast64_t cnt[CNT__N];
+    atomic_uint_fast64_t n_long;
     atomic_uint_fast64_t ref_global;
     size_t stack_soft_limit; /* active stacks before eager parking */
     /* ms since start, refreshed by the service thread every few ms: for
@@ -300,6 +324,32 @@ void grove__tls_set_in_rt(int v);
 /* Set by grove_run around its spawn: the new process is watched. */
 bool grove__tls_get_spawn_watched(void);
 void grove__tls_set_spawn_watched(bool v);
+
+/* Adds d to an atomic that only one thread writes (a process's own
+ * statistics, a scheduler's): a plain load and store, no locked
+ * instruction; readers elsewhere see a recent value. */
+#define GROVE__OWN_ADD(field, d)                                             \
+    atomic_store_explicit(                                                   \
+        &(field), atomic_load_explicit(&(field), memory_order_relaxed) + (d), \
+        memory_order_relaxed)
+
+/* Adds d to counter k (CNT_*). */
+static inline void grove__count(int k, int64_t d)
+{
+    grove__sched_t *s = grove__tls_get_sched();
+    if (s) {
+        /* One writer per scheduler: a plain add, no locked instruction. */
+        atomic_store_explicit(&s->cnt[k],
+                              atomic_load_explicit(&s->cnt[k],
+                                                   memory_order_relaxed) +
+                                  d,
+                              memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&grove__rt.cnt[k], d, memory_order_relaxed);
+    }
+}
+/* The sum of counter k. */
+int64_t grove__count_sum(int k);
 
 static inline grove__proc_t *grove__current(void)
 {

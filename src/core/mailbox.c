@@ -15,15 +15,69 @@
 #include "core/internal.h"
 #include "base/failpoint.h"
 
+/* Small messages (most of them) come from a per-scheduler cache of nodes
+ * with room for SMALL_PAYLOAD bytes: no allocator call, no lock, and the
+ * node is likely still in this core's cache. The sanitizer and valgrind
+ * builds skip it, since a pool would hide a use after free. */
+#define SMALL_PAYLOAD 128
+#define MSG_CACHE_MAX 512
+#if defined(GROVE_ASAN) || defined(GROVE_VALGRIND) || \
+    defined(__SANITIZE_ADDRESS__)
+#define USE_MSG_CACHE 0
+#else
+#define USE_MSG_CACHE 1
+#endif
+
+static grove_msg_t *cache_pop(size_t inline_size)
+{
+    grove__sched_t *s;
+    if (!USE_MSG_CACHE || inline_size > SMALL_PAYLOAD ||
+        !(s = grove__tls_get_sched()))
+        return NULL;
+    grove_msg_t *m = s->msg_cache;
+    if (m) {
+        s->msg_cache = (grove_msg_t *)m->link.next;
+        s->msg_cached--;
+        return m;
+    }
+    return grove__malloc(sizeof *m + SMALL_PAYLOAD);
+}
+
+static bool cache_push(grove_msg_t *m)
+{
+    grove__sched_t *s;
+    if (!m->small || !(s = grove__tls_get_sched()) ||
+        s->msg_cached >= MSG_CACHE_MAX)
+        return false;
+    m->link.next = (grove__dlist_t *)s->msg_cache;
+    s->msg_cache = m;
+    s->msg_cached++;
+    return true;
+}
+
+void grove__msg_cache_drain(grove__sched_t *s)
+{
+    while (s->msg_cache) {
+        grove_msg_t *m = s->msg_cache;
+        s->msg_cache = (grove_msg_t *)m->link.next;
+        free(m);
+    }
+    s->msg_cached = 0;
+}
+
 grove_msg_t *grove__msg_new(size_t inline_size)
 {
-    grove_msg_t *m = grove__malloc(sizeof *m + inline_size);
+    grove_msg_t *m = cache_pop(inline_size);
+    uint8_t small = m != NULL; /* a cache node has SMALL_PAYLOAD room */
+    if (!m)
+        m = grove__malloc(sizeof *m + inline_size);
     if (!m)
         return NULL;
     memset(m, 0, sizeof *m);
+    m->small = small;
     grove__dlist_init(&m->link);
     m->data = inline_size ? m->inline_data : NULL;
-    atomic_fetch_add_explicit(&grove__rt.n_msgs, 1, memory_order_relaxed);
+    grove__count(CNT_MSGS, 1);
     return m;
 }
 
@@ -36,8 +90,9 @@ void grove__msg_destroy(grove_msg_t *m)
         grove__tls_set_in_rt(saved);
     }
     free(m->name);
-    atomic_fetch_sub_explicit(&grove__rt.n_msgs, 1, memory_order_relaxed);
-    free(m);
+    grove__count(CNT_MSGS, -1);
+    if (!cache_push(m))
+        free(m);
 }
 
 static void dead_letter(grove_msg_t *m, grove_pid_t dead)
@@ -237,7 +292,7 @@ static void to_mailbox(grove__proc_t *p, grove_msg_t *m, int kind)
 {
     m->kind = (uint8_t)kind;
     grove__dlist_push_back(&p->mbox, &m->link);
-    atomic_fetch_add_explicit(&p->st_mbox, 1, memory_order_relaxed);
+    GROVE__OWN_ADD(p->st_mbox, 1);
 }
 
 void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m)
@@ -245,7 +300,7 @@ void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m)
     if (p->mark == &m->link)
         p->mark = m->link.prev;
     grove__dlist_remove(&m->link);
-    atomic_fetch_sub_explicit(&p->st_mbox, 1, memory_order_relaxed);
+    GROVE__OWN_ADD(p->st_mbox, -(1));
 }
 
 static void die(grove__proc_t *p, grove_msg_t *m, const grove_reason_t *r)
@@ -264,7 +319,7 @@ static void on_exit_signal(grove__proc_t *p, grove_msg_t *m)
             grove__msg_destroy(m); /* unlinked meanwhile */
             return;
         }
-        atomic_fetch_sub_explicit(&p->st_links, 1, memory_order_relaxed);
+        GROVE__OWN_ADD(p->st_links, -(1));
         if (p->trap_exit)
             to_mailbox(p, m, GROVE_MSG_EXIT);
         else if (r->kind == GROVE_EXIT_NORMAL)
@@ -293,7 +348,7 @@ static void on_down(grove__proc_t *p, grove_msg_t *m)
         grove__msg_destroy(m); /* demonitored */
         return;
     }
-    atomic_fetch_sub_explicit(&p->st_mon_out, 1, memory_order_relaxed);
+    GROVE__OWN_ADD(p->st_mon_out, -(1));
     uint64_t name;
     if (grove__map_del(&p->mon_names, m->ref.id, &name))
         m->name = (char *)(uintptr_t)name;
@@ -324,19 +379,19 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
         return;
     case SIG_LINK:
         if (grove__map_put(&p->links, m->from.id, 1) == 1)
-            atomic_fetch_add_explicit(&p->st_links, 1, memory_order_relaxed);
+            GROVE__OWN_ADD(p->st_links, 1);
         break;
     case SIG_UNLINK:
         if (grove__map_del(&p->links, m->from.id, NULL))
-            atomic_fetch_sub_explicit(&p->st_links, 1, memory_order_relaxed);
+            GROVE__OWN_ADD(p->st_links, -(1));
         break;
     case SIG_MONITOR:
         if (grove__map_put(&p->mon_in, m->ref.id, m->from.id) == 1)
-            atomic_fetch_add_explicit(&p->st_mon_in, 1, memory_order_relaxed);
+            GROVE__OWN_ADD(p->st_mon_in, 1);
         break;
     case SIG_DEMONITOR:
         if (grove__map_del(&p->mon_in, m->ref.id, NULL))
-            atomic_fetch_sub_explicit(&p->st_mon_in, 1, memory_order_relaxed);
+            GROVE__OWN_ADD(p->st_mon_in, -(1));
         break;
     default:
         break;

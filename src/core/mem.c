@@ -29,8 +29,8 @@ GROVE_EXPORT void *grove_alloc(size_t size)
     h->size = size;
     h->owner = p->pid.id;
     grove__dlist_push_back(&p->arena, &h->link);
-    atomic_fetch_add_explicit(&p->st_arena, size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&grove__rt.n_arena, size, memory_order_relaxed);
+    GROVE__OWN_ADD(p->st_arena, size);
+    grove__count(CNT_ARENA, (int64_t)size);
     return h + 1;
 }
 
@@ -59,9 +59,8 @@ GROVE_EXPORT void grove_free(void *m)
     hdr_t *h = hdr_of(m);
     check_owner(p, h);
     grove__dlist_remove(&h->link);
-    atomic_fetch_sub_explicit(&p->st_arena, h->size, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&grove__rt.n_arena, h->size,
-                              memory_order_relaxed);
+    GROVE__OWN_ADD(p->st_arena, -(h->size));
+    grove__count(CNT_ARENA, -(int64_t)h->size);
     free(h);
 }
 
@@ -97,7 +96,7 @@ GROVE_EXPORT int grove_resource_attach(void (*dtor)(void *ptr), void *ptr,
     r->ptr = ptr;
     r->owner = p;
     grove__dlist_push_back(&p->resources, &r->link);
-    atomic_fetch_add_explicit(&grove__rt.n_res, 1, memory_order_relaxed);
+    grove__count(CNT_RES, 1);
     if (out)
         *out = r;
     return 0;
@@ -120,7 +119,7 @@ static int take(grove_resource_t *r, bool run)
     if (!r || r->owner != p)
         return GROVE_EINVAL;
     grove__dlist_remove(&r->link);
-    atomic_fetch_sub_explicit(&grove__rt.n_res, 1, memory_order_relaxed);
+    grove__count(CNT_RES, -1);
     if (run)
         r->dtor(r->ptr);
     free(r);
@@ -145,7 +144,7 @@ void grove__mem_release_all(grove__proc_t *p)
         grove_resource_t *r =
             GROVE__CONTAINER(p->resources.prev, grove_resource_t, link);
         grove__dlist_remove(&r->link);
-        atomic_fetch_sub_explicit(&grove__rt.n_res, 1, memory_order_relaxed);
+        grove__count(CNT_RES, -1);
         r->dtor(r->ptr);
         free(r);
     }
@@ -156,6 +155,5 @@ void grove__mem_release_all(grove__proc_t *p)
         total += h->size;
         free(h);
     }
-    atomic_fetch_sub_explicit(&grove__rt.n_arena, total,
-                              memory_order_relaxed);
+    grove__count(CNT_ARENA, -(int64_t)total);
 }

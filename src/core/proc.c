@@ -229,7 +229,7 @@ static int spawn_attach(grove__proc_t *self, grove__proc_t *p,
         if (grove__map_put(&self->links, p->pid.id, 1) < 0 ||
             grove__map_put(&p->links, self->pid.id, 1) < 0)
             return GROVE_ENOMEM;
-        atomic_fetch_add_explicit(&self->st_links, 1, memory_order_relaxed);
+        GROVE__OWN_ADD(self->st_links, 1);
         atomic_store_explicit(&p->st_links, 1, memory_order_relaxed);
     }
     if (o->monitor) {
@@ -237,7 +237,7 @@ static int spawn_attach(grove__proc_t *self, grove__proc_t *p,
         if (grove__map_put(&self->mon_out, ref, p->pid.id) < 0 ||
             grove__map_put(&p->mon_in, ref, self->pid.id) < 0)
             return GROVE_ENOMEM;
-        atomic_fetch_add_explicit(&self->st_mon_out, 1, memory_order_relaxed);
+        GROVE__OWN_ADD(self->st_mon_out, 1);
         atomic_store_explicit(&p->st_mon_in, 1, memory_order_relaxed);
         if (o->monitor_ref)
             o->monitor_ref->id = ref;
@@ -249,11 +249,11 @@ static void spawn_undo(grove__proc_t *self, grove__proc_t *p, uint32_t slot)
 {
     if (self) {
         if (grove__map_del(&self->links, p->pid.id, NULL))
-            atomic_fetch_sub(&self->st_links, 1);
+            GROVE__OWN_ADD(self->st_links, -(1));
         uint64_t k, v;
         for (uint32_t i = 0; grove__map_next(&p->mon_in, &i, &k, &v);)
             if (grove__map_del(&self->mon_out, k, NULL))
-                atomic_fetch_sub(&self->st_mon_out, 1);
+                GROVE__OWN_ADD(self->st_mon_out, -(1));
     }
     grove__map_free(&p->links);
     grove__map_free(&p->mon_in);
@@ -314,8 +314,8 @@ GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
     grove__fiber_make(&p->fiber, p->stack->lo, p->stack->size, proc_entry, p);
     atomic_store_explicit(&p->st_stack_size, p->stack->size,
                           memory_order_relaxed);
-    atomic_fetch_add_explicit(&grove__rt.n_alive, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&grove__rt.n_spawned, 1, memory_order_relaxed);
+    grove__count(CNT_ALIVE, 1);
+    grove__count(CNT_SPAWNED, 1);
     if (out)
         *out = p->pid;
     grove__enqueue_spawned(p);
@@ -504,11 +504,10 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     if (p->stack)
         grove__stack_put(&s->stacks, p->stack);
     p->stack = NULL;
-    atomic_fetch_sub_explicit(&grove__rt.n_alive, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&grove__rt.n_exited, 1, memory_order_relaxed);
+    grove__count(CNT_ALIVE, -1);
+    grove__count(CNT_EXITED, 1);
     if (p->crashed)
-        atomic_fetch_add_explicit(&grove__rt.n_crashed, 1,
-                                  memory_order_relaxed);
+        grove__count(CNT_CRASHED, 1);
     /* A new generation makes every old pid of this slot stale. */
     uint32_t gen = atomic_load(&p->gen) + 1;
     if (gen == 0)

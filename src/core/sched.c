@@ -469,8 +469,8 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
     p->request = REQ_NONE;
     s->current = p;
     atomic_store_explicit(&s->running, p, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->switches, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->st_reductions, 1, memory_order_relaxed);
+    GROVE__OWN_ADD(s->switches, 1);
+    GROVE__OWN_ADD(p->st_reductions, 1);
     grove__fiber_switch(&s->fiber, &p->fiber, false);
     s->current = NULL;
     atomic_store_explicit(&s->running, NULL, memory_order_relaxed);
@@ -529,6 +529,7 @@ __attribute__((unused)) static void *sched_main(void *arg)
         idle = 0;
     }
     grove__stack_cache_drain(&s->stacks);
+    grove__msg_cache_drain(s);
     grove__fault_thread_fini(s);
     grove__tls_set_sched(NULL);
     return NULL;
@@ -641,13 +642,23 @@ void grove__trim_stacks(uint64_t now)
     }
 }
 
-__attribute__((unused)) static void *service_main(void *arg)
+__attribute__((unused)) /* How many pooled stacks to keep: all while processes are being spawned,
+ * 1024 once a tick went by without a spawn. */
+static unsigned keep_pool(uint64_t *seen)
+{
+    uint64_t spawned = (uint64_t)grove__count_sum(CNT_SPAWNED);
+    bool busy = spawned != *seen;
+    *seen = spawned;
+    return busy ? UINT32_MAX : 1024;
+}
+
+static void *service_main(void *arg)
 {
     (void)arg;
     grove__tls_set_in_rt(1);
     static watch_t w[256]; /* one service thread; at most 256 schedulers */
     memset(w, 0, sizeof w);
-    uint64_t last_trim = 0;
+    uint64_t last_trim = 0, pool_seen = 0;
     while (!atomic_load(&grove__rt.service_stop)) {
         struct timespec ts = {0, 5 * 1000000};
         nanosleep(&ts, NULL);
@@ -656,10 +667,33 @@ __attribute__((unused)) static void *service_main(void *arg)
         watch_schedulers(w, now);
         if (now - last_trim >= 100) {
             grove__trim_stacks(now);
+            /* Keep a modest pool warm; what a burst left behind goes
+             * back once spawning pauses, so steady churn keeps its
+             * stacks. */
+            grove__stacks_trim_pool(keep_pool(&pool_seen));
             last_trim = now;
         }
     }
     return NULL;
+}
+
+int64_t grove__count_sum(int k)
+{
+    int64_t n = atomic_load_explicit(&grove__rt.cnt[k], memory_order_relaxed);
+    grove__sched_t *scheds = grove__rt.scheds;
+    for (int i = 0; scheds && i < grove__rt.nsched; i++)
+        n += atomic_load_explicit(&scheds[i].cnt[k], memory_order_relaxed);
+    return n;
+}
+
+/* Stopped schedulers hand their counts to the global ones, so totals
+ * (and leaks) still show after grove_stop. */
+static void fold_counters(void)
+{
+    for (int i = 0; i < grove__rt.nsched; i++)
+        for (int k = 0; k < CNT__N; k++)
+            atomic_fetch_add(&grove__rt.cnt[k],
+                             atomic_load(&grove__rt.scheds[i].cnt[k]));
 }
 
 /* ---- start and stop ---------------------------------------------------------- */
@@ -747,6 +781,7 @@ static void teardown(int nthreads, bool service)
         pthread_join(rt->scheds[i].thread, NULL);
     atomic_store(&rt->started, 0);
     grove__timers_fini();
+    fold_counters();
     for (int i = 0; i < rt->nsched; i++) {
         grove__sched_t *s = &rt->scheds[i];
         grove__wheel_fini(&s->wheel);
@@ -894,9 +929,8 @@ GROVE_EXPORT int grove_stop(void)
         return GROVE_ENOTSTARTED;
     if (grove__tls_get_sched())
         return GROVE_EBUSY;
-    grove__rt_t *rt = &grove__rt;
     /* Kill what is left and wait for every exit to finish. */
-    while (atomic_load(&rt->n_alive) > 0) {
+    while (grove__count_sum(CNT_ALIVE) > 0) {
         grove_processes(kill_one, NULL);
         struct timespec ts = {0, 2 * 1000000};
         nanosleep(&ts, NULL);
@@ -905,7 +939,7 @@ GROVE_EXPORT int grove_stop(void)
 #if defined(GROVE_DETERMINISTIC)
     teardown(1, false);
 #else
-    teardown(rt->nsched, true);
+    teardown(grove__rt.nsched, true);
 #endif
     return 0;
 }
@@ -916,16 +950,16 @@ GROVE_EXPORT int grove_stats(grove_stats_t *out)
         return GROVE_EINVAL;
     grove__rt_t *rt = &grove__rt;
     memset(out, 0, sizeof *out);
-    out->processes_alive = atomic_load(&rt->n_alive);
-    out->processes_spawned = atomic_load(&rt->n_spawned);
-    out->processes_exited = atomic_load(&rt->n_exited);
-    out->processes_crashed = atomic_load(&rt->n_crashed);
-    out->messages_live = atomic_load(&rt->n_msgs);
-    out->timers_live = atomic_load(&rt->n_timers);
+    out->processes_alive = (uint64_t)grove__count_sum(CNT_ALIVE);
+    out->processes_spawned = (uint64_t)grove__count_sum(CNT_SPAWNED);
+    out->processes_exited = (uint64_t)grove__count_sum(CNT_EXITED);
+    out->processes_crashed = (uint64_t)grove__count_sum(CNT_CRASHED);
+    out->messages_live = (uint64_t)grove__count_sum(CNT_MSGS);
+    out->timers_live = (uint64_t)grove__count_sum(CNT_TIMERS);
     out->stacks_mapped = grove__stacks_mapped();
     out->stacks_parked = grove__stacks_parked();
-    out->resources_live = atomic_load(&rt->n_res);
-    out->arena_bytes_live = atomic_load(&rt->n_arena);
+    out->resources_live = (uint64_t)grove__count_sum(CNT_RES);
+    out->arena_bytes_live = (uint64_t)grove__count_sum(CNT_ARENA);
     out->long_schedules = atomic_load(&rt->n_long);
     for (int i = 0; i < rt->nsched && rt->scheds; i++)
         out->steals += atomic_load(&rt->scheds[i].steals);

@@ -57,7 +57,7 @@ GROVE_EXPORT int grove_link(grove_pid_t pid)
             /* A trapping caller hears of it as an EXIT message. */
             grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
             if (grove__map_put(&self->links, pid.id, 1) == 1)
-                atomic_fetch_add(&self->st_links, 1);
+                GROVE__OWN_ADD(self->st_links, 1);
             grove__send_signal(self->pid, SIG_EXIT, pid, GROVE_REF_NONE,
                                &noproc, MSGF_VIA_LINK);
             rc = 0;
@@ -68,7 +68,7 @@ GROVE_EXPORT int grove_link(grove_pid_t pid)
     if (rc < 0)
         goto out;
     if (rc == 1) {
-        atomic_fetch_add_explicit(&self->st_links, 1, memory_order_relaxed);
+        GROVE__OWN_ADD(self->st_links, 1);
         /* If the target dies before it sees this, the dead-letter path
          * answers with an exit signal noproc through the link. */
         grove__send_signal(pid, SIG_LINK, self->pid, GROVE_REF_NONE, NULL, 0);
@@ -88,7 +88,7 @@ GROVE_EXPORT int grove_unlink(grove_pid_t pid)
         return GROVE_EINVAL;
     RT_ENTER();
     if (grove__map_del(&self->links, pid.id, NULL)) {
-        atomic_fetch_sub_explicit(&self->st_links, 1, memory_order_relaxed);
+        GROVE__OWN_ADD(self->st_links, -(1));
         grove__send_signal(pid, SIG_UNLINK, self->pid, GROVE_REF_NONE, NULL,
                            0);
     }
@@ -112,7 +112,7 @@ static int monitor_common(grove__proc_t *self, grove_pid_t pid,
             return GROVE_ENOMEM;
         }
     }
-    atomic_fetch_add_explicit(&self->st_mon_out, 1, memory_order_relaxed);
+    GROVE__OWN_ADD(self->st_mon_out, 1);
     ref->id = r;
     if (pid.id == 0) {
         grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
@@ -199,7 +199,7 @@ GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
     int removed = 0;
     if (grove__map_del(&self->mon_out, ref.id, &target)) {
         removed = 1;
-        atomic_fetch_sub_explicit(&self->st_mon_out, 1, memory_order_relaxed);
+        GROVE__OWN_ADD(self->st_mon_out, -(1));
         uint64_t name;
         if (grove__map_del(&self->mon_names, ref.id, &name))
             free((void *)(uintptr_t)name);

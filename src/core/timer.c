@@ -126,7 +126,7 @@ static void fire(grove__timer_t *t)
     }
     t->wheel = NULL;
     /* TIMER_SEND: deliver the prepared message and free the timer. */
-    atomic_fetch_sub_explicit(&grove__rt.n_timers, 1, memory_order_relaxed);
+    grove__count(CNT_TIMERS, -1);
     grove_msg_t *m = t->msg;
     t->msg = NULL;
     grove__proc_t *p;
@@ -252,7 +252,7 @@ void grove__timers_fini(void)
                                                      link);
                 grove__dlist_remove(&t->link);
                 grove__msg_destroy(t->msg);
-                atomic_fetch_sub(&grove__rt.n_timers, 1);
+                grove__count(CNT_TIMERS, -1);
                 free(t);
             }
         }
@@ -295,7 +295,7 @@ GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
     if (rc >= 0) {
         place(&G.wheel, t);
         G.wheel.count++;
-        atomic_fetch_add(&grove__rt.n_timers, 1);
+        grove__count(CNT_TIMERS, 1);
     }
     grove__spin_unlock(&G.wheel.lock);
     if (rc < 0) {
@@ -323,7 +323,7 @@ GROVE_EXPORT int grove_cancel_timer(grove_timer_t timer)
     if (t) {
         unplace(&G.wheel, t);
         G.wheel.count--;
-        atomic_fetch_sub(&grove__rt.n_timers, 1);
+        grove__count(CNT_TIMERS, -1);
     }
     grove__spin_unlock(&G.wheel.lock);
     if (!t)

@@ -3,9 +3,12 @@
  * reads them too; they are plain loads and stores, async-signal-safe. */
 #include "core/internal.h"
 
-static __thread grove__sched_t *tls_sched;
-static __thread int tls_in_rt;
-static __thread bool tls_spawn_watched;
+/* initial-exec: a plain %fs-relative access, no __tls_get_addr call (the
+ * library is linked at start-up, not dlopen'd late). */
+#define TLS static __thread __attribute__((tls_model("initial-exec")))
+TLS grove__sched_t *tls_sched;
+TLS int tls_in_rt;
+TLS bool tls_spawn_watched;
 
 __attribute__((noinline)) grove__sched_t *grove__tls_get_sched(void)
 {
