@@ -40,8 +40,10 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg);
 
 /* Orderly stop: kills every remaining process (reason killed), waits for
  * their exits, joins the scheduler threads and frees the runtime. Must be
- * called from outside any process. Returns 0, GROVE_ENOTSTARTED or
- * GROVE_EBUSY (called from a process). */
+ * called from outside any process, and no other thread may call into the
+ * runtime (grove_send from a thread of the program, say) while it runs:
+ * stop such threads first. Returns 0, GROVE_ENOTSTARTED or GROVE_EBUSY
+ * (called from a process). */
 GROVE_EXPORT int grove_stop(void);
 
 /* True while the runtime is started. */
