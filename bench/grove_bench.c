@@ -13,6 +13,11 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <grove.h>
+#include <grove/dynamic_supervisor.h>
+#include <grove/gen_server.h>
+#include <grove/logger.h>
+#include <grove/registry.h>
+#include <grove/supervisor.h>
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -36,6 +41,18 @@
 #define SKYNET_SUM UINT64_C(499999500000)
 #define IDLE_PROCS 100000u
 #define IDLE_SETTLE_MS 1500
+#define CALL_TOTAL 1000000u
+#define RESTART_TOTAL 100000u
+#define IDLE_SERVERS 100000u
+#define SUP_CHILDREN 1000u
+#define DYNSUP_CHILDREN 100000u
+#define DYNSUP_POLL_MS 10
+#define REG_PROCS 100000u
+#define LOOKUP_TOTAL 1000000u
+#define LOOKUP_WORKERS 2u
+/* Restarts allowed in the intensity window: none of these workloads is
+ * about the intensity limit, so it must never be reached. */
+#define BENCH_MAX_RESTARTS 1000000
 
 /* Message tags. Each workload only ever has one or two kinds in flight,
  * but distinct tags make a stray message fail the check instead of being
@@ -48,7 +65,11 @@ enum {
     TAG_PONG,
     TAG_COUNT,
     TAG_SUM,
-    TAG_READY
+    TAG_READY,
+    TAG_CALL,
+    TAG_REPLY,
+    TAG_GO,
+    TAG_DONE
 };
 
 /* The figure the benchmark process leaves for main() to print. */
@@ -439,6 +460,433 @@ static void bench_idle_process_bytes(void *arg)
                        : 0.0;
 }
 
+/* ---- the gen_server the supervision workloads use ---------------------
+ * A call tagged TAG_CALL carrying n is answered with n + 1; TAG_COUNT is
+ * answered with the number of TAG_CALLs served. The state is that count.
+ * A non-NULL start argument points to a pid that init tells it started,
+ * so the benchmark can wait for a supervisor's restarts. */
+
+static grove_gs_ret_t srv_init(grove_gs_t *gs, void *arg)
+{
+    const grove_pid_t *notify = arg;
+
+    grove_gs_set_state(gs, (void *)(uintptr_t)0);
+    if (notify != NULL)
+        send_empty(*notify, TAG_READY);
+    return GROVE_GS_INIT_OK();
+}
+
+static grove_gs_ret_t srv_handle_call(grove_gs_t *gs, const grove_msg_t *req,
+                                      grove_gs_from_t from)
+{
+    uintptr_t count = (uintptr_t)grove_gs_state(gs);
+    uint64_t n;
+
+    (void)from;
+    if (grove_msg_tag(req) == TAG_COUNT) {
+        n = count;
+        return GROVE_GS_REPLY(TAG_COUNT, &n, sizeof n);
+    }
+    if (grove_msg_tag(req) != TAG_CALL)
+        fail("server: call tagged %" PRIu64, grove_msg_tag(req));
+    n = msg_u64(req) + 1;
+    grove_gs_set_state(gs, (void *)(count + 1));
+    return GROVE_GS_REPLY(TAG_REPLY, &n, sizeof n);
+}
+
+static const grove_gs_callbacks_t srv_callbacks = {
+    .name = "bench_server",
+    .init = srv_init,
+    .handle_call = srv_handle_call,
+};
+
+static uint64_t srv_call(grove_server_t srv, uint64_t tag, uint64_t n)
+{
+    grove_msg_t *reply;
+    uint64_t value;
+
+    check_rc(grove_gs_call(srv, tag, &n, sizeof n, &reply, GROVE_INFINITY),
+             "grove_gs_call");
+    value = msg_u64(reply);
+    grove_msg_free(reply);
+    return value;
+}
+
+static grove_pid_t srv_start(void *arg)
+{
+    grove_pid_t pid;
+    grove_reason_t why;
+
+    check_rc(grove_gs_start(&srv_callbacks, arg, NULL, &pid, &why),
+             "grove_gs_start");
+    return pid;
+}
+
+static void srv_stop(grove_pid_t pid)
+{
+    check_rc(grove_gs_stop(grove_server_pid(pid), NULL, GROVE_INFINITY, NULL),
+             "grove_gs_stop");
+}
+
+static const grove_reason_t *kill_reason(void)
+{
+    static grove_reason_t kill;
+
+    kill = grove_reason_of(GROVE_EXIT_KILL);
+    return &kill;
+}
+
+/* ---- call: ns per gen_server call round trip ---------------------------- */
+
+static void bench_call(void *arg)
+{
+    grove_pid_t pid = srv_start(NULL);
+    grove_server_t srv = grove_server_pid(pid);
+    uint64_t count, t0, t1;
+
+    (void)arg;
+    t0 = now_ns();
+    for (uint64_t i = 0; i < CALL_TOTAL; i++)
+        if (srv_call(srv, TAG_CALL, i) != i + 1)
+            fail("call: wrong answer to request %" PRIu64, i);
+    t1 = now_ns();
+    count = srv_call(srv, TAG_COUNT, 0);
+    srv_stop(pid);
+    if (count != CALL_TOTAL)
+        fail("call: server counted %" PRIu64 " calls, expected %u", count,
+             CALL_TOTAL);
+    bench_figure = per_op(t0, t1, CALL_TOTAL);
+}
+
+/* ---- restart: us from killing a named permanent child to its
+ * replacement answering a call under the same name ----------------------- */
+
+static grove_pid_t restart_main_pid;
+
+static void bench_restart(void *arg)
+{
+    grove_gs_opts_t gs_opts = {.name = "bench_worker"};
+    grove_child_spec_t child = {
+        .id = "worker",
+        .gen_server = &srv_callbacks,
+        .gs_opts = &gs_opts,
+        .arg = &restart_main_pid,
+        .restart = GROVE_PERMANENT,
+    };
+    grove_sup_spec_t spec = {
+        .name = "bench_sup",
+        .flags = {.strategy = GROVE_ONE_FOR_ONE,
+                  .max_restarts = BENCH_MAX_RESTARTS,
+                  .max_seconds = 5},
+        .children = &child,
+        .nchildren = 1,
+    };
+    grove_server_t worker = grove_server_name("bench_worker");
+    grove_sup_stats_t stats;
+    grove_pid_t sup, old, now;
+    grove_reason_t why;
+    uint64_t total = 0;
+
+    (void)arg;
+    restart_main_pid = grove_self();
+    check_rc(grove_sup_start(&spec, NULL, &sup, &why), "grove_sup_start");
+    grove_msg_free(recv_expect(TAG_READY));
+    for (uint32_t i = 0; i < RESTART_TOTAL; i++) {
+        uint64_t t0, t1;
+
+        check_rc(grove_whereis("bench_worker", &old), "grove_whereis");
+        t0 = now_ns();
+        check_rc(grove_exit_signal(old, kill_reason()), "grove_exit_signal");
+        grove_msg_free(recv_expect(TAG_READY));
+        if (srv_call(worker, TAG_CALL, i) != (uint64_t)i + 1)
+            fail("restart: wrong answer after restart %u", i);
+        t1 = now_ns();
+        total += t1 - t0;
+        check_rc(grove_whereis("bench_worker", &now), "grove_whereis");
+        if (grove_pid_equal(now, old))
+            fail("restart: the name still names the killed child");
+    }
+    check_rc(grove_sup_stats(grove_server_pid(sup), &stats),
+             "grove_sup_stats");
+    srv_stop(sup);
+    if (stats.restarts != RESTART_TOTAL)
+        fail("restart: %" PRIu64 " restarts, expected %u", stats.restarts,
+             RESTART_TOTAL);
+    bench_figure = (double)total / RESTART_TOTAL / 1e3;
+}
+
+/* ---- idle_genserver_bytes: resident bytes per idle gen_server ---------- */
+
+static void bench_idle_genserver_bytes(void *arg)
+{
+    grove_stats_t stats;
+    uint64_t before, after;
+
+    (void)arg;
+    before = rss_bytes();
+    for (uint32_t i = 0; i < IDLE_SERVERS; i++)
+        srv_start(NULL);
+    check_rc(grove_sleep(IDLE_SETTLE_MS), "grove_sleep");
+    after = rss_bytes();
+    check_rc(grove_stats(&stats), "grove_stats");
+    if (stats.processes_alive < IDLE_SERVERS)
+        fail("idle_genserver_bytes: %" PRIu64 " processes alive, expected "
+             "at least %u", stats.processes_alive, IDLE_SERVERS);
+    bench_figure = after > before
+                       ? (double)(after - before) / (double)IDLE_SERVERS
+                       : 0.0;
+}
+
+/* ---- sup_start_1k, sup_shutdown_1k: ms to start a supervisor with 1,000
+ * gen_server children, and to shut it down ------------------------------- */
+
+static char sup_ids[SUP_CHILDREN][16];
+static grove_child_spec_t sup_children[SUP_CHILDREN];
+
+static void sup_1k(bool shutdown_figure)
+{
+    grove_sup_spec_t spec = {
+        .name = "bench_sup",
+        .flags = {.strategy = GROVE_ONE_FOR_ONE},
+        .children = sup_children,
+        .nchildren = SUP_CHILDREN,
+    };
+    static grove_child_info_t info[SUP_CHILDREN];
+    grove_child_counts_t counts;
+    grove_pid_t sup;
+    grove_reason_t why;
+    uint64_t t0, t1, t2;
+    size_t n;
+
+    for (uint32_t i = 0; i < SUP_CHILDREN; i++) {
+        snprintf(sup_ids[i], sizeof sup_ids[i], "w%u", i);
+        sup_children[i] = (grove_child_spec_t){
+            .id = sup_ids[i],
+            .gen_server = &srv_callbacks,
+            .restart = GROVE_PERMANENT,
+        };
+    }
+    t0 = now_ns();
+    check_rc(grove_sup_start(&spec, NULL, &sup, &why), "grove_sup_start");
+    t1 = now_ns();
+    check_rc(grove_sup_count_children(grove_server_pid(sup), &counts),
+             "grove_sup_count_children");
+    if (counts.active != SUP_CHILDREN)
+        fail("sup: %zu children active, expected %u", counts.active,
+             SUP_CHILDREN);
+    check_rc(grove_sup_which_children(grove_server_pid(sup), info,
+                                      SUP_CHILDREN, &n),
+             "grove_sup_which_children");
+    t2 = now_ns();
+    srv_stop(sup);
+    t2 = now_ns() - t2;
+    for (size_t i = 0; i < n; i++)
+        if (grove_is_alive(info[i].pid))
+            fail("sup: a child outlived its supervisor");
+    bench_figure = shutdown_figure ? (double)t2 / 1e6
+                                   : (double)(t1 - t0) / 1e6;
+}
+
+static void bench_sup_start_1k(void *arg)
+{
+    (void)arg;
+    sup_1k(false);
+}
+
+static void bench_sup_shutdown_1k(void *arg)
+{
+    (void)arg;
+    sup_1k(true);
+}
+
+/* ---- dynsup_*: a DynamicSupervisor with 100,000 gen_server children:
+ * ns per start_child, ms to stop it, ms from killing every child to all
+ * of them restarted ------------------------------------------------------- */
+
+enum dynsup_figure { DYNSUP_START, DYNSUP_SHUTDOWN, DYNSUP_RESTART_ALL };
+
+static grove_pid_t dynsup_main_pid;
+
+static size_t dynsup_active(grove_pid_t sup)
+{
+    grove_child_counts_t counts;
+
+    check_rc(grove_dynsup_count_children(grove_server_pid(sup), &counts),
+             "grove_dynsup_count_children");
+    return counts.active;
+}
+
+static void dynsup_run(enum dynsup_figure figure)
+{
+    grove_dynsup_opts_t opts = {.max_restarts = BENCH_MAX_RESTARTS,
+                                .max_seconds = 5};
+    bool notify = figure == DYNSUP_RESTART_ALL;
+    grove_child_spec_t child = {
+        .id = "worker",
+        .gen_server = &srv_callbacks,
+        .arg = notify ? &dynsup_main_pid : NULL,
+        .restart = GROVE_PERMANENT,
+    };
+    grove_pid_t *pids = malloc(DYNSUP_CHILDREN * sizeof *pids);
+    grove_pid_t sup;
+    grove_reason_t why;
+    uint64_t t0, t1;
+
+    if (pids == NULL)
+        fail("dynsup: out of memory");
+    dynsup_main_pid = grove_self();
+    check_rc(grove_dynsup_start(&opts, &sup, &why), "grove_dynsup_start");
+    t0 = now_ns();
+    for (uint32_t i = 0; i < DYNSUP_CHILDREN; i++)
+        check_rc(grove_dynsup_start_child(grove_server_pid(sup), &child,
+                                          &pids[i], &why),
+                 "grove_dynsup_start_child");
+    t1 = now_ns();
+    if (dynsup_active(sup) != DYNSUP_CHILDREN)
+        fail("dynsup: %zu children active, expected %u", dynsup_active(sup),
+             DYNSUP_CHILDREN);
+    if (figure == DYNSUP_START)
+        bench_figure = per_op(t0, t1, DYNSUP_CHILDREN);
+
+    if (figure == DYNSUP_RESTART_ALL) {
+        for (uint32_t i = 0; i < DYNSUP_CHILDREN; i++)
+            grove_msg_free(recv_expect(TAG_READY));
+        t0 = now_ns();
+        for (uint32_t i = 0; i < DYNSUP_CHILDREN; i++)
+            check_rc(grove_exit_signal(pids[i], kill_reason()),
+                     "grove_exit_signal");
+        /* Every replacement's init says so; then the count must agree. */
+        for (uint32_t i = 0; i < DYNSUP_CHILDREN; i++)
+            grove_msg_free(recv_expect(TAG_READY));
+        while (dynsup_active(sup) != DYNSUP_CHILDREN)
+            check_rc(grove_sleep(DYNSUP_POLL_MS), "grove_sleep");
+        t1 = now_ns();
+        for (uint32_t i = 0; i < DYNSUP_CHILDREN; i++)
+            if (grove_is_alive(pids[i]))
+                fail("dynsup: a killed child is still alive");
+        bench_figure = (double)(t1 - t0) / 1e6;
+        /* The stop below checks the replacements, not the killed ones. */
+        for (uint32_t i = 0; i < DYNSUP_CHILDREN; i++)
+            pids[i] = GROVE_PID_NONE;
+    }
+
+    t0 = now_ns();
+    srv_stop(sup);
+    t1 = now_ns();
+    for (uint32_t i = 0; i < DYNSUP_CHILDREN; i++)
+        if (!grove_pid_is_none(pids[i]) && grove_is_alive(pids[i]))
+            fail("dynsup: a child outlived its supervisor");
+    if (figure == DYNSUP_SHUTDOWN)
+        bench_figure = (double)(t1 - t0) / 1e6;
+    free(pids);
+}
+
+static void bench_dynsup_start_100k(void *arg)
+{
+    (void)arg;
+    dynsup_run(DYNSUP_START);
+}
+
+static void bench_dynsup_shutdown_100k(void *arg)
+{
+    (void)arg;
+    dynsup_run(DYNSUP_SHUTDOWN);
+}
+
+static void bench_dynsup_restart_all_100k(void *arg)
+{
+    (void)arg;
+    dynsup_run(DYNSUP_RESTART_ALL);
+}
+
+/* ---- registry_register, registry_lookup: a unique Registry with two
+ * partitions. register: ns per key, 100,000 waiting processes told to go
+ * at once, each registering its own key (the key is its index, 4 bytes)
+ * and saying so. lookup: ns per lookup, 1,000,000 of them by two
+ * processes at once over those keys, each checked. ------------------------ */
+
+static grove_registry_t *reg;
+static grove_pid_t reg_main_pid;
+
+static void reg_holder(void *arg)
+{
+    uint32_t key = (uint32_t)(uintptr_t)arg;
+    grove_pid_t holder;
+
+    grove_msg_free(recv_expect(TAG_GO));
+    check_rc(grove_registry_register(reg, &key, sizeof key, key, &holder),
+             "grove_registry_register");
+    send_empty(reg_main_pid, TAG_DONE);
+    /* Holds the key until the runtime's stop ends it. */
+    grove_msg_free(recv_any());
+}
+
+static void reg_looker(void *arg)
+{
+    uint32_t first = (uint32_t)(uintptr_t)arg;
+    uint64_t bad = 0;
+
+    for (uint32_t i = 0; i < LOOKUP_TOTAL / LOOKUP_WORKERS; i++) {
+        uint32_t key = (first + i * 7919u) % REG_PROCS;
+        grove_reg_entry_t e;
+        size_t n;
+
+        check_rc(grove_registry_lookup(reg, &key, sizeof key, &e, 1, &n),
+                 "grove_registry_lookup");
+        if (n != 1 || e.value != key)
+            bad++;
+    }
+    send_u64(reg_main_pid, TAG_DONE, bad);
+}
+
+static void registry_run(bool lookup_figure)
+{
+    grove_registry_opts_t opts = {.keys = GROVE_REG_UNIQUE, .partitions = 2};
+    grove_pid_t *pids = malloc(REG_PROCS * sizeof *pids);
+    uint64_t t0, t1, bad = 0;
+
+    if (pids == NULL)
+        fail("registry: out of memory");
+    reg_main_pid = grove_self();
+    check_rc(grove_registry_new(&opts, &reg), "grove_registry_new");
+    for (uint32_t i = 0; i < REG_PROCS; i++)
+        pids[i] = spawn_checked(reg_holder, (void *)(uintptr_t)i, NULL);
+    t0 = now_ns();
+    for (uint32_t i = 0; i < REG_PROCS; i++)
+        send_empty(pids[i], TAG_GO);
+    for (uint32_t i = 0; i < REG_PROCS; i++)
+        grove_msg_free(recv_expect(TAG_DONE));
+    t1 = now_ns();
+    if (grove_registry_count(reg) != REG_PROCS)
+        fail("registry: %zu keys registered, expected %u",
+             grove_registry_count(reg), REG_PROCS);
+    bench_figure = per_op(t0, t1, REG_PROCS);
+    if (lookup_figure) {
+        t0 = now_ns();
+        for (uint32_t w = 0; w < LOOKUP_WORKERS; w++)
+            spawn_checked(reg_looker, (void *)(uintptr_t)(w * 50000u), NULL);
+        for (uint32_t w = 0; w < LOOKUP_WORKERS; w++)
+            bad += recv_u64(TAG_DONE);
+        t1 = now_ns();
+        if (bad != 0)
+            fail("registry_lookup: %" PRIu64 " lookups wrong", bad);
+        bench_figure = per_op(t0, t1, LOOKUP_TOTAL);
+    }
+    free(pids);
+}
+
+static void bench_registry_register(void *arg)
+{
+    (void)arg;
+    registry_run(false);
+}
+
+static void bench_registry_lookup(void *arg)
+{
+    (void)arg;
+    registry_run(true);
+}
+
 /* ---- the workload table ------------------------------------------------
  * A new workload is one entry here, one function above, and its name in
  * bench/run.sh's list. */
@@ -454,6 +902,16 @@ static const struct workload workloads[] = {
     {"pingpong", bench_pingpong},
     {"skynet", bench_skynet},
     {"idle_process_bytes", bench_idle_process_bytes},
+    {"call", bench_call},
+    {"restart", bench_restart},
+    {"idle_genserver_bytes", bench_idle_genserver_bytes},
+    {"sup_start_1k", bench_sup_start_1k},
+    {"sup_shutdown_1k", bench_sup_shutdown_1k},
+    {"dynsup_start_100k", bench_dynsup_start_100k},
+    {"dynsup_shutdown_100k", bench_dynsup_shutdown_100k},
+    {"dynsup_restart_all_100k", bench_dynsup_restart_all_100k},
+    {"registry_register", bench_registry_register},
+    {"registry_lookup", bench_registry_lookup},
 };
 
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])
@@ -485,6 +943,11 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+
+    /* Logging off, as on the other sides: restarts and shutdowns would
+     * otherwise print supervisor reports. */
+    setenv("GROVE_LOG_LEVEL", "none", 1);
+    grove_log_clear_handlers();
 
     cfg.schedulers = BENCH_SCHEDULERS;
     /* skynet has up to 1,111,111 processes alive at once, past the

@@ -11,6 +11,9 @@
 #
 #   NAME grove=VALUE beam=VALUE go=VALUE unit=UNIT ratio=GROVE/BEAM
 #
+# (with erlang=VALUE after go= for the workloads that also run on Erlang's
+# own simple_one_for_one supervisor, beside Elixir's DynamicSupervisor)
+#
 # and writes the same table, with the machine and versions, to
 # bench/results/latest.md. A side whose program is missing, fails a check,
 # crashes or times out shows n/a; the other sides still run.
@@ -23,12 +26,25 @@ set -u -o pipefail
 
 # Workload names and the unit of their figure. A new workload is a name
 # here and a case in grove_bench.c, erlang/beam_bench.erl and go/main.go.
+# A third field, erlang, adds the side of that name: the BEAM program run
+# with Erlang's simple_one_for_one supervisor in place of Elixir's
+# DynamicSupervisor.
 WORKLOADS=(
     spawn_exit:ns
     ring_hop:ns
     pingpong:ns
     skynet:ms
     idle_process_bytes:B
+    call:ns
+    restart:us
+    idle_genserver_bytes:B
+    sup_start_1k:ms
+    sup_shutdown_1k:ms
+    dynsup_start_100k:ns:erlang
+    dynsup_shutdown_100k:ms:erlang
+    dynsup_restart_all_100k:ms:erlang
+    registry_register:ns
+    registry_lookup:ns
 )
 SIDES=(grove beam go)
 
@@ -111,6 +127,25 @@ fi
 if ! command -v go >/dev/null; then
     apt_install golang-go || note "could not install Go"
 fi
+# Elixir's DynamicSupervisor and Registry are the BEAM peers of Grove's;
+# beam_bench calls them from Erlang, so only their ebin directory is used.
+if ! command -v elixir >/dev/null; then
+    apt_install elixir || note "could not install Elixir"
+fi
+ELIXIR_EBIN=
+if command -v elixir >/dev/null; then
+    ELIXIR_EBIN=$(dirname "$(readlink -f "$(command -v elixir)")")/../lib/elixir/ebin
+    if [[ -f $ELIXIR_EBIN/Elixir.DynamicSupervisor.beam ]]; then
+        ELIXIR_EBIN=$(cd "$ELIXIR_EBIN" && pwd)
+    else
+        note "no Elixir ebin directory beside $(command -v elixir)"
+        ELIXIR_EBIN=
+    fi
+fi
+# Workloads whose BEAM peer is an Elixir module: n/a without Elixir.
+ELIXIR_WORKLOADS=" dynsup_start_100k dynsup_shutdown_100k"
+ELIXIR_WORKLOADS+=" dynsup_restart_all_100k registry_register"
+ELIXIR_WORKLOADS+=" registry_lookup "
 
 # ---- programs ------------------------------------------------------------
 
@@ -160,14 +195,22 @@ run_side() {
         [[ -n $have_grove ]] || return 1
         out=$(timeout -k 10 "$RUN_TIMEOUT" "$GROVE_BIN" "$name" 2>"$log")
         ;;
-    beam)
+    beam | erlang)
         [[ -n $have_beam ]] || return 1
+        local flavour=elixir pa=(-pa "$PEERS/beam")
+        [[ $side == erlang ]] && flavour=erlang
+        if [[ -n $ELIXIR_EBIN ]]; then
+            pa+=(-pa "$ELIXIR_EBIN")
+        elif [[ $side == beam && $ELIXIR_WORKLOADS == *" $name "* ]]; then
+            note "beam $name: needs Elixir, which is not installed"
+            return 1
+        fi
         # +P: skynet has 1.1 million processes alive at once, past the
         # default limit. Logging off so nothing but the figure is printed.
         out=$(timeout -k 10 "$RUN_TIMEOUT" erl -noshell \
             +S "$SCHEDULERS:$SCHEDULERS" +P 2097152 \
-            -kernel logger_level none -pa "$PEERS/beam" \
-            -run beam_bench main "$name" </dev/null 2>"$log")
+            -kernel logger_level none "${pa[@]}" \
+            -run beam_bench main "$name" "$flavour" </dev/null 2>"$log")
         ;;
     go)
         [[ -n $have_go ]] || return 1
@@ -219,13 +262,14 @@ fi
 
 rows=()
 for entry in "${selected[@]}"; do
-    name=${entry%%:*}
-    unit=${entry#*:}
+    IFS=: read -r name unit extra <<<"$entry"
+    sides=("${SIDES[@]}")
+    [[ $extra == erlang ]] && sides+=(erlang)
     declare -A figures=() failed=()
     # Sides take turns run by run, so drift in the machine's state (other
     # load, memory, frequency) spreads over all three instead of one.
     for ((run = 1; run <= RUNS; run++)); do
-        for side in "${SIDES[@]}"; do
+        for side in "${sides[@]}"; do
             [[ -n ${failed[$side]:-} ]] && continue
             note "$name: $side run $run/$RUNS"
             if value=$(run_side "$side" "$name" "$run"); then
@@ -236,7 +280,7 @@ for entry in "${selected[@]}"; do
         done
     done
     declare -A med=()
-    for side in "${SIDES[@]}"; do
+    for side in "${sides[@]}"; do
         if [[ -n ${failed[$side]:-} || -z ${figures[$side]:-} ]]; then
             med[$side]=n/a
         else
@@ -245,9 +289,14 @@ for entry in "${selected[@]}"; do
         fi
     done
     r=$(ratio "${med[grove]}" "${med[beam]}")
-    printf '%s grove=%s beam=%s go=%s unit=%s ratio=%s\n' "$name" \
-        "${med[grove]}" "${med[beam]}" "${med[go]}" "$unit" "$r"
-    rows+=("| $name | ${med[grove]} | ${med[beam]} | ${med[go]} | $unit | $r |")
+    erl_field= erl_cell=-
+    if [[ $extra == erlang ]]; then
+        erl_field=" erlang=${med[erlang]}"
+        erl_cell=${med[erlang]}
+    fi
+    printf '%s grove=%s beam=%s go=%s%s unit=%s ratio=%s\n' "$name" \
+        "${med[grove]}" "${med[beam]}" "${med[go]}" "$erl_field" "$unit" "$r"
+    rows+=("| $name | ${med[grove]} | ${med[beam]} | ${med[go]} | $erl_cell | $unit | $r |")
     unset figures failed med
 done
 
@@ -264,6 +313,14 @@ if command -v erl >/dev/null; then
 fi
 go_version=n/a
 command -v go >/dev/null && go_version=$(go version 2>/dev/null)
+elixir_version=n/a
+if [[ -n $ELIXIR_EBIN ]]; then
+    elixir_version=$(erl -noshell -pa "$ELIXIR_EBIN" -eval '
+        application:load(elixir),
+        {ok, V} = application:get_key(elixir, vsn),
+        io:format("Elixir ~s", [V]), halt().' </dev/null 2>/dev/null) ||
+        elixir_version=n/a
+fi
 
 mkdir -p "$(dirname "$RESULTS_MD")"
 {
@@ -272,17 +329,26 @@ mkdir -p "$(dirname "$RESULTS_MD")"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(nproc) cores, $cpu_model"
     echo "- erl: $erl_version"
+    echo "- elixir: $elixir_version (its DynamicSupervisor and Registry," \
+        "called from Erlang)"
     echo "- go: $go_version"
     echo "- schedulers: $SCHEDULERS on every side; median of $RUNS runs"
     echo "- load average: $load_start at the start," \
         "$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a) at the end"
     echo
-    echo "| workload | grove | beam | go | unit | grove/beam |"
-    echo "| --- | ---: | ---: | ---: | --- | ---: |"
+    echo "| workload | grove | beam | go | erlang | unit | grove/beam |"
+    echo "| --- | ---: | ---: | ---: | ---: | --- | ---: |"
     printf '%s\n' "${rows[@]}"
     echo
     echo "Lower is better everywhere. ns: per process spawned and exited"
-    echo "(spawn_exit), per hop (ring_hop), per round trip (pingpong);"
-    echo "ms: the whole skynet tree; B: resident bytes per idle process."
+    echo "(spawn_exit), per hop (ring_hop), per round trip (pingpong), per"
+    echo "gen_server call (call), per DynamicSupervisor start_child"
+    echo "(dynsup_start_100k), per Registry registration or lookup; us: kill"
+    echo "to restarted-and-answering (restart); ms: the whole skynet tree, a"
+    echo "1,000-child supervisor's start or shutdown, a 100,000-child"
+    echo "DynamicSupervisor's shutdown or restart of all its children;"
+    echo "B: resident bytes per idle process or idle gen_server. The beam"
+    echo "column of dynsup_* and registry_* is Elixir's DynamicSupervisor and"
+    echo "Registry; erlang is OTP's simple_one_for_one supervisor."
 } >"$RESULTS_MD"
 note "wrote $RESULTS_MD"

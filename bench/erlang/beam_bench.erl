@@ -4,6 +4,12 @@
 %% Run as: erl -noshell +S 2:2 +P 2097152 -pa DIR -run beam_bench main NAME
 %% Prints one number (the figure) on stdout; a wrong result prints a
 %% message on stderr and halts with status 1.
+%%
+%% The DynamicSupervisor and Registry workloads use Elixir's modules,
+%% called from here: Elixir's ebin directory must be on the code path
+%% (bench/run.sh adds it). `-run beam_bench main NAME erlang` runs the
+%% dynsup_* workloads on Erlang's own simple_one_for_one supervisor
+%% instead.
 -module(beam_bench).
 -export([main/1]).
 
@@ -17,8 +23,25 @@
 -define(SKYNET_SUM, 499999500000).
 -define(IDLE_PROCS, 100000).
 -define(IDLE_SETTLE_MS, 1500).
+-define(CALL_TOTAL, 1000000).
+-define(RESTART_TOTAL, 100000).
+%% OTP's supervisor keeps its restart history in a list it scans on every
+%% restart; a fresh supervisor every RESTART_CHUNK restarts keeps that
+%% bookkeeping out of the figure.
+-define(RESTART_CHUNK, 100).
+-define(IDLE_SERVERS, 100000).
+-define(SUP_CHILDREN, 1000).
+-define(DYNSUP_CHILDREN, 100000).
+-define(DYNSUP_POLL_MS, 10).
+-define(MAX_RESTARTS, 1000000).
+-define(REG_PROCS, 100000).
+-define(LOOKUP_TOTAL, 1000000).
+-define(LOOKUP_WORKERS, 2).
 
 main([Name]) ->
+    main([Name, "elixir"]);
+main([Name, Flavour]) ->
+    put(flavour, list_to_atom(Flavour)),
     Result = try run(list_to_atom(Name))
              catch Class:Reason:Stack -> {error, {Class, Reason, Stack}}
              end,
@@ -39,6 +62,16 @@ run(ring_hop) -> ring_hop();
 run(pingpong) -> pingpong();
 run(skynet) -> skynet();
 run(idle_process_bytes) -> idle_process_bytes();
+run(call) -> call();
+run(restart) -> restart();
+run(idle_genserver_bytes) -> idle_genserver_bytes();
+run(sup_start_1k) -> sup_1k(start);
+run(sup_shutdown_1k) -> sup_1k(shutdown);
+run(dynsup_start_100k) -> dynsup(start);
+run(dynsup_shutdown_100k) -> dynsup(shutdown);
+run(dynsup_restart_all_100k) -> dynsup(restart_all);
+run(registry_register) -> registry(register);
+run(registry_lookup) -> registry(lookup);
 run(Other) -> {error, {unknown_workload, Other}}.
 
 now_ns() -> erlang:monotonic_time(nanosecond).
@@ -196,6 +229,235 @@ page_size() ->
         {N, _} when is_integer(N), N > 0 -> N;
         _ -> 4096
     end.
+
+%% call: ns per gen_server:call round trip to one server.
+call() ->
+    {ok, Pid} = bench_server:start(),
+    T0 = now_ns(),
+    call_loop(Pid, 0),
+    T1 = now_ns(),
+    Count = gen_server:call(Pid, count),
+    ok = gen_server:stop(Pid),
+    check(Count =:= ?CALL_TOTAL, {calls_served, Count}),
+    {ok, (T1 - T0) / ?CALL_TOTAL}.
+
+call_loop(_Pid, ?CALL_TOTAL) ->
+    ok;
+call_loop(Pid, I) ->
+    Reply = gen_server:call(Pid, {call, I}, infinity),
+    check(Reply =:= I + 1, {wrong_reply, I, Reply}),
+    call_loop(Pid, I + 1).
+
+%% restart: us from killing the permanent, locally registered child of a
+%% one_for_one supervisor to its replacement answering a call by name.
+%% Only kill-to-answer is timed; a fresh supervisor every RESTART_CHUNK
+%% restarts, started and stopped outside the timing.
+restart() ->
+    Self = self(),
+    Child = #{id => worker,
+              start => {bench_server, start_link_named, [bench_worker, Self]},
+              restart => permanent},
+    Flags = #{strategy => one_for_one, intensity => ?MAX_RESTARTS,
+              period => 5},
+    Total = restart_chunks(Flags, Child, 0, 0),
+    {ok, Total / ?RESTART_TOTAL / 1000}.
+
+restart_chunks(_Flags, _Child, ?RESTART_TOTAL, Total) ->
+    Total;
+restart_chunks(Flags, Child, Done, Total) ->
+    {ok, Sup} = bench_sup:start_link(Flags, [Child]),
+    receive ready -> ok end,
+    N = min(?RESTART_CHUNK, ?RESTART_TOTAL - Done),
+    Chunk = restart_loop(Done, Done + N, 0),
+    ok = gen_server:stop(Sup),
+    restart_chunks(Flags, Child, Done + N, Total + Chunk).
+
+restart_loop(End, End, Total) ->
+    Total;
+restart_loop(I, End, Total) ->
+    Old = whereis(bench_worker),
+    T0 = now_ns(),
+    exit(Old, kill),
+    receive ready -> ok end,
+    Reply = gen_server:call(bench_worker, {call, I}, infinity),
+    T1 = now_ns(),
+    check(Reply =:= I + 1, {wrong_reply, I, Reply}),
+    New = whereis(bench_worker),
+    check(New =/= Old andalso is_pid(New), {not_restarted, I}),
+    restart_loop(I + 1, End, Total + (T1 - T0)).
+
+%% idle_genserver_bytes: growth of the resident set per idle gen_server.
+idle_genserver_bytes() ->
+    PageSize = page_size(),
+    Before = rss_pages(),
+    start_servers(?IDLE_SERVERS),
+    timer:sleep(?IDLE_SETTLE_MS),
+    After = rss_pages(),
+    Alive = erlang:system_info(process_count),
+    check(Alive >= ?IDLE_SERVERS, {processes_alive, Alive}),
+    {ok, (After - Before) * PageSize / ?IDLE_SERVERS}.
+
+start_servers(0) -> ok;
+start_servers(N) -> {ok, _} = bench_server:start(), start_servers(N - 1).
+
+%% sup_start_1k, sup_shutdown_1k: ms to start a one_for_one supervisor
+%% with 1,000 gen_server children, and to stop it.
+sup_1k(Figure) ->
+    Children = [#{id => I, start => {bench_server, start_link, [none]}}
+                || I <- lists:seq(1, ?SUP_CHILDREN)],
+    T0 = now_ns(),
+    {ok, Sup} = bench_sup:start_link(#{strategy => one_for_one}, Children),
+    T1 = now_ns(),
+    Active = proplists:get_value(active, supervisor:count_children(Sup)),
+    check(Active =:= ?SUP_CHILDREN, {active, Active}),
+    Pids = [Pid || {_, Pid, _, _} <- supervisor:which_children(Sup)],
+    T2 = now_ns(),
+    ok = gen_server:stop(Sup),
+    T3 = now_ns(),
+    check(not lists:any(fun erlang:is_process_alive/1, Pids),
+          child_outlived_supervisor),
+    case Figure of
+        start -> {ok, (T1 - T0) / 1000000};
+        shutdown -> {ok, (T3 - T2) / 1000000}
+    end.
+
+%% dynsup_*: a dynamic supervisor with 100,000 gen_server children: ns
+%% per start_child, ms to stop it, ms from killing every child to all of
+%% them restarted. Elixir's DynamicSupervisor, or with the erlang flavour
+%% OTP's simple_one_for_one supervisor.
+dynsup(Figure) ->
+    process_flag(message_queue_data, off_heap),
+    Self = self(),
+    Notify = case Figure of restart_all -> Self; _ -> none end,
+    Flavour = get(flavour),
+    Sup = dynsup_start(Flavour),
+    T0 = now_ns(),
+    Pids = dynsup_start_children(Flavour, Sup, Notify, ?DYNSUP_CHILDREN, []),
+    T1 = now_ns(),
+    Active0 = dynsup_active(Flavour, Sup),
+    check(Active0 =:= ?DYNSUP_CHILDREN, {active, Active0}),
+    Result =
+        case Figure of
+            start ->
+                {ok, (T1 - T0) / ?DYNSUP_CHILDREN};
+            restart_all ->
+                ?DYNSUP_CHILDREN = collect_ready(?DYNSUP_CHILDREN, 0),
+                T2 = now_ns(),
+                lists:foreach(fun(P) -> exit(P, kill) end, Pids),
+                %% Every replacement's init says so; then the count must
+                %% agree.
+                Ready = collect_ready(?DYNSUP_CHILDREN, 0),
+                check(Ready =:= ?DYNSUP_CHILDREN, {ready, Ready}),
+                wait_active(Flavour, Sup),
+                T3 = now_ns(),
+                check(not lists:any(fun erlang:is_process_alive/1, Pids),
+                      killed_child_alive),
+                {ok, (T3 - T2) / 1000000};
+            shutdown ->
+                none
+        end,
+    T4 = now_ns(),
+    ok = gen_server:stop(Sup, normal, infinity),
+    T5 = now_ns(),
+    case Figure of
+        shutdown ->
+            check(not lists:any(fun erlang:is_process_alive/1, Pids),
+                  child_outlived_supervisor),
+            {ok, (T5 - T4) / 1000000};
+        _ ->
+            Result
+    end.
+
+dynsup_start(elixir) ->
+    {ok, Sup} = 'Elixir.DynamicSupervisor':start_link(
+                  [{strategy, one_for_one}, {max_restarts, ?MAX_RESTARTS},
+                   {max_seconds, 5}]),
+    Sup;
+dynsup_start(erlang) ->
+    {ok, Sup} = bench_sup:start_link(
+                  #{strategy => simple_one_for_one,
+                    intensity => ?MAX_RESTARTS, period => 5},
+                  [#{id => worker, start => {bench_server, start_link, []}}]),
+    Sup.
+
+dynsup_start_children(_Flavour, _Sup, _Notify, 0, Pids) ->
+    Pids;
+dynsup_start_children(elixir, Sup, Notify, N, Pids) ->
+    {ok, Pid} = 'Elixir.DynamicSupervisor':start_child(
+                  Sup, #{id => worker,
+                         start => {bench_server, start_link, [Notify]}}),
+    dynsup_start_children(elixir, Sup, Notify, N - 1, [Pid | Pids]);
+dynsup_start_children(erlang, Sup, Notify, N, Pids) ->
+    {ok, Pid} = supervisor:start_child(Sup, [Notify]),
+    dynsup_start_children(erlang, Sup, Notify, N - 1, [Pid | Pids]).
+
+dynsup_active(elixir, Sup) ->
+    maps:get(active, 'Elixir.DynamicSupervisor':count_children(Sup));
+dynsup_active(erlang, Sup) ->
+    proplists:get_value(active, supervisor:count_children(Sup)).
+
+wait_active(Flavour, Sup) ->
+    case dynsup_active(Flavour, Sup) of
+        ?DYNSUP_CHILDREN -> ok;
+        _ -> timer:sleep(?DYNSUP_POLL_MS), wait_active(Flavour, Sup)
+    end.
+
+%% registry_register, registry_lookup: Elixir's Registry, unique keys, two
+%% partitions. register: ns per key, 100,000 waiting processes told to go
+%% at once, each registering its own key (its index) and saying so.
+%% lookup: ns per lookup, 1,000,000 of them by two processes at once over
+%% those keys, each checked.
+registry(Figure) ->
+    process_flag(message_queue_data, off_heap),
+    {ok, _} = 'Elixir.Registry':start_link(
+                [{keys, unique}, {name, bench_registry}, {partitions, 2}]),
+    Self = self(),
+    Holders = [spawn(fun() -> reg_holder(Self, I) end)
+               || I <- lists:seq(0, ?REG_PROCS - 1)],
+    T0 = now_ns(),
+    lists:foreach(fun(P) -> P ! go end, Holders),
+    Done = collect_done(?REG_PROCS, 0),
+    T1 = now_ns(),
+    check(Done =:= ?REG_PROCS, {registered, Done}),
+    Count = 'Elixir.Registry':count(bench_registry),
+    check(Count =:= ?REG_PROCS, {count, Count}),
+    case Figure of
+        register ->
+            {ok, (T1 - T0) / ?REG_PROCS};
+        lookup ->
+            PerWorker = ?LOOKUP_TOTAL div ?LOOKUP_WORKERS,
+            T2 = now_ns(),
+            [spawn(fun() -> Self ! {looked_up, reg_lookups(W * 50000, 0,
+                                                           PerWorker, 0)}
+                   end)
+             || W <- lists:seq(0, ?LOOKUP_WORKERS - 1)],
+            Bad = collect_bad(?LOOKUP_WORKERS, 0),
+            T3 = now_ns(),
+            check(Bad =:= 0, {wrong_lookups, Bad}),
+            {ok, (T3 - T2) / ?LOOKUP_TOTAL}
+    end.
+
+reg_holder(Main, Key) ->
+    receive go -> ok end,
+    {ok, _} = 'Elixir.Registry':register(bench_registry, Key, Key),
+    Main ! registered,
+    receive stop -> ok end.
+
+reg_lookups(_First, N, N, Bad) ->
+    Bad;
+reg_lookups(First, I, N, Bad) ->
+    Key = (First + I * 7919) rem ?REG_PROCS,
+    case 'Elixir.Registry':lookup(bench_registry, Key) of
+        [{_Pid, Key}] -> reg_lookups(First, I + 1, N, Bad);
+        _ -> reg_lookups(First, I + 1, N, Bad + 1)
+    end.
+
+collect_done(0, Count) -> Count;
+collect_done(N, Count) ->
+    receive registered -> collect_done(N - 1, Count + 1) end.
+
+collect_bad(0, Bad) -> Bad;
+collect_bad(N, Bad) -> receive {looked_up, B} -> collect_bad(N - 1, Bad + B) end.
 
 check(true, _What) -> ok;
 check(false, What) -> throw({wrong_result, What}).
