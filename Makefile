@@ -24,6 +24,7 @@ demo: $(BUILD)/release/.built
 # Every test, in every build the project promises to be clean under.
 test:
 	@bash tools/install-deps.sh test
+	@bash tools/install-deps.sh browser || echo "no browser: the observer's browser test will be skipped"
 	$(MAKE) test-release test-asan test-tsan test-ucontext test-clang test-det test-valgrind checks test-fuzz
 
 define build_and_test

@@ -20,6 +20,7 @@
 #include "grove/task.h"
 #include "grove/agent.h"
 #include "grove/partition_supervisor.h"
+#include "grove/observer.h"
 #include "grove/testing.h"
 
 #endif

@@ -18,6 +18,12 @@ if [ "$what" = test ]; then
         if pkg_missing "$p"; then need+=("$p"); fi
     done
 fi
+# The observer's browser test (tests/observe/browser.js): Debian's
+# chromium, driven headless by a node script.
+if [ "$what" = browser ]; then
+    have node || need+=(nodejs)
+    have chromium || need+=(chromium)
+fi
 if [ "$what" = bench ]; then
     have erlc || need+=(erlang-base erlang-dev)
     have go || need+=(golang-go)
