@@ -632,6 +632,9 @@ static void bench_idle_genserver_bytes(void *arg)
     if (stats.processes_alive < IDLE_SERVERS)
         fail("idle_genserver_bytes: %" PRIu64 " processes alive, expected "
              "at least %u", stats.processes_alive, IDLE_SERVERS);
+    if (stats.stacks_parked < IDLE_SERVERS)
+        fprintf(stderr, "grove_bench: note: %" PRIu64 " of %u idle stacks "
+                "parked\n", stats.stacks_parked, IDLE_SERVERS);
     bench_figure = after > before
                        ? (double)(after - before) / (double)IDLE_SERVERS
                        : 0.0;
