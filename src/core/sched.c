@@ -284,11 +284,16 @@ static grove__proc_t *steal(grove__sched_t *s)
     return NULL;
 }
 
+/* The inject queue goes first: processes woken from outside any scheduler
+ * (timeouts fired for a busy scheduler, stack trimming, other threads)
+ * would otherwise wait for as long as the local queue stays non-empty,
+ * which yielding processes can make forever. Empty, it costs one relaxed
+ * load. */
 static grove__proc_t *find_work(grove__sched_t *s)
 {
-    grove__proc_t *p = grove__rq_pop(s);
+    grove__proc_t *p = grove__inject_pop();
     if (!p)
-        p = grove__inject_pop();
+        p = grove__rq_pop(s);
     if (!p)
         p = steal(s);
     return p;
