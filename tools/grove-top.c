@@ -214,8 +214,9 @@ static void draw_node(const gj_t *n, const char *indent, bool last,
                  human(gj_num(n, "memory", 0), m),
                  gj_num(n, "restarts", 0) > 0 ? "  restarted" : "");
     }
-    out("%s%s%s %s%s", indent, depth ? (last ? "└─ " : "├─ ") : "",
-        label(n), gj_str(n, "pid", "(no process)"), more);
+    const char *l = label(n);
+    out("%s%s%s%s%s%s", indent, depth ? (last ? "└─ " : "├─ ") : "", l,
+        l[0] ? " " : "", gj_str(n, "pid", "(no process)"), more);
     snprintf(next, sizeof next, "%s%s", indent,
              depth ? (last ? "   " : "│  ") : "");
     for (size_t i = 0; i < gj_len(kids) && depth < 32; i++)
