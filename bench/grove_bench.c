@@ -19,11 +19,17 @@
 #include <grove/registry.h>
 #include <grove/supervisor.h>
 
+#include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +56,10 @@
 #define REG_PROCS 100000u
 #define LOOKUP_TOTAL 1000000u
 #define LOOKUP_WORKERS 2u
+#define ECHO_CONNS "100"
+#define ECHO_SECONDS "3"
+#define FANOUT_MEMBERS 1000u
+#define FANOUT_MESSAGES 1000u
 /* Restarts allowed in the intensity window: none of these workloads is
  * about the intensity limit, so it must never be reached. */
 #define BENCH_MAX_RESTARTS 1000000
@@ -69,7 +79,11 @@ enum {
     TAG_CALL,
     TAG_REPLY,
     TAG_GO,
-    TAG_DONE
+    TAG_DONE,
+    TAG_SOCKET,
+    TAG_JOIN,
+    TAG_BROADCAST,
+    TAG_CHAT
 };
 
 /* The figure the benchmark process leaves for main() to print. */
@@ -890,6 +904,233 @@ static void bench_registry_lookup(void *arg)
     registry_run(true);
 }
 
+/* ---- tcp_echo_rps: echo requests per second over loopback -------------
+ * An acceptor hands each connection to a new process that reads and
+ * writes back what it read, with blocking grove_io calls. The load is
+ * bench/tcp_client.c (shared with the BEAM and Go sides), run as a child
+ * program: its figure, with every echo checked, is this one. */
+
+extern char **environ;
+
+static void echo_conn(void *arg)
+{
+    grove_msg_t *m = recv_expect(TAG_SOCKET);
+    grove_io_t sock;
+    char buf[4096];
+    int one = 1, n;
+
+    (void)arg;
+    check_rc(grove_io_adopt(m, &sock), "grove_io_adopt");
+    grove_msg_free(m);
+    setsockopt(grove_io_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    while ((n = grove_io_read(sock, buf, sizeof buf, GROVE_INFINITY)) > 0)
+        if (grove_io_write(sock, buf, (size_t)n, GROVE_INFINITY) < 0)
+            break;
+    if (n < 0 && n != GROVE_ECLOSED)
+        check_rc(n, "grove_io_read");
+    grove_io_close(sock);
+}
+
+static void echo_acceptor(void *arg)
+{
+    grove_pid_t main_pid = *(const grove_pid_t *)arg;
+    grove_io_t listener, sock;
+    uint64_t port;
+
+    check_rc(grove_io_listen_tcp("127.0.0.1", 0, 1024, &listener),
+             "grove_io_listen_tcp");
+    port = (uint64_t)grove_io_port(listener);
+    send_u64(main_pid, TAG_READY, port);
+    for (;;) {
+        grove_pid_t pid;
+
+        check_rc(grove_io_accept(listener, &sock, GROVE_INFINITY),
+                 "grove_io_accept");
+        pid = spawn_checked(echo_conn, NULL, NULL);
+        check_rc(grove_io_handoff(sock, pid, TAG_SOCKET), "grove_io_handoff");
+    }
+}
+
+struct child_wait {
+    pid_t pid;
+    int status;
+};
+
+static void wait_child(void *arg)
+{
+    struct child_wait *w = arg;
+
+    while (waitpid(w->pid, &w->status, 0) < 0)
+        ;
+}
+
+/* The client program: $BENCH_TCP_CLIENT, else tcp_echo_client beside this
+ * program. */
+static void client_path(char *buf, size_t size)
+{
+    const char *env = getenv("BENCH_TCP_CLIENT");
+    ssize_t n;
+    char *slash;
+
+    if (env != NULL && env[0] != '\0') {
+        snprintf(buf, size, "%s", env);
+        return;
+    }
+    n = readlink("/proc/self/exe", buf, size - 1);
+    if (n < 0)
+        fail("readlink /proc/self/exe");
+    buf[n] = '\0';
+    slash = strrchr(buf, '/');
+    if (slash == NULL || (size_t)(slash - buf) + 17 > size)
+        fail("no directory for tcp_echo_client");
+    strcpy(slash + 1, "tcp_echo_client");
+}
+
+static void bench_tcp_echo_rps(void *arg)
+{
+    grove_pid_t self = grove_self();
+    grove_pid_t acceptor;
+    char path[4096], port_arg[16], line[64];
+    char *argv[5];
+    int fds[2], n;
+    posix_spawn_file_actions_t fa;
+    struct child_wait w = {0};
+    grove_io_t out;
+    const char *text;
+    char *end;
+
+    (void)arg;
+    acceptor = spawn_checked(echo_acceptor, &self, NULL);
+    snprintf(port_arg, sizeof port_arg, "%" PRIu64, recv_u64(TAG_READY));
+    client_path(path, sizeof path);
+    argv[0] = path;
+    argv[1] = port_arg;
+    argv[2] = ECHO_CONNS;
+    argv[3] = ECHO_SECONDS;
+    argv[4] = NULL;
+    if (pipe(fds) < 0 || fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 ||
+        fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0)
+        fail("pipe");
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    if (posix_spawn(&w.pid, path, &fa, NULL, argv, environ) != 0)
+        fail("cannot run %s", path);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    check_rc(grove_io_wrap(fds[0], &out), "grove_io_wrap");
+    n = grove_io_read_until(out, '\n', &text, GROVE_INFINITY);
+    if (n > 0 && (size_t)n < sizeof line) {
+        memcpy(line, text, (size_t)n);
+        line[n] = '\0';
+    } else {
+        line[0] = '\0';
+    }
+    grove_io_close(out);
+    check_rc(grove_io_blocking(wait_child, &w), "grove_io_blocking");
+    if (!WIFEXITED(w.status) || WEXITSTATUS(w.status) != 0)
+        fail("tcp_echo_rps: the client failed (status %d)", w.status);
+    bench_figure = strtod(line, &end);
+    if (end == line || bench_figure <= 0)
+        fail("tcp_echo_rps: the client printed '%s'", line);
+    check_rc(grove_exit_signal(acceptor, kill_reason()), "grove_exit_signal");
+}
+
+/* ---- chat_fanout: deliveries per second in a room of 1,000 ------------
+ * The in-process core of a chat room: a Room gen_server holds its
+ * members' pids; each cast broadcast is sent by the room to every member,
+ * a process that checks it sees 0, 1, 2, ... in order and reports when it
+ * has them all. FANOUT_MESSAGES broadcasts, timed from the first cast to
+ * the last member's report. */
+
+struct room {
+    grove_pid_t members[FANOUT_MEMBERS];
+    uint32_t count;
+};
+
+static grove_gs_ret_t room_init(grove_gs_t *gs, void *arg)
+{
+    grove_gs_set_state(gs, arg);
+    return GROVE_GS_INIT_OK();
+}
+
+static grove_gs_ret_t room_handle_call(grove_gs_t *gs, const grove_msg_t *req,
+                                       grove_gs_from_t from)
+{
+    struct room *r = grove_gs_state(gs);
+    grove_pid_t pid;
+
+    (void)from;
+    if (grove_msg_tag(req) != TAG_JOIN || grove_msg_size(req) != sizeof pid ||
+        r->count == FANOUT_MEMBERS)
+        fail("room: bad call tagged %" PRIu64, grove_msg_tag(req));
+    memcpy(&pid, grove_msg_data(req), sizeof pid);
+    r->members[r->count++] = pid;
+    return GROVE_GS_REPLY(TAG_JOIN, NULL, 0);
+}
+
+static grove_gs_ret_t room_handle_cast(grove_gs_t *gs, const grove_msg_t *msg)
+{
+    struct room *r = grove_gs_state(gs);
+
+    if (grove_msg_tag(msg) != TAG_BROADCAST)
+        fail("room: cast tagged %" PRIu64, grove_msg_tag(msg));
+    for (uint32_t i = 0; i < r->count; i++)
+        check_rc(grove_send(r->members[i], TAG_CHAT, grove_msg_data(msg),
+                            grove_msg_size(msg)),
+                 "grove_send");
+    return GROVE_GS_NOREPLY();
+}
+
+static const grove_gs_callbacks_t room_callbacks = {
+    .name = "bench_room",
+    .init = room_init,
+    .handle_call = room_handle_call,
+    .handle_cast = room_handle_cast,
+};
+
+static void fanout_member(void *arg)
+{
+    grove_pid_t main_pid = *(const grove_pid_t *)arg;
+
+    for (uint64_t want = 0; want < FANOUT_MESSAGES; want++)
+        if (recv_u64(TAG_CHAT) != want)
+            fail("chat_fanout: a member got a message out of order");
+    send_empty(main_pid, TAG_DONE);
+}
+
+static struct room fanout_room;
+
+static void bench_chat_fanout(void *arg)
+{
+    grove_pid_t self = grove_self(), room;
+    grove_server_t srv;
+    grove_reason_t why;
+    grove_msg_t *reply;
+    uint64_t t0, t1;
+
+    (void)arg;
+    check_rc(grove_gs_start(&room_callbacks, &fanout_room, NULL, &room, &why),
+             "grove_gs_start");
+    srv = grove_server_pid(room);
+    for (uint32_t i = 0; i < FANOUT_MEMBERS; i++) {
+        grove_pid_t m = spawn_checked(fanout_member, &self, NULL);
+
+        check_rc(grove_gs_call(srv, TAG_JOIN, &m, sizeof m, &reply,
+                               GROVE_INFINITY), "grove_gs_call");
+        grove_msg_free(reply);
+    }
+    t0 = now_ns();
+    for (uint64_t seq = 0; seq < FANOUT_MESSAGES; seq++)
+        check_rc(grove_gs_cast(srv, TAG_BROADCAST, &seq, sizeof seq),
+                 "grove_gs_cast");
+    for (uint32_t i = 0; i < FANOUT_MEMBERS; i++)
+        grove_msg_free(recv_expect(TAG_DONE));
+    t1 = now_ns();
+    srv_stop(room);
+    bench_figure = (double)FANOUT_MEMBERS * FANOUT_MESSAGES /
+                   ((double)(t1 - t0) / 1e9);
+}
+
 /* ---- the workload table ------------------------------------------------
  * A new workload is one entry here, one function above, and its name in
  * bench/run.sh's list. */
@@ -915,6 +1156,8 @@ static const struct workload workloads[] = {
     {"dynsup_restart_all_100k", bench_dynsup_restart_all_100k},
     {"registry_register", bench_registry_register},
     {"registry_lookup", bench_registry_lookup},
+    {"tcp_echo_rps", bench_tcp_echo_rps},
+    {"chat_fanout", bench_chat_fanout},
 };
 
 #define N_WORKLOADS (sizeof workloads / sizeof workloads[0])

@@ -37,6 +37,10 @@
 -define(REG_PROCS, 100000).
 -define(LOOKUP_TOTAL, 1000000).
 -define(LOOKUP_WORKERS, 2).
+-define(ECHO_CONNS, "100").
+-define(ECHO_SECONDS, "3").
+-define(FANOUT_MEMBERS, 1000).
+-define(FANOUT_MESSAGES, 1000).
 
 main([Name]) ->
     main([Name, "elixir"]);
@@ -72,6 +76,8 @@ run(dynsup_shutdown_100k) -> dynsup(shutdown);
 run(dynsup_restart_all_100k) -> dynsup(restart_all);
 run(registry_register) -> registry(register);
 run(registry_lookup) -> registry(lookup);
+run(tcp_echo_rps) -> tcp_echo_rps();
+run(chat_fanout) -> chat_fanout();
 run(Other) -> {error, {unknown_workload, Other}}.
 
 now_ns() -> erlang:monotonic_time(nanosecond).
@@ -458,6 +464,84 @@ collect_done(N, Count) ->
 
 collect_bad(0, Bad) -> Bad;
 collect_bad(N, Bad) -> receive {looked_up, B} -> collect_bad(N - 1, Bad + B) end.
+
+%% tcp_echo_rps: requests per second. A gen_tcp server in passive mode,
+%% an acceptor spawning one process per connection, which recv's and sends
+%% back what came; the load is bench/tcp_client.c ($BENCH_TCP_CLIENT),
+%% run as a port program, whose checked figure is this one.
+tcp_echo_rps() ->
+    {ok, L} = gen_tcp:listen(0, [binary, {active, false}, {packet, raw},
+                                 {ip, {127, 0, 0, 1}}, {nodelay, true},
+                                 {reuseaddr, true}, {backlog, 1024}]),
+    {ok, Port} = inet:port(L),
+    Acceptor = spawn(fun() -> echo_accept(L) end),
+    ok = gen_tcp:controlling_process(L, Acceptor),
+    Client = os:getenv("BENCH_TCP_CLIENT"),
+    check(Client =/= false, no_bench_tcp_client),
+    P = open_port({spawn_executable, Client},
+                  [{args, [integer_to_list(Port), ?ECHO_CONNS, ?ECHO_SECONDS]},
+                   {line, 64}, exit_status, use_stdio]),
+    Out = client_output(P, []),
+    exit(Acceptor, kill),
+    {ok, list_to_float(Out)}.
+
+client_output(P, Acc) ->
+    receive
+        {P, {data, {eol, Line}}} -> client_output(P, Acc ++ Line);
+        {P, {exit_status, 0}} -> Acc;
+        {P, {exit_status, S}} -> throw({client_failed, S})
+    end.
+
+echo_accept(L) ->
+    {ok, S} = gen_tcp:accept(L),
+    Pid = spawn(fun() -> receive go -> echo_loop(S) end end),
+    ok = gen_tcp:controlling_process(S, Pid),
+    Pid ! go,
+    echo_accept(L).
+
+echo_loop(S) ->
+    case gen_tcp:recv(S, 0) of
+        {ok, Data} ->
+            case gen_tcp:send(S, Data) of
+                ok -> echo_loop(S);
+                {error, _} -> gen_tcp:close(S)
+            end;
+        {error, _} ->
+            gen_tcp:close(S)
+    end.
+
+%% chat_fanout: deliveries per second. A room gen_server (bench_room) with
+%% 1,000 member processes; FANOUT_MESSAGES broadcast casts, each sent by
+%% the room to every member, which checks it sees 0, 1, 2, ... in order.
+%% Timed from the first cast to the last member's report.
+chat_fanout() ->
+    Self = self(),
+    {ok, Room} = gen_server:start(bench_room, [], []),
+    [ok = gen_server:call(Room, {join, spawn(fun() -> member(Self, 0) end)})
+     || _ <- lists:seq(1, ?FANOUT_MEMBERS)],
+    T0 = now_ns(),
+    [gen_server:cast(Room, {broadcast, Seq})
+     || Seq <- lists:seq(0, ?FANOUT_MESSAGES - 1)],
+    Done = collect_members(?FANOUT_MEMBERS, 0),
+    T1 = now_ns(),
+    gen_server:stop(Room),
+    check(Done =:= ?FANOUT_MEMBERS, {members_done, Done}),
+    {ok, ?FANOUT_MEMBERS * ?FANOUT_MESSAGES / ((T1 - T0) / 1.0e9)}.
+
+member(Main, ?FANOUT_MESSAGES) ->
+    Main ! member_done;
+member(Main, Want) ->
+    receive
+        {chat, Want} -> member(Main, Want + 1);
+        {chat, Other} -> Main ! {member_bad, Want, Other}
+    end.
+
+collect_members(0, Done) -> Done;
+collect_members(N, Done) ->
+    receive
+        member_done -> collect_members(N - 1, Done + 1);
+        {member_bad, Want, Got} -> throw({out_of_order, Want, Got})
+    end.
 
 check(true, _What) -> ok;
 check(false, What) -> throw({wrong_result, What}).
