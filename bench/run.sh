@@ -11,6 +11,9 @@
 #
 #   NAME grove=VALUE beam=VALUE go=VALUE unit=UNIT ratio=GROVE/BEAM
 #
+# (lower is better, except for the units rps and msg/s: there a ratio
+# above 1 means Grove did more work per second)
+#
 # (with erlang=VALUE after go= for the workloads that also run on Erlang's
 # own simple_one_for_one supervisor, beside Elixir's DynamicSupervisor)
 #
@@ -45,6 +48,8 @@ WORKLOADS=(
     dynsup_restart_all_100k:ms:erlang
     registry_register:ns
     registry_lookup:ns
+    tcp_echo_rps:rps
+    chat_fanout:msg/s
 )
 SIDES=(grove beam go)
 
@@ -155,6 +160,9 @@ LOGS=$BUILD_DIR/bench/logs
 mkdir -p "$PEERS/beam" "$LOGS"
 
 GROVE_BIN=$BUILD_DIR/bench/grove_bench
+# tcp_echo_rps's load generator (bench/tcp_client.c), built beside
+# grove_bench and run by every side against its own echo server.
+export BENCH_TCP_CLIENT=$BUILD_DIR/bench/tcp_echo_client
 have_grove=
 if [[ -x $GROVE_BIN ]]; then
     have_grove=1
@@ -340,7 +348,11 @@ mkdir -p "$(dirname "$RESULTS_MD")"
     echo "| --- | ---: | ---: | ---: | ---: | --- | ---: |"
     printf '%s\n' "${rows[@]}"
     echo
-    echo "Lower is better everywhere. ns: per process spawned and exited"
+    echo "Lower is better except for rps and msg/s, where higher is better"
+    echo "(there a grove/beam ratio above 1 means Grove did more work). rps:"
+    echo "echo requests answered per second over 100 loopback connections"
+    echo "(tcp_echo_rps); msg/s: room messages delivered per second to 1,000"
+    echo "in-process members (chat_fanout). ns: per process spawned and exited"
     echo "(spawn_exit), per hop (ring_hop), per round trip (pingpong), per"
     echo "gen_server call (call), per DynamicSupervisor start_child"
     echo "(dynsup_start_100k), per Registry registration or lookup; us: kill"
