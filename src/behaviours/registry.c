@@ -436,7 +436,8 @@ static void notify(grove_registry_t *r, uint64_t tag, grove_pid_t pid,
         return;
     grove_reg_event_t ev = {.pid = pid, .value = value, .key_len = len};
     memcpy(buf, &ev, sizeof ev);
-    memcpy(buf + sizeof ev, key, len);
+    if (len)
+        memcpy(buf + sizeof ev, key, len);
     for (size_t i = 0; i < r->nlisteners; i++)
         grove_send_name(r->listeners[i], tag, buf, size);
     free(buf);

@@ -44,9 +44,26 @@ int grove__intensity_init(grove__intensity_t *in, int max, int period)
     memset(in, 0, sizeof *in);
     in->max = max;
     in->period = (uint64_t)period;
-    in->cap = (size_t)max + 1;
+    in->cap = (size_t)max + 1 < 8 ? (size_t)max + 1 : 8;
     in->ring = grove__calloc(in->cap, sizeof *in->ring);
     return in->ring ? 0 : GROVE_ENOMEM;
+}
+
+/* Doubles the ring (up to max + 1), keeping its entries in order. */
+static bool intensity_grow(grove__intensity_t *in)
+{
+    size_t limit = (size_t)in->max + 1;
+    size_t ncap = in->cap * 2 < limit ? in->cap * 2 : limit;
+    uint64_t *n = grove__malloc(ncap * sizeof *n);
+    if (!n)
+        return false;
+    for (size_t i = 0; i < in->len; i++)
+        n[i] = in->ring[(in->head + i) % in->cap];
+    free(in->ring);
+    in->ring = n;
+    in->cap = ncap;
+    in->head = 0;
+    return true;
 }
 
 bool grove__intensity_add(grove__intensity_t *in)
@@ -57,8 +74,9 @@ bool grove__intensity_add(grove__intensity_t *in)
         in->head = (in->head + 1) % in->cap;
         in->len--;
     }
-    if (in->len == in->cap)
-        return false; /* already over: max + 1 inside the window */
+    if (in->len == in->cap &&
+        (in->cap == (size_t)in->max + 1 || !intensity_grow(in)))
+        return false; /* over: max + 1 inside the window (or no memory) */
     in->ring[(in->head + in->len) % in->cap] = now;
     in->len++;
     return in->len <= (size_t)in->max;

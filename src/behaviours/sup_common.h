@@ -12,7 +12,9 @@
 int grove__child_start(const grove_child_spec_t *sp, void *extra,
                        grove_pid_t *pid, grove_reason_t *why);
 
-/* Restart intensity: the times (s) of the last max + 1 restarts. */
+/* Restart intensity: the times (s) of the last max + 1 restarts. The ring
+ * grows with the restarts that really happen, up to max + 1, so a huge
+ * limit costs nothing until it is used. */
 typedef struct grove__intensity {
     uint64_t *ring;
     size_t cap, head, len;

@@ -527,6 +527,8 @@ static grove_gs_ret_t sup_init(grove_gs_t *gs, void *arg)
         s->flags.max_seconds = DEFAULT_SECONDS;
     int rc = grove__intensity_init(&s->intensity, max_restarts(s),
                                    s->flags.max_seconds);
+    if (rc < 0)
+        why = grove_reason_error(GROVE_ENOMEM, "out of memory");
     if (rc == 0)
         rc = setup_children(s, b, &why);
     free(b);

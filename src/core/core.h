@@ -65,6 +65,12 @@ GROVE__HIDDEN int grove__at_stop(void (*fn)(void));
  * shown in process info and by the observer. */
 GROVE__HIDDEN void grove__set_behaviour(const char *name);
 
+/* Pins the calling process's stack while it waits (on) or unpins it:
+ * a pinned stack is never parked, so another thread may read and write
+ * the waiting process's stack variables (the blocking-call pool does).
+ * Returns the previous setting. */
+GROVE__HIDDEN bool grove__pin_stack(bool on);
+
 /* The next time the calling process waits, its stack pages are given
  * back at once (hibernate). */
 GROVE__HIDDEN void grove__hibernate_next(void);

@@ -108,6 +108,9 @@ typedef struct grove__wheel {
     uint64_t count;
     uint64_t occupied[WHEEL_LEVELS];
     grove__dlist_t slots[WHEEL_LEVELS][WHEEL_SLOTS];
+    /* Timers whose expiry differs from now above the top level (past the
+     * next 2^36 ms boundary): re-placed when the clock crosses it. */
+    grove__dlist_t overflow;
 } grove__wheel_t;
 
 void grove__wheel_init(grove__wheel_t *w, uint64_t now);
@@ -183,6 +186,7 @@ struct grove__proc {
     grove__report_fn report_hook;
     void *report_hook_arg;
     bool hibernate_next;
+    atomic_bool pinned; /* the stack must not be parked while it waits */
     grove__dlist_t arena;
     grove__dlist_t resources;
     grove__timer_t rtimer;

@@ -188,16 +188,17 @@ GROVE_EXPORT void grove_log_text_handler(const grove_log_event_t *ev,
     fmt_time(ev->time_ns, t, sizeof t);
     flockfile(f);
     fprintf(f, "%s [%s] %s", t, grove_log_level_name(ev->level), ev->text);
-    if (ev->pid.id && strcmp(ev->kind, "log") == 0)
+    if (ev->pid.id && ev->kind && strcmp(ev->kind, "log") == 0)
         fprintf(f, " (%s)", grove_pid_format(ev->pid, pid, sizeof pid));
     fputc('\n', f);
     for (size_t i = 0; i < ev->nfields; i++) {
         const char *v = ev->fields[i].value ? ev->fields[i].value : "";
+        const char *k = ev->fields[i].key ? ev->fields[i].key : "";
         if (!strchr(v, '\n')) {
-            fprintf(f, "    %s: %s\n", ev->fields[i].key, v);
+            fprintf(f, "    %s: %s\n", k, v);
             continue;
         }
-        fprintf(f, "    %s:\n", ev->fields[i].key);
+        fprintf(f, "    %s:\n", k);
         for (const char *line = v; *line;) {
             const char *nl = strchr(line, '\n');
             int len = nl ? (int)(nl - line) : (int)strlen(line);

@@ -264,7 +264,7 @@ GROVE_EXPORT int grove_send_owned(grove_pid_t to, uint64_t tag, void *data,
     grove__proc_t *p = NULL;
     if (!atomic_load(&grove__rt.started))
         rc = GROVE_ENOTSTARTED;
-    else if (to.id == 0 || (size && !data))
+    else if (to.id == 0 || (size && !data) || size > GROVE_MSG_MAX_SIZE)
         rc = GROVE_EINVAL;
     else
         rc = grove__proc_lookup(to, &p);

@@ -194,6 +194,7 @@ static void proc_reset(grove__proc_t *p)
     p->exit_hook = NULL;
     p->report_hook = NULL;
     p->hibernate_next = false;
+    atomic_store_explicit(&p->pinned, false, memory_order_relaxed);
     p->wait_seq = 0;
     p->sched = NULL;
     p->name = NULL;
@@ -385,6 +386,14 @@ void grove__set_behaviour(const char *name)
     grove__proc_t *p = grove__current();
     if (p)
         atomic_store_explicit(&p->behaviour, name, memory_order_relaxed);
+}
+
+bool grove__pin_stack(bool on)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return false;
+    return atomic_exchange_explicit(&p->pinned, on, memory_order_relaxed);
 }
 
 void grove__hibernate_next(void)

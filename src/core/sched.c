@@ -422,6 +422,7 @@ static void park_stack_if_needed(grove__sched_t *s, grove__proc_t *p)
     bool hibernate = p->hibernate_next;
     p->hibernate_next = false;
     if (p->stack->parked ||
+        atomic_load_explicit(&p->pinned, memory_order_relaxed) ||
         (!hibernate && (grove__rt.stack_soft_limit == 0 ||
                         grove__stacks_mapped() <= grove__rt.stack_soft_limit)))
         return;
@@ -632,7 +633,10 @@ void grove__trim_stacks(uint64_t now)
         int st = PS_WAITING;
         if (!atomic_compare_exchange_strong(&p->state, &st, PS_TRIMMING))
             continue;
-        if (!p->stack->parked) {
+        /* Read after the claim, which orders it after the owner's pin. A
+         * pinned stack is in use by another thread meanwhile. */
+        bool pinned = atomic_load_explicit(&p->pinned, memory_order_relaxed);
+        if (!pinned && !p->stack->parked) {
             void *sp = grove__fiber_sp(&p->fiber);
             if (sp && grove__stack_park(p->stack, sp) == 0)
                 atomic_store_explicit(&p->st_parked, true,
@@ -657,7 +661,7 @@ static unsigned keep_pool(uint64_t *seen)
     return busy ? UINT32_MAX : 1024;
 }
 
-static void *service_main(void *arg)
+__attribute__((unused)) static void *service_main(void *arg)
 {
     (void)arg;
     grove__tls_set_in_rt(1);

@@ -42,6 +42,7 @@ void grove__wheel_init(grove__wheel_t *w, uint64_t now)
     for (int l = 0; l < WHEEL_LEVELS; l++)
         for (int s = 0; s < WHEEL_SLOTS; s++)
             grove__dlist_init(&w->slots[l][s]);
+    grove__dlist_init(&w->overflow);
 }
 
 static void place(grove__wheel_t *w, grove__timer_t *t)
@@ -55,6 +56,13 @@ static void place(grove__wheel_t *w, grove__timer_t *t)
     int level = 0;
     if (diff >= WHEEL_SLOTS)
         level = (63 - __builtin_clzll(diff)) / LEVEL_BITS;
+    if (level >= WHEEL_LEVELS) {
+        /* Beyond the top level's rotation (it crosses a 2^36 ms boundary):
+         * wait in the overflow list for that boundary. */
+        grove__dlist_push_back(&w->overflow, &t->link);
+        __atomic_store_n(&t->wheel, w, __ATOMIC_RELEASE);
+        return;
+    }
     unsigned slot = (unsigned)(exp >> (level * LEVEL_BITS)) & 63u;
     grove__dlist_push_back(&w->slots[level][slot], &t->link);
     w->occupied[level] |= 1ull << slot;
@@ -100,6 +108,12 @@ static uint64_t next_slot(const grove__wheel_t *w, int *level_out,
         *slot_out = slot;
         uint64_t start = base + ((uint64_t)slot << shift);
         return start < w->now ? w->now : start;
+    }
+    if (!grove__dlist_empty(&w->overflow)) {
+        *level_out = WHEEL_LEVELS; /* the next top-level boundary */
+        *slot_out = 0;
+        return ((w->now >> (LEVEL_BITS * WHEEL_LEVELS)) + 1)
+               << (LEVEL_BITS * WHEEL_LEVELS);
     }
     return UINT64_MAX;
 }
@@ -150,7 +164,7 @@ unsigned grove__wheel_advance(grove__wheel_t *w, uint64_t now)
         w->now = at;
         grove__dlist_t list;
         grove__dlist_init(&list);
-        grove__dlist_t *h = &w->slots[l][s];
+        grove__dlist_t *h = l == WHEEL_LEVELS ? &w->overflow : &w->slots[l][s];
         /* Move the slot out, then fire or re-place each entry. */
         if (!grove__dlist_empty(h)) {
             list.next = h->next;
@@ -159,7 +173,8 @@ unsigned grove__wheel_advance(grove__wheel_t *w, uint64_t now)
             list.prev->next = &list;
             grove__dlist_init(h);
         }
-        w->occupied[l] &= ~(1ull << s);
+        if (l < WHEEL_LEVELS)
+            w->occupied[l] &= ~(1ull << s);
         while (!grove__dlist_empty(&list)) {
             grove__timer_t *t = GROVE__CONTAINER(list.next, grove__timer_t,
                                                  link);
@@ -183,6 +198,7 @@ void grove__wheel_fini(grove__wheel_t *w)
     for (int l = 0; l < WHEEL_LEVELS; l++)
         for (int s = 0; s < WHEEL_SLOTS; s++)
             grove__dlist_init(&w->slots[l][s]);
+    grove__dlist_init(&w->overflow);
 }
 
 /* ---- receive timeouts ---------------------------------------------------- */
@@ -241,21 +257,24 @@ void grove__timer_handle_drop(grove__timer_t *t)
     free(t);
 }
 
+static void free_send_timers(grove__dlist_t *h)
+{
+    while (!grove__dlist_empty(h)) {
+        grove__timer_t *t = GROVE__CONTAINER(h->next, grove__timer_t, link);
+        grove__dlist_remove(&t->link);
+        grove__msg_destroy(t->msg);
+        grove__count(CNT_TIMERS, -1);
+        free(t);
+    }
+}
+
 void grove__timers_fini(void)
 {
     grove__spin_lock(&G.wheel.lock);
     for (int l = 0; l < WHEEL_LEVELS; l++)
-        for (int s = 0; s < WHEEL_SLOTS; s++) {
-            grove__dlist_t *h = &G.wheel.slots[l][s];
-            while (!grove__dlist_empty(h)) {
-                grove__timer_t *t = GROVE__CONTAINER(h->next, grove__timer_t,
-                                                     link);
-                grove__dlist_remove(&t->link);
-                grove__msg_destroy(t->msg);
-                grove__count(CNT_TIMERS, -1);
-                free(t);
-            }
-        }
+        for (int s = 0; s < WHEEL_SLOTS; s++)
+            free_send_timers(&G.wheel.slots[l][s]);
+    free_send_timers(&G.wheel.overflow);
     memset(G.wheel.occupied, 0, sizeof G.wheel.occupied);
     grove__spin_unlock(&G.wheel.lock);
     pthread_mutex_lock(&G.lock);

@@ -182,15 +182,30 @@ GROVE_EXPORT char *grove_pid_format(grove_pid_t pid, char *buf, size_t size)
     return buf;
 }
 
+/* Reads decimal digits only (no sign, no space), up to max. */
+static const char *read_u32(const char *p, uint64_t max, uint64_t *v)
+{
+    if (*p < '0' || *p > '9')
+        return NULL;
+    uint64_t n = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        n = n * 10 + (uint64_t)(*p - '0');
+        if (n > max)
+            return NULL;
+    }
+    *v = n;
+    return p;
+}
+
 GROVE_EXPORT int grove_pid_parse(const char *text, grove_pid_t *out)
 {
-    if (!text || !out)
+    if (!text || !out || strncmp(text, "<0.", 3) != 0)
         return GROVE_EINVAL;
-    unsigned long long slot, gen;
-    int n = 0;
-    if (sscanf(text, "<0.%llu.%llu>%n", &slot, &gen, &n) != 2 ||
-        text[n] != '\0' || slot > UINT32_MAX || gen == 0 || gen > UINT32_MAX)
+    uint64_t slot, gen;
+    const char *p = read_u32(text + 3, UINT32_MAX, &slot);
+    if (!p || *p != '.' || !(p = read_u32(p + 1, UINT32_MAX, &gen)) ||
+        strcmp(p, ">") != 0 || gen == 0)
         return GROVE_EINVAL;
-    out->id = ((uint64_t)gen << 32) | (uint64_t)slot;
+    out->id = (gen << 32) | slot;
     return 0;
 }

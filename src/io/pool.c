@@ -203,9 +203,13 @@ GROVE_EXPORT int grove_io_blocking_owned(void (*fn)(void *arg), void *arg,
         return rc;
     }
     grove_msg_t *m;
+    /* The pool thread may use the caller's stack variables (arg) while
+     * it waits: keep that stack from being parked meanwhile. */
+    bool pinned = grove__pin_stack(true);
     /* Only an exit can end this wait: the message always comes. */
     while (grove_recv_match(&m, is_done, j, GROVE_INFINITY) != 0)
         ;
+    grove__pin_stack(pinned);
     grove_msg_free(m);
     /* The message can arrive before its sender has left grove_send; wait
      * for that (a few instructions), so that returning here means no pool
