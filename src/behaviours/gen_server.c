@@ -267,15 +267,6 @@ static void gs_entry(void *arg)
     gs_loop(&gs, r);
 }
 
-static bool is_ack_or_down(const grove_msg_t *m, void *arg)
-{
-    const grove_ref_t *refs = arg; /* [ack, monitor] */
-    if (grove_msg_kind(m) == GROVE_MSG_DOWN)
-        return grove_msg_ref(m).id == refs[1].id;
-    return (grove__msg_flags(m) & GROVE__MSGF_ACK) &&
-           grove_msg_ref(m).id == refs[0].id;
-}
-
 static bool is_exit_from(const grove_msg_t *m, void *arg)
 {
     return grove_msg_kind(m) == GROVE_MSG_EXIT &&
@@ -367,7 +358,10 @@ static int await_ack(grove_pid_t pid, grove_ref_t refs[2], const grove_gs_opts_t
 {
     grove_timeout_t t = o->timeout == 0 ? GROVE_INFINITY : o->timeout;
     grove_msg_t *m;
-    int rc = grove_recv_match(&m, is_ack_or_down, refs, t);
+    /* The ack and the monitor share one reference, made just before the
+     * spawn: the wait skips everything queued earlier (a supervisor
+     * restarting many children may have thousands of EXITs queued). */
+    int rc = grove_recv_ref(&m, refs[0], t);
     if (rc == GROVE_ETIMEDOUT) {
         kill_slow_init(pid, refs[1], o->link);
         return GROVE_ETIMEDOUT;
@@ -426,12 +420,13 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
     if (!sb)
         return rc;
     grove_ref_t refs[2] = {grove_make_ref(), GROVE_REF_NONE};
+    refs[1] = refs[0]; /* the monitor uses the ack's reference */
     sb->ack_ref = refs[0];
     grove_spawn_opts_t so = {.stack_size = o->stack_size, .link = o->link,
                              .monitor = true, .monitor_ref = &refs[1],
                              .name = o->name, .trap_exit = o->trap_exit};
     grove_pid_t child;
-    rc = grove_spawn(gs_entry, sb, &so, &child);
+    rc = grove__spawn(gs_entry, sb, &so, &child, refs[0].id);
     if (rc < 0) {
         free(sb->via_key);
         free(sb);

@@ -43,6 +43,12 @@ GROVE__HIDDEN unsigned grove__msg_flags(const grove_msg_t *m);
  * the receiver handles it. */
 GROVE__HIDDEN int grove__alias_activate(grove_ref_t ref);
 GROVE__HIDDEN void grove__alias_deactivate(grove_ref_t ref);
+/* grove_spawn, with the monitor (opts->monitor) under mref, a reference
+ * the caller made with grove_make_ref (0: a new one), so a
+ * grove_recv_ref for it skips what was queued before. */
+GROVE__HIDDEN int grove__spawn(grove_entry_fn fn, void *arg,
+                               const grove_spawn_opts_t *opts,
+                               grove_pid_t *out, uint64_t mref);
 /* Monitors pid under a reference the caller made (grove_make_ref). */
 GROVE__HIDDEN int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref);
 /* A hook run on the process's own stack when it ends itself through

@@ -165,6 +165,7 @@ struct grove__proc {
     char pad0[64 - 24];
     /* -- run-queue link: owned by whoever holds the process queued -- */
     grove__proc_t *rq_next;
+    grove__proc_t *rq_prev; /* local run queues are doubly linked */
     /* -- owner only (the process itself, or its scheduler) -- */
     grove__fiber_t fiber;
     grove__stack_t *stack;
@@ -255,6 +256,7 @@ struct grove__sched {
     uint64_t ref_next, ref_end;
     unsigned tick;
     unsigned runnext_streak;
+    unsigned pops;
     pthread_t thread;
     grove__wheel_t wheel; /* receive timeouts; locked: others cancel */
     /* The process that is ending on this scheduler: its reason and, for a

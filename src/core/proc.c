@@ -224,7 +224,7 @@ static int check_stack_size(size_t size)
 /* Links and monitors asked for at spawn are set up before the child can
  * run, which makes spawn_link and spawn_monitor atomic. */
 static int spawn_attach(grove__proc_t *self, grove__proc_t *p,
-                        const grove_spawn_opts_t *o)
+                        const grove_spawn_opts_t *o, uint64_t mref)
 {
     if (o->link) {
         if (grove__map_put(&self->links, p->pid.id, 1) < 0 ||
@@ -234,7 +234,8 @@ static int spawn_attach(grove__proc_t *self, grove__proc_t *p,
         atomic_store_explicit(&p->st_links, 1, memory_order_relaxed);
     }
     if (o->monitor) {
-        uint64_t ref = grove__ref_new();
+        /* An internal caller may supply the reference (grove__spawn). */
+        uint64_t ref = mref ? mref : grove__ref_new();
         if (grove__map_put(&self->mon_out, ref, p->pid.id) < 0 ||
             grove__map_put(&p->mon_in, ref, self->pid.id) < 0)
             return GROVE_ENOMEM;
@@ -273,6 +274,12 @@ int grove__name_claim(grove__proc_t *p, const char *name);
 GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
                              const grove_spawn_opts_t *opts, grove_pid_t *out)
 {
+    return grove__spawn(fn, arg, opts, out, 0);
+}
+
+int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
+                 grove_pid_t *out, uint64_t mref)
+{
     static const grove_spawn_opts_t none;
     const grove_spawn_opts_t *o = opts ? opts : &none;
     if (!atomic_load(&grove__rt.started))
@@ -307,7 +314,7 @@ GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
                                                  : NULL,
                                 o->stack_size, &err);
     if (!p->stack || (o->name && (err = grove__name_claim(p, o->name)) < 0) ||
-        (self && (err = spawn_attach(self, p, o)) < 0)) {
+        (self && (err = spawn_attach(self, p, o, mref)) < 0)) {
         spawn_undo(self, p, slot);
         grove__tls_set_in_rt(saved);
         return err ? err : GROVE_ENOMEM;

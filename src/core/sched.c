@@ -50,6 +50,7 @@ uint64_t grove__ref_new(void)
 static void rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
 {
     p->rq_next = NULL;
+    p->rq_prev = s->rq_tail;
     if (s->rq_tail)
         s->rq_tail->rq_next = p;
     else
@@ -60,10 +61,13 @@ static void rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
 
 static void rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
 {
+    p->rq_prev = NULL;
     p->rq_next = s->rq_head;
-    s->rq_head = p;
-    if (!s->rq_tail)
+    if (s->rq_head)
+        s->rq_head->rq_prev = p;
+    else
         s->rq_tail = p;
+    s->rq_head = p;
     atomic_fetch_add_explicit(&s->rq_fifo, 1, memory_order_relaxed);
 }
 
@@ -161,6 +165,26 @@ void grove__enqueue_spawned(grove__proc_t *p)
     maybe_wake_idle();
 }
 
+/* Unlinks p from s's local queue (doubly linked: O(1)). */
+static void rq_unlink_locked(grove__sched_t *s, grove__proc_t *p)
+{
+    if (p->rq_prev)
+        p->rq_prev->rq_next = p->rq_next;
+    else
+        s->rq_head = p->rq_next;
+    if (p->rq_next)
+        p->rq_next->rq_prev = p->rq_prev;
+    else
+        s->rq_tail = p->rq_prev;
+    p->rq_next = p->rq_prev = NULL;
+    atomic_fetch_sub_explicit(&s->rq_fifo, 1, memory_order_relaxed);
+}
+
+/* Every AGE_EVERY pops the oldest entry runs instead of the newest: spawns
+ * go to the head (work-first), so one that keeps spawning would otherwise
+ * starve whatever sits at the tail. */
+#define AGE_EVERY 16
+
 grove__proc_t *grove__rq_pop(grove__sched_t *s)
 {
     if (atomic_load_explicit(&s->rq_len, memory_order_relaxed) == 0)
@@ -173,12 +197,9 @@ grove__proc_t *grove__rq_pop(grove__sched_t *s)
         atomic_store_explicit(&s->runnext, NULL, memory_order_relaxed);
         s->runnext_streak++;
     } else if (s->rq_head) {
-        p = s->rq_head;
-        s->rq_head = p->rq_next;
-        if (!s->rq_head)
-            s->rq_tail = NULL;
+        p = ++s->pops % AGE_EVERY == 0 ? s->rq_tail : s->rq_head;
+        rq_unlink_locked(s, p);
         s->runnext_streak = 0;
-        atomic_fetch_sub_explicit(&s->rq_fifo, 1, memory_order_relaxed);
     }
     if (p)
         atomic_fetch_sub_explicit(&s->rq_len, 1, memory_order_relaxed);
@@ -198,22 +219,11 @@ grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
     } else {
         if (p)
             k--;
-        grove__proc_t *prev = NULL;
         p = s->rq_head;
-        while (p && k--) {
-            prev = p;
+        while (p && k--)
             p = p->rq_next;
-        }
-        if (p) {
-            if (prev)
-                prev->rq_next = p->rq_next;
-            else
-                s->rq_head = p->rq_next;
-            if (s->rq_tail == p)
-                s->rq_tail = prev;
-            p->rq_next = NULL;
-            atomic_fetch_sub_explicit(&s->rq_fifo, 1, memory_order_relaxed);
-        }
+        if (p)
+            rq_unlink_locked(s, p);
     }
     if (p)
         atomic_fetch_sub_explicit(&s->rq_len, 1, memory_order_relaxed);
@@ -245,6 +255,7 @@ static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
             cut = cut->rq_next;
         first = cut->rq_next;
         cut->rq_next = NULL;
+        first->rq_prev = NULL;
         v->rq_tail = cut;
     }
     if (n) {

@@ -273,9 +273,9 @@ PROC_TEST(task_shutdown_kills_stubborn)
     ASSERT_OK(grove_task_async(tu_stubborn, NULL, &t));
     WAIT_UNTIL(atomic_load(&tu_runs) >= 1);
     grove_reason_t why;
-    int64_t t0 = gt_now_ms();
+    int64_t t0 = (int64_t)grove_now_ms();
     ASSERT_ERR(grove_task_shutdown(&t, 50, NULL, &why), GROVE_EEXITED);
-    ASSERT_GE(gt_now_ms() - t0, 45);
+    ASSERT_GE((int64_t)grove_now_ms() - t0, 45);
     ASSERT_REASON_KIND(why, GROVE_EXIT_KILLED);
 
     ASSERT_OK(grove_task_async(tu_stubborn, NULL, &t));

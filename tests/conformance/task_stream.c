@@ -72,9 +72,9 @@ PROC_TEST(task_stream_timeout_kill)
     grove_task_result_t res[3];
     grove_task_stream_opts_t o = {.max_concurrency = 3, .timeout = 100,
                                   .on_timeout = GROVE_TASK_ON_TIMEOUT_KILL};
-    int64_t t0 = gt_now_ms();
+    int64_t t0 = (int64_t)grove_now_ms();
     ASSERT_OK(grove_task_async_stream(tu_sleep, args, 3, &o, res));
-    ASSERT_LT(gt_now_ms() - t0, gt_scaled_ms(3000));
+    ASSERT_LT((int64_t)grove_now_ms() - t0, gt_scaled_ms(3000));
     ASSERT_EQ(res[0].status, 0);
     ASSERT_EQ(res[1].status, GROVE_ETIMEDOUT);
     ASSERT_NULL(res[1].reply);
