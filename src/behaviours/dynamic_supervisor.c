@@ -506,15 +506,6 @@ GROVE_EXPORT int grove_dynsup_start(const grove_dynsup_opts_t *opts,
     return rc;
 }
 
-static int request(grove_server_t sup, uint64_t req, const void *data,
-                   size_t size, grove_msg_t **reply)
-{
-    grove_reason_t why;
-    int rc = grove_gs_try_call(sup, req, data, size, reply, GROVE_INFINITY,
-                               &why);
-    return rc == GROVE_EEXITED ? GROVE_ENOPROC : rc;
-}
-
 GROVE_EXPORT int grove_dynsup_start_child(grove_server_t sup,
                                           const grove_child_spec_t *spec,
                                           grove_pid_t *pid,
@@ -536,13 +527,11 @@ GROVE_EXPORT int grove_dynsup_start_child(grove_server_t sup,
         rq.spec.shutdown = rq.spec.type == GROVE_SUPERVISOR
                                ? GROVE_SHUTDOWN_INFINITY
                                : 5000;
-    grove_msg_t *m;
-    rc = request(sup, REQ_START_CHILD, &rq, sizeof rq, &m);
+    result_t res;
+    rc = grove__sup_call_copy(sup, REQ_START_CHILD, &rq, sizeof rq, &res,
+                              sizeof res);
     if (rc < 0)
         return rc;
-    result_t res;
-    memcpy(&res, grove_msg_data(m), sizeof res);
-    grove_msg_free(m);
     if (pid)
         *pid = res.pid;
     if (why && res.rc < 0 && res.rc != GROVE_EIGNORE)
@@ -555,33 +544,17 @@ GROVE_EXPORT int grove_dynsup_terminate_child(grove_server_t sup,
 {
     if (child.id == 0)
         return GROVE_ENOTFOUND;
-    grove_msg_t *m;
-    int rc = request(sup, REQ_TERMINATE_CHILD, &child, sizeof child, &m);
-    if (rc < 0)
-        return rc;
     result_t res;
-    memcpy(&res, grove_msg_data(m), sizeof res);
-    grove_msg_free(m);
-    return res.rc;
+    int rc = grove__sup_call_copy(sup, REQ_TERMINATE_CHILD, &child,
+                                  sizeof child, &res, sizeof res);
+    return rc < 0 ? rc : res.rc;
 }
 
 GROVE_EXPORT int grove_dynsup_which_children(grove_server_t sup,
                                              grove_child_info_t *out,
                                              size_t max, size_t *n)
 {
-    if ((!out && max) || !n)
-        return GROVE_EINVAL;
-    grove_msg_t *m;
-    int rc = request(sup, REQ_WHICH_CHILDREN, NULL, 0, &m);
-    if (rc < 0)
-        return rc;
-    size_t total = grove_msg_size(m) / sizeof(grove_child_info_t);
-    size_t k = total < max ? total : max;
-    if (k)
-        memcpy(out, grove_msg_data(m), k * sizeof *out);
-    *n = total;
-    grove_msg_free(m);
-    return 0;
+    return grove__sup_call_children(sup, REQ_WHICH_CHILDREN, out, max, n);
 }
 
 GROVE_EXPORT int grove_dynsup_count_children(grove_server_t sup,
@@ -589,11 +562,6 @@ GROVE_EXPORT int grove_dynsup_count_children(grove_server_t sup,
 {
     if (!out)
         return GROVE_EINVAL;
-    grove_msg_t *m;
-    int rc = request(sup, REQ_COUNT_CHILDREN, NULL, 0, &m);
-    if (rc < 0)
-        return rc;
-    memcpy(out, grove_msg_data(m), sizeof *out);
-    grove_msg_free(m);
-    return 0;
+    return grove__sup_call_copy(sup, REQ_COUNT_CHILDREN, NULL, 0, out,
+                                sizeof *out);
 }

@@ -166,3 +166,46 @@ uint32_t grove__backoff_next(const grove_backoff_t *b, uint32_t *delay,
     }
     return d;
 }
+
+int grove__sup_call(grove_server_t sup, uint64_t req, const void *data,
+                    size_t size, grove_msg_t **reply)
+{
+    grove_reason_t why;
+    int rc = grove_gs_try_call(sup, req, data, size, reply, GROVE_INFINITY,
+                               &why);
+    return rc == GROVE_EEXITED ? GROVE_ENOPROC : rc;
+}
+
+int grove__sup_call_copy(grove_server_t sup, uint64_t req, const void *data,
+                         size_t size, void *out, size_t out_size)
+{
+    grove_msg_t *m;
+    int rc = grove__sup_call(sup, req, data, size, &m);
+    if (rc < 0)
+        return rc;
+    size_t got = grove_msg_size(m);
+    if (got < out_size)
+        memset(out, 0, out_size); /* a short reply leaves zeros, not junk */
+    if (got)
+        memcpy(out, grove_msg_data(m), got < out_size ? got : out_size);
+    grove_msg_free(m);
+    return 0;
+}
+
+int grove__sup_call_children(grove_server_t sup, uint64_t req,
+                             grove_child_info_t *out, size_t max, size_t *n)
+{
+    if ((!out && max) || !n)
+        return GROVE_EINVAL;
+    grove_msg_t *m;
+    int rc = grove__sup_call(sup, req, NULL, 0, &m);
+    if (rc < 0)
+        return rc;
+    size_t total = grove_msg_size(m) / sizeof(grove_child_info_t);
+    size_t k = total < max ? total : max;
+    if (k)
+        memcpy(out, grove_msg_data(m), k * sizeof *out);
+    *n = total;
+    grove_msg_free(m);
+    return 0;
+}

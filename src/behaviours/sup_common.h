@@ -45,4 +45,15 @@ uint32_t grove__backoff_next(const grove_backoff_t *b, uint32_t *delay,
 
 uint64_t grove__mono_ms(void);
 
+/* The client side of both supervisors' APIs. A call with no timeout (as
+ * OTP's); a supervisor that dies before answering is GROVE_ENOPROC. */
+int grove__sup_call(grove_server_t sup, uint64_t req, const void *data,
+                    size_t size, grove_msg_t **reply);
+/* The same, copying a reply of size bytes into out. */
+int grove__sup_call_copy(grove_server_t sup, uint64_t req, const void *data,
+                         size_t size, void *out, size_t out_size);
+/* A which_children request: up to max entries into out, the total in *n. */
+int grove__sup_call_children(grove_server_t sup, uint64_t req,
+                             grove_child_info_t *out, size_t max, size_t *n);
+
 #endif

@@ -902,29 +902,14 @@ GROVE_EXPORT int grove_sup_start(const grove_sup_spec_t *spec,
     return rc;
 }
 
-static int sup_request(grove_server_t sup, uint64_t req, const void *data,
-                       size_t size, grove_msg_t **reply)
-{
-    grove_reason_t why;
-    int rc = grove_gs_try_call(sup, req, data, size, reply, GROVE_INFINITY,
-                               &why);
-    if (rc == GROVE_EEXITED)
-        return GROVE_ENOPROC;
-    return rc;
-}
-
 static int id_request(grove_server_t sup, uint64_t req, const char *id,
                       result_t *res)
 {
     if (!id || !id[0] || strlen(id) >= ID_MAX)
         return GROVE_EINVAL;
-    grove_msg_t *m;
-    int rc = sup_request(sup, req, id, strlen(id) + 1, &m);
-    if (rc < 0)
-        return rc;
-    memcpy(res, grove_msg_data(m), sizeof *res);
-    grove_msg_free(m);
-    return res->rc;
+    int rc = grove__sup_call_copy(sup, req, id, strlen(id) + 1, res,
+                                  sizeof *res);
+    return rc < 0 ? rc : res->rc;
 }
 
 GROVE_EXPORT int grove_sup_start_child(grove_server_t sup,
@@ -940,13 +925,11 @@ GROVE_EXPORT int grove_sup_start_child(grove_server_t sup,
         return invalid(why, "missing_id", NULL);
     snprintf(sm.id, sizeof sm.id, "%s", spec->id);
     sm.spec.id = NULL;
-    grove_msg_t *m;
-    int rc = sup_request(sup, REQ_START_CHILD, &sm, sizeof sm, &m);
+    result_t res;
+    int rc = grove__sup_call_copy(sup, REQ_START_CHILD, &sm, sizeof sm, &res,
+                                  sizeof res);
     if (rc < 0)
         return rc;
-    result_t res;
-    memcpy(&res, grove_msg_data(m), sizeof res);
-    grove_msg_free(m);
     if (pid)
         *pid = res.pid;
     if (why && res.rc < 0)
@@ -985,19 +968,7 @@ GROVE_EXPORT int grove_sup_which_children(grove_server_t sup,
                                           grove_child_info_t *out, size_t max,
                                           size_t *n)
 {
-    if ((!out && max) || !n)
-        return GROVE_EINVAL;
-    grove_msg_t *m;
-    int rc = sup_request(sup, REQ_WHICH_CHILDREN, NULL, 0, &m);
-    if (rc < 0)
-        return rc;
-    size_t total = grove_msg_size(m) / sizeof(grove_child_info_t);
-    size_t k = total < max ? total : max;
-    if (k)
-        memcpy(out, grove_msg_data(m), k * sizeof *out);
-    *n = total;
-    grove_msg_free(m);
-    return 0;
+    return grove__sup_call_children(sup, REQ_WHICH_CHILDREN, out, max, n);
 }
 
 GROVE_EXPORT int grove_sup_count_children(grove_server_t sup,
@@ -1005,13 +976,8 @@ GROVE_EXPORT int grove_sup_count_children(grove_server_t sup,
 {
     if (!out)
         return GROVE_EINVAL;
-    grove_msg_t *m;
-    int rc = sup_request(sup, REQ_COUNT_CHILDREN, NULL, 0, &m);
-    if (rc < 0)
-        return rc;
-    memcpy(out, grove_msg_data(m), sizeof *out);
-    grove_msg_free(m);
-    return 0;
+    return grove__sup_call_copy(sup, REQ_COUNT_CHILDREN, NULL, 0, out,
+                                sizeof *out);
 }
 
 GROVE_EXPORT int grove_sup_get_childspec(grove_server_t sup, const char *id,
@@ -1021,7 +987,7 @@ GROVE_EXPORT int grove_sup_get_childspec(grove_server_t sup, const char *id,
     if (!out || !idbuf || !id || !id[0] || strlen(id) >= ID_MAX)
         return GROVE_EINVAL;
     grove_msg_t *m;
-    int rc = sup_request(sup, REQ_GET_CHILDSPEC, id, strlen(id) + 1, &m);
+    int rc = grove__sup_call(sup, REQ_GET_CHILDSPEC, id, strlen(id) + 1, &m);
     if (rc < 0)
         return rc;
     if (grove_msg_size(m) != sizeof(spec_msg_t)) {
@@ -1042,7 +1008,7 @@ GROVE_EXPORT int grove_sup_stats(grove_server_t sup, grove_sup_stats_t *out)
     if (!out)
         return GROVE_EINVAL;
     grove_msg_t *m;
-    int rc = sup_request(sup, REQ_STATS, NULL, 0, &m);
+    int rc = grove__sup_call(sup, REQ_STATS, NULL, 0, &m);
     if (rc < 0)
         return rc;
     memcpy(out, grove_msg_data(m), sizeof *out);
