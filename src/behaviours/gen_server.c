@@ -20,14 +20,19 @@ struct grove_gs {
     void *state;
     grove_pid_t parent;
     grove_server_t name; /* kind 1 or 2 when registered */
-    char local_name[GROVE_NAME_MAX];
     void *via_key;       /* copy of the via key */
     uint64_t last_tag;   /* what the server was handling, for reports */
     int last_kind;
     unsigned last_flags;
     size_t last_size;
     bool in_terminate;
-    grove_timeout_t hibernate_after;
+    /* What the last callback asked for next (the loop's state, kept here:
+     * the server holds no stack between messages). */
+    int next;
+    grove_timeout_t timeout;
+    void *cont;
+    unsigned handled;
+    char local_name[]; /* its local name, when it has one */
 };
 
 /* Handed from the starter to the new process on the heap: a waiting
@@ -215,56 +220,82 @@ static bool claim_via(grove_gs_t *gs, start_block_t *sb)
 
 static void free_key(void *key) { free(key); }
 
-static void gs_loop(grove_gs_t *gs, grove_gs_ret_t ret);
+static void gs_loop(void *arg);
+static void remember(grove_gs_t *gs, const grove_gs_ret_t *r);
+
+/* The server's state lives on the heap, freed with the process: between
+ * messages the process holds no stack. */
+static grove_gs_t *gs_new(const start_block_t *sb)
+{
+    size_t nlen = sb->name[0] ? strlen(sb->name) + 1 : 0;
+    grove_gs_t *gs = grove__calloc(1, sizeof *gs + nlen);
+    if (!gs)
+        return NULL;
+    if (grove_resource_attach(free, gs, NULL) != 0) {
+        free(gs);
+        return NULL;
+    }
+    gs->cb = sb->cb;
+    gs->parent = sb->parent;
+    if (nlen) {
+        memcpy(gs->local_name, sb->name, nlen);
+        gs->name = grove_server_name(gs->local_name);
+    }
+    return gs;
+}
 
 static void gs_entry(void *arg)
 {
     start_block_t *sb = arg;
-    grove_gs_t gs = {.cb = sb->cb, .parent = sb->parent,
-                     .hibernate_after = sb->hibernate_after};
-    if (sb->name[0]) {
-        gs.name = grove_server_name(gs.local_name);
-        memcpy(gs.local_name, sb->name, sizeof gs.local_name);
+    grove_gs_t *gs = gs_new(sb);
+    if (!gs) {
+        grove_reason_t oom = grove_reason_error(GROVE_ENOMEM,
+                                                "gen_server state");
+        send_ack(sb, GROVE_ENOMEM, GROVE_PID_NONE, &oom);
+        free(sb->via_key);
+        free(sb);
+        grove_exit(&oom);
     }
-    bool ok = claim_via(&gs, sb);
+    bool ok = claim_via(gs, sb);
     start_block_t copy = *sb;
     free(sb->via_key);
     free(sb);
     if (!ok)
         return; /* exit normal; the starter got already_started */
-    if (gs.via_key)
-        grove_resource_attach(free_key, gs.via_key, NULL);
-    grove__set_report_hook(report_hook, &gs);
-    grove__set_behaviour(gs.cb->name ? gs.cb->name : "gen_server");
-    grove_gs_ret_t r = gs.cb->init ? gs.cb->init(&gs, copy.arg)
-                                   : GROVE_GS_INIT_OK();
+    if (gs->via_key)
+        grove_resource_attach(free_key, gs->via_key, NULL);
+    grove__set_report_hook(report_hook, gs);
+    grove__set_behaviour(gs->cb->name ? gs->cb->name : "gen_server");
+    grove_gs_ret_t r = gs->cb->init ? gs->cb->init(gs, copy.arg)
+                                    : GROVE_GS_INIT_OK();
     switch (r.action) {
     case GROVE_GS_OK:
         break;
     case GROVE_GS_IGNORE:
-        unregister_names(&gs);
+        unregister_names(gs);
         send_ack(&copy, GROVE_EIGNORE, GROVE_PID_NONE, NULL);
         return;
     case GROVE_GS_ERROR:
         /* OTP 26: {error, R} fails the start but exits normal. */
-        unregister_names(&gs);
+        unregister_names(gs);
         send_ack(&copy, GROVE_ESTARTFAIL, GROVE_PID_NONE, &r.reason);
         return;
     case GROVE_GS_STOP:
-        unregister_names(&gs);
+        unregister_names(gs);
         send_ack(&copy, GROVE_ESTARTFAIL, GROVE_PID_NONE, &r.reason);
         grove_exit(&r.reason);
     default: {
         grove_reason_t bad = grove_reason_error(0, "bad_return_value");
         bad.kind = GROVE_EXIT_BADARG;
-        unregister_names(&gs);
+        unregister_names(gs);
         send_ack(&copy, GROVE_ESTARTFAIL, GROVE_PID_NONE, &bad);
         grove_exit(&bad);
     }
     }
     send_ack(&copy, 0, GROVE_PID_NONE, NULL);
-    grove__set_exit_hook(exit_hook, &gs);
-    gs_loop(&gs, r);
+    grove__set_exit_hook(exit_hook, gs);
+    remember(gs, &r);
+    gs_loop(gs);
 }
 
 static bool is_exit_from(const grove_msg_t *m, void *arg)
@@ -592,38 +623,51 @@ static grove_gs_ret_t on_timeout(grove_gs_t *gs)
     return r;
 }
 
+static void remember(grove_gs_t *gs, const grove_gs_ret_t *r)
+{
+    gs->next = r->next;
+    gs->timeout = r->timeout;
+    gs->cont = r->cont;
+}
+
+/* Waits for a message without holding a stack: if none is queued the
+ * process gives its stack back and starts again in gs_loop when one
+ * comes (or the timeout passes). */
+static int wait_message(grove_gs_t *gs, grove_msg_t **m,
+                        grove_timeout_t timeout)
+{
+    return grove__recv_stackless(m, timeout, gs_loop, gs);
+}
+
 /* Waits for the next message as the last result asked; runs continues
  * and timeouts. Returns a message, or NULL when a callback ran instead. */
-static grove_msg_t *next_message(grove_gs_t *gs, grove_gs_ret_t *r)
+static grove_msg_t *next_message(grove_gs_t *gs)
 {
     grove_msg_t *m = NULL;
-    switch (r->next) {
+    grove_gs_ret_t r;
+    switch (gs->next) {
     case GROVE_GS_NEXT_CONTINUE:
         if (!gs->cb->handle_continue)
             bad_callback(gs, "unexpected continue");
-        *r = apply(gs, gs->cb->handle_continue(gs, r->cont), NULL);
+        r = apply(gs, gs->cb->handle_continue(gs, gs->cont), NULL);
+        remember(gs, &r);
         return NULL;
     case GROVE_GS_NEXT_TIMEOUT:
-        if (grove_recv(&m, r->timeout < 0 && r->timeout != GROVE_INFINITY
-                               ? 0
-                               : r->timeout) == 0)
+        if (wait_message(gs, &m, gs->timeout < 0 &&
+                                         gs->timeout != GROVE_INFINITY
+                                     ? 0
+                                     : gs->timeout) == 0)
             return m;
-        *r = on_timeout(gs);
+        r = on_timeout(gs);
+        remember(gs, &r);
         return NULL;
-    case GROVE_GS_NEXT_HIBERNATE:
-        grove__hibernate_next();
-        break;
     default:
-        if (gs->hibernate_after > 0) {
-            if (grove_recv(&m, gs->hibernate_after) == 0)
-                return m;
-            grove__hibernate_next();
-        }
-        break;
+        /* hibernate and hibernate_after: an idle server already holds no
+         * stack, which is what hibernation is for. */
+        if (wait_message(gs, &m, GROVE_INFINITY) == 0)
+            return m;
+        return NULL;
     }
-    if (grove_recv(&m, GROVE_INFINITY) == 0)
-        return m;
-    return NULL;
 }
 
 /* Messages handled before a busy server lets others run: C cannot be
@@ -631,15 +675,18 @@ static grove_msg_t *next_message(grove_gs_t *gs, grove_gs_ret_t *r)
  * scheduler back by itself (BEAM counts reductions for the same end). */
 #define GS_BATCH 64
 
-static void gs_loop(grove_gs_t *gs, grove_gs_ret_t r)
+/* The server's loop; also where it starts again after a stackless wait. */
+static void gs_loop(void *arg)
 {
-    for (unsigned n = 1;; n++) {
-        grove_msg_t *m = next_message(gs, &r);
+    grove_gs_t *gs = arg;
+    for (;;) {
+        grove_msg_t *m = next_message(gs);
         if (!m)
             continue;
-        r = dispatch(gs, m);
+        grove_gs_ret_t r = dispatch(gs, m);
         grove_msg_free(m);
-        if (n % GS_BATCH == 0)
+        remember(gs, &r);
+        if (++gs->handled % GS_BATCH == 0)
             grove_yield();
     }
 }

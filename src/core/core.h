@@ -81,4 +81,17 @@ GROVE__HIDDEN bool grove__pin_stack(bool on);
  * back at once (hibernate). */
 GROVE__HIDDEN void grove__hibernate_next(void);
 
+/* grove_recv(out, timeout) for a loop that keeps nothing on its stack
+ * between messages (a behaviour's top-level wait). When a message is
+ * already queued, or the timeout is 0, it returns as grove_recv does.
+ * Otherwise the process gives its stack back and this call never
+ * returns: when a message, a signal or the timeout arrives, the process
+ * starts again at resume(arg) on a fresh stack, and the first
+ * grove__recv_stackless there continues the same wait (same deadline).
+ * A pinned process keeps its stack and blocks as grove_recv does.
+ * Returns 0, GROVE_ETIMEDOUT, or grove_recv's errors. */
+GROVE__HIDDEN int grove__recv_stackless(grove_msg_t **out,
+                                        grove_timeout_t timeout,
+                                        void (*resume)(void *), void *arg);
+
 #endif

@@ -141,7 +141,9 @@ enum {
 };
 
 /* What a process asks of its scheduler when it switches out. */
-enum { REQ_NONE = 0, REQ_YIELD, REQ_BLOCK, REQ_EXIT };
+/* REQ_BLOCK_SL: block and give the stack back; the process restarts at
+ * fn(arg) on a fresh stack when woken (grove__recv_stackless). */
+enum { REQ_NONE = 0, REQ_YIELD, REQ_BLOCK, REQ_BLOCK_SL, REQ_EXIT };
 
 typedef struct grove__block {
     grove__dlist_t link;
@@ -168,7 +170,8 @@ struct grove__proc {
     grove__proc_t *rq_prev; /* local run queues are doubly linked */
     /* -- owner only (the process itself, or its scheduler) -- */
     grove__fiber_t fiber;
-    grove__stack_t *stack;
+    grove__stack_t *stack; /* NULL while waiting stackless */
+    size_t stack_req;      /* the size asked for at spawn, 0: default */
     grove_pid_t pid;
     grove_entry_fn fn;
     void *arg;
@@ -187,6 +190,8 @@ struct grove__proc {
     grove__report_fn report_hook;
     void *report_hook_arg;
     bool hibernate_next;
+    bool sl_cont;  /* restarted from a stackless wait: it continues */
+    bool sl_armed; /* that wait's receive timer is armed */
     atomic_bool pinned; /* the stack must not be parked while it waits */
     grove__dlist_t arena;
     grove__dlist_t resources;
@@ -230,11 +235,17 @@ int grove__proc_table_init(uint32_t max);
 void grove__proc_table_fini(void);
 /* Makes p runnable if it waits; safe from any thread. */
 void grove__wake(grove__proc_t *p);
+/* Gives a process that waited stackless a fresh stack that starts at its
+ * entry (p->fn, p->arg). Returns 0 or GROVE_ENOMEM. */
+int grove__proc_restack(grove__sched_t *s, grove__proc_t *p);
 /* Runs p's exit on the scheduler stack. */
 void grove__proc_finish(grove__sched_t *s, grove__proc_t *p);
 _Noreturn void grove__exit_self(grove__proc_t *p, const grove_reason_t *r);
 /* Blocks the current process until woken. */
 void grove__block(grove__proc_t *p);
+/* Blocks the current process and gives its stack back: when woken it
+ * starts again at p->fn(p->arg) on a fresh stack. */
+_Noreturn void grove__block_stackless(grove__proc_t *p);
 /* Handles every signal that has arrived; may end the process. */
 void grove__drain(grove__proc_t *p);
 void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m);

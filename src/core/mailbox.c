@@ -459,8 +459,11 @@ static bool matches(const matcher_t *mt, const grove_msg_t *m)
 
 uint64_t grove__ms_deadline(grove_timeout_t timeout);
 
-static int receive(grove_msg_t **out, const matcher_t *mt,
-                   grove_timeout_t timeout)
+/* resume, when set, lets the wait give the stack back
+ * (grove__recv_stackless). */
+static int receive_ex(grove_msg_t **out, const matcher_t *mt,
+                      grove_timeout_t timeout, void (*resume)(void *),
+                      void *resume_arg)
 {
     grove__proc_t *p = grove__current();
     if (out)
@@ -473,8 +476,16 @@ static int receive(grove_msg_t **out, const matcher_t *mt,
     grove__dlist_t *pos = &p->mbox;
     if (mt->how == MATCH_REF && mt->ref == p->mark_ref)
         pos = p->mark;
-    uint32_t seq = ++p->wait_seq;
+    uint32_t seq;
     bool armed = false;
+    if (resume && p->sl_cont) {
+        /* Restarted from a stackless wait: the same wait goes on. */
+        seq = p->wait_seq;
+        armed = p->sl_armed;
+    } else {
+        seq = ++p->wait_seq;
+    }
+    p->sl_cont = false;
     int rc;
     for (;;) {
         grove__drain(p);
@@ -499,6 +510,14 @@ static int receive(grove_msg_t **out, const matcher_t *mt,
             grove__timer_arm_recv(p, grove__ms_deadline(timeout));
             armed = true;
         }
+        if (resume &&
+            !atomic_load_explicit(&p->pinned, memory_order_relaxed)) {
+            p->fn = resume;
+            p->arg = resume_arg;
+            p->sl_cont = true;
+            p->sl_armed = armed;
+            grove__block_stackless(p); /* does not return */
+        }
         grove__block(p);
     }
 done:
@@ -506,6 +525,21 @@ done:
         grove__timer_cancel_recv(p);
     RT_LEAVE();
     return rc;
+}
+
+static int receive(grove_msg_t **out, const matcher_t *mt,
+                   grove_timeout_t timeout)
+{
+    return receive_ex(out, mt, timeout, NULL, NULL);
+}
+
+int grove__recv_stackless(grove_msg_t **out, grove_timeout_t timeout,
+                          void (*resume)(void *), void *arg)
+{
+    matcher_t mt = {.how = MATCH_ANY};
+    if (!resume)
+        return receive(out, &mt, timeout);
+    return receive_ex(out, &mt, timeout, resume, arg);
 }
 
 GROVE_EXPORT int grove_recv(grove_msg_t **out, grove_timeout_t timeout_ms)

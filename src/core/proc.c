@@ -175,6 +175,19 @@ static void proc_entry(void *arg)
     grove__exit_self(p, &r);
 }
 
+int grove__proc_restack(grove__sched_t *s, grove__proc_t *p)
+{
+    int err = 0;
+    p->stack = grove__stack_get(&s->stacks, p->stack_req, &err);
+    if (!p->stack)
+        return GROVE_ENOMEM;
+    grove__fiber_make(&p->fiber, p->stack->lo, p->stack->size, proc_entry, p);
+    atomic_store_explicit(&p->st_stack_size, p->stack->size,
+                          memory_order_relaxed);
+    atomic_store_explicit(&p->st_parked, false, memory_order_relaxed);
+    return 0;
+}
+
 static void proc_reset(grove__proc_t *p)
 {
     atomic_store_explicit(&p->inbox, NULL, memory_order_relaxed);
@@ -194,6 +207,8 @@ static void proc_reset(grove__proc_t *p)
     p->exit_hook = NULL;
     p->report_hook = NULL;
     p->hibernate_next = false;
+    p->sl_cont = false;
+    p->sl_armed = false;
     atomic_store_explicit(&p->pinned, false, memory_order_relaxed);
     p->wait_seq = 0;
     p->sched = NULL;
@@ -301,6 +316,7 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     proc_reset(p);
     p->fn = fn;
     p->arg = arg;
+    p->stack_req = o->stack_size;
     p->pid.id = ((uint64_t)atomic_load(&p->gen) << 32) | slot;
     atomic_store_explicit(&p->pid_atomic, p->pid.id, memory_order_relaxed);
     atomic_store_explicit(&p->parent_atomic, self ? self->pid.id : 0,

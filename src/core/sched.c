@@ -408,6 +408,14 @@ void grove__block(grove__proc_t *p)
     grove__fiber_switch(&p->fiber, &p->sched->fiber, false);
 }
 
+void grove__block_stackless(grove__proc_t *p)
+{
+    p->request = REQ_BLOCK_SL;
+    /* The frames on this stack are abandoned: tell the sanitizers. */
+    grove__fiber_switch(&p->fiber, &p->sched->fiber, true);
+    grove__panic("grove: a process resumed a stack it gave back");
+}
+
 GROVE_EXPORT void grove_yield(void)
 {
     grove__proc_t *p = grove__current();
@@ -432,7 +440,7 @@ static void park_stack_if_needed(grove__sched_t *s, grove__proc_t *p)
 {
     bool hibernate = p->hibernate_next;
     p->hibernate_next = false;
-    if (p->stack->parked ||
+    if (!p->stack || p->stack->parked ||
         atomic_load_explicit(&p->pinned, memory_order_relaxed) ||
         (!hibernate && (grove__rt.stack_soft_limit == 0 ||
                         grove__stacks_mapped() <= grove__rt.stack_soft_limit)))
@@ -468,8 +476,27 @@ again:
     grove__enqueue_tail(s, p);
 }
 
+/* The process waited stackless: its stack goes back to this scheduler's
+ * cache before the process can be seen waiting (and be woken elsewhere). */
+static void drop_stack(grove__sched_t *s, grove__proc_t *p)
+{
+    grove__fiber_destroy(&p->fiber);
+    p->fiber.stack_lo = NULL;
+    grove__stack_put(&s->stacks, p->stack);
+    p->stack = NULL;
+    atomic_store_explicit(&p->st_stack_used, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_stack_size, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_parked, true, memory_order_relaxed);
+}
+
 void grove__run_process(grove__sched_t *s, grove__proc_t *p)
 {
+    if (!p->stack && grove__proc_restack(s, p) != 0) {
+        s->exit_reason = grove_reason_error(GROVE_ENOMEM,
+                                            "no stack to resume on");
+        grove__proc_finish(s, p);
+        return;
+    }
     if (p->stack->parked) {
         if (grove__stack_unpark(p->stack) == 0)
             atomic_store_explicit(&p->st_parked, false, memory_order_relaxed);
@@ -492,7 +519,7 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
     s->current = NULL;
     atomic_store_explicit(&s->running, NULL, memory_order_relaxed);
     void *sp = grove__fiber_sp(&p->fiber);
-    if (sp && p->request != REQ_EXIT)
+    if (sp && p->request != REQ_EXIT && p->request != REQ_BLOCK_SL)
         atomic_store_explicit(&p->st_stack_used,
                               (size_t)(p->stack->lo + p->stack->size -
                                        (char *)sp),
@@ -503,6 +530,10 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
         grove__enqueue_tail(s, p);
         break;
     case REQ_BLOCK:
+        on_block(s, p);
+        break;
+    case REQ_BLOCK_SL:
+        drop_stack(s, p);
         on_block(s, p);
         break;
     case REQ_EXIT:
@@ -647,7 +678,7 @@ void grove__trim_stacks(uint64_t now)
         /* Read after the claim, which orders it after the owner's pin. A
          * pinned stack is in use by another thread meanwhile. */
         bool pinned = atomic_load_explicit(&p->pinned, memory_order_relaxed);
-        if (!pinned && !p->stack->parked) {
+        if (!pinned && p->stack && !p->stack->parked) {
             void *sp = grove__fiber_sp(&p->fiber);
             if (sp && grove__stack_park(p->stack, sp) == 0)
                 atomic_store_explicit(&p->st_parked, true,

@@ -20,6 +20,7 @@ enum {
     T_INFO_CONT,     /* noreply with a continue */
     T_CALL_COUNT,    /* reply with the state's counter, then count up */
     T_MONITOR,       /* cast: monitor the pid in data */
+    T_CAST_SLEEP,    /* cast: sleep data ms (int) inside the callback */
     T_REPLY = 0x4c80
 };
 
@@ -105,6 +106,11 @@ static grove_gs_ret_t ls_cast(grove_gs_t *gs, const grove_msg_t *msg)
     case T_CAST_CONT:
         gt_ev("cast:cont");
         return grove_gs_with_continue(GROVE_GS_NOREPLY(), (void *)&CONT[3]);
+    case T_CAST_SLEEP:
+        gt_ev("cast:sleep");
+        grove_sleep(msg_int(msg));
+        gt_ev("cast:woke");
+        return GROVE_GS_NOREPLY();
     case T_MONITOR: {
         grove_pid_t p;
         memcpy(&p, grove_msg_data(msg), sizeof p);
@@ -429,6 +435,59 @@ PROC_TEST(gen_server_G_hibernate)
         grove_msg_free(rep);
         ASSERT_EQ(v, i);
     }
+    ls_stop(pid);
+}
+
+static bool waits_stackless(grove_pid_t pid)
+{
+    grove_process_info_t info;
+    return grove_process_info(pid, &info) == 0 &&
+           info.status == GROVE_STATUS_WAITING && info.stack_size == 0 &&
+           info.stack_used == 0 && info.stack_parked;
+}
+
+static int call_count(grove_pid_t pid)
+{
+    grove_msg_t *rep = NULL;
+    int v = -1;
+    ASSERT_OK(grove_gs_call(grove_server_pid(pid), T_CALL_COUNT, NULL, 0,
+                            &rep, gt_scaled_ms(GT_WAIT_MS)));
+    memcpy(&v, grove_msg_data(rep), sizeof v);
+    grove_msg_free(rep);
+    return v;
+}
+
+/* Between messages a server holds no stack: it waits stackless, starts
+ * again on a fresh stack for each message and keeps its state and a
+ * pending timeout across; inside a callback that blocks, it keeps its
+ * stack. */
+PROC_TEST(gen_server_G_idle_holds_no_stack)
+{
+    grove_pid_t pid = ls_start(NULL);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(call_count(pid), i);
+        WAIT_UNTIL(waits_stackless(pid));
+    }
+    /* A timeout pending while stackless still fires, once. */
+    int64_t ms = 30;
+    ASSERT_OK(grove_gs_call(grove_server_pid(pid), T_CALL_TIMEOUT, &ms,
+                            sizeof ms, NULL, gt_scaled_ms(GT_WAIT_MS)));
+    ASSERT_EQ(gt_ev_count(), 2);
+    WAIT_EVENTS(3);
+    WAIT_UNTIL(waits_stackless(pid));
+    ASSERT_EQ(call_count(pid), 3);
+    /* A callback blocked in a receive keeps its stack meanwhile. */
+    int sleep_ms = 300;
+    ASSERT_OK(grove_gs_cast(grove_server_pid(pid), T_CAST_SLEEP, &sleep_ms,
+                            sizeof sleep_ms));
+    WAIT_EVENTS(4);
+    grove_process_info_t info;
+    ASSERT_OK(grove_process_info(pid, &info));
+    ASSERT_TRUE(info.stack_size > 0);
+    WAIT_EVENTS(5);
+    ASSERT_EQ(call_count(pid), 4);
+    WAIT_UNTIL(waits_stackless(pid));
+    ASSERT_EVENTS("init", "call:timeout", "timeout", "cast:sleep", "cast:woke");
     ls_stop(pid);
 }
 
