@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 CTEST = ctest --output-on-failure --timeout 900
 
-.PHONY: all deps demo test test-release test-asan test-tsan test-valgrind test-det \
+.PHONY: all deps demo demo-jobs test test-release test-asan test-tsan test-valgrind test-det \
         test-ucontext test-clang checks bench examples clean
 
 all: $(BUILD)/release/.built
@@ -18,7 +18,16 @@ $(BUILD)/release/.built: deps FORCE
 	@touch $@
 FORCE:
 
+# The chat server with the observer in its tree, until Ctrl-C (or for
+# DEMO_SECONDS); LOAD=1 adds simulated clients and random faults (with the
+# poison commands on). More options through DEMO_ARGS, e.g.
+# DEMO_ARGS="--port 7000 --observer-port 9090" (examples/chat/main.c).
 demo: $(BUILD)/release/.built
+	$(BUILD)/release/examples/chat/chat_server $(if $(LOAD),--load --poison) \
+	    $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS)) $(DEMO_ARGS)
+
+# The job-processing service healing itself (examples/demo.c).
+demo-jobs: $(BUILD)/release/.built
 	$(BUILD)/release/examples/demo $(DEMO_ARGS)
 
 # Every test, in every build the project promises to be clean under.

@@ -25,6 +25,11 @@ typedef struct chat_opts {
     bool poison;           /* enable GROVE-POISON and GROVE-CRASHROOM */
     uint32_t max_clients;  /* 0: as many as descriptors allow */
     bool link;             /* link the root supervisor to the caller */
+    /* Children appended to the root after the Acceptor (an observer, a
+     * load generator): started last, stopped first. The array is copied;
+     * what its entries point to (arg, gs_opts) must outlive the tree. */
+    const grove_child_spec_t *extra_children;
+    size_t nextra_children;
 } chat_opts_t;
 
 /* Starts the server's tree from a Grove process; raises the descriptor

@@ -41,6 +41,8 @@ typedef struct chat_ctx {
     atomic_uint_fast64_t connects, messages, room_crashes;
     pthread_mutex_t args_lock;  /* room start arguments */
     room_arg_t *args;
+    grove_child_spec_t *children; /* the root's: ours, then the extras */
+    grove_sup_spec_t root_spec;
 } chat_ctx_t;
 
 extern chat_ctx_t *chat_ctx;

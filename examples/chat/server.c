@@ -49,12 +49,29 @@ static const grove_child_spec_t children[] = {
      .gs_opts = &acceptor_opts},
 };
 
-static const grove_sup_spec_t root_spec = {
-    .name = "Chat.Supervisor",
-    .flags = {.strategy = GROVE_ONE_FOR_ONE},
-    .children = children,
-    .nchildren = sizeof children / sizeof children[0],
-};
+#define NCHILDREN (sizeof children / sizeof children[0])
+
+/* The root's spec: the server's children, then the caller's extras. */
+static int root_spec_init(chat_ctx_t *x)
+{
+    size_t n = NCHILDREN + x->opts.nextra_children;
+    if (x->opts.nextra_children && !x->opts.extra_children)
+        return GROVE_EINVAL;
+    x->children = calloc(n, sizeof *x->children);
+    if (!x->children)
+        return GROVE_ENOMEM;
+    memcpy(x->children, children, sizeof children);
+    if (x->opts.nextra_children)
+        memcpy(x->children + NCHILDREN, x->opts.extra_children,
+               x->opts.nextra_children * sizeof *x->children);
+    x->root_spec = (grove_sup_spec_t){
+        .name = "Chat.Supervisor",
+        .flags = {.strategy = GROVE_ONE_FOR_ONE},
+        .children = x->children,
+        .nchildren = n,
+    };
+    return 0;
+}
 
 /* Raises the soft descriptor limit to the hard one; returns the soft. */
 static long raise_nofile(void)
@@ -108,8 +125,13 @@ int chat_start(const chat_opts_t *opts, grove_pid_t *root,
     if (!x)
         return GROVE_ENOMEM;
     chat_ctx = x;
+    int rc = root_spec_init(x);
+    if (rc < 0) {
+        chat_cleanup();
+        return rc;
+    }
     grove_sup_opts_t so = {.name = NAME_ROOT, .link = x->opts.link};
-    int rc = grove_sup_start(&root_spec, &so, root, why);
+    rc = grove_sup_start(&x->root_spec, &so, root, why);
     if (rc < 0)
         chat_cleanup();
     return rc;
@@ -129,6 +151,7 @@ void chat_cleanup(void)
     grove_registry_free(x->nicks);
     room_args_free();
     pthread_mutex_destroy(&x->args_lock);
+    free(x->children);
     chat_ctx = NULL;
     free(x);
 }
