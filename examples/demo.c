@@ -41,7 +41,7 @@
  * since the last drawing), and at the end the service drains its queue,
  * shuts down in reverse start order and prints a summary.
  *
- * Run:  make demo
+ * Run:  make demo-jobs
  *       build/release/examples/demo [SECONDS [SEED]]
  * SECONDS defaults to 10; Ctrl-C stops earlier (without the drain).
  * Exits 0 when the promises held: every accepted job done (after the

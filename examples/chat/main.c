@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat_internal.h"
 #include "load.h"
@@ -55,6 +56,7 @@ static double seconds; /* 0: until Ctrl-C */
 static grove_child_spec_t extras[2];
 static grove_pid_t stopper = {0};
 static int fds_base = -1, fds_end = -1; /* before the tree, after it */
+static bool started;
 
 /* What the summary reads, taken while the tree still runs. */
 static struct {
@@ -85,9 +87,8 @@ static int observer_start(void *arg, grove_pid_t *pid, grove_reason_t *why)
     if (rc == GROVE_EEXIST) {
         o->port = first;
         *why = grove_reason_error(
-            rc, "observer: port %d is in use%s; choose another with "
-                "--observer-port N (0: any free port)",
-            first, tries > 1 ? " (and the next ones)" : "");
+            rc, "port %d is in use%s: try --observer-port N", first,
+            tries > 1 ? ", and the next ones" : "");
     }
     return rc;
 }
@@ -113,10 +114,9 @@ static int pick_chat_port(grove_reason_t *why)
         }
     }
     opts.port = first;
-    *why = grove_reason_error(
-        GROVE_EEXIST, "%s:%d is in use%s (another chat_server?); choose "
-                      "another with --port N (0: any free port)",
-        host, first, tries > 1 ? " (and the next ones)" : "");
+    *why = grove_reason_error(GROVE_EEXIST,
+                              "%s:%d is in use%s: try --port N", host, first,
+                              tries > 1 ? ", and the next ones" : "");
     return GROVE_EEXIST;
 }
 
@@ -215,12 +215,9 @@ static int app_start(void *arg, grove_pid_t *pid, grove_reason_t *why)
     opts.nextra_children = n;
     if (rc == 0)
         rc = chat_start(&opts, pid, why);
-    if (rc != 0) {
-        char text[300];
-        grove_reason_format(why, text, sizeof text);
-        fprintf(stderr, "chat_server: cannot start: %s\n", text);
-        return rc;
-    }
+    if (rc != 0)
+        return rc; /* the application's error report says why */
+    started = true;
     banner(*pid, asked, asked_obs);
     if (seconds > 0)
         grove_spawn(stopper_main, NULL, NULL, &stopper);
@@ -501,6 +498,10 @@ int main(int argc, char **argv)
                        .start = app_start, .prep_stop = app_prep_stop,
                        .stop = app_stop};
     rc = grove_app_run(&app, 1, NULL);
+    if (!started) {
+        grove_stop();
+        return rc ? rc : 1;
+    }
     summary();
     int leaks = check_leaks(&base);
     if (fds_end != fds_base) {
