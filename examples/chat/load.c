@@ -537,10 +537,11 @@ static void chaos_main(void *arg)
     uint64_t rng = seeded(0xc4a05 + grove_now_ms());
     uint32_t every = cfg->fault_every_ms ? cfg->fault_every_ms : 3000;
     uint64_t next_status = grove_now_ms() + 10000;
-    for (;;) {
+    /* The first fault is one that a supervisor repairs, so that even a
+     * short run shows a restart. */
+    for (int f = F_SIM;; f = pick(&rng)) {
         grove_sleep((grove_timeout_t)between(&rng, every / 2,
                                              every + every / 2 + 1));
-        int f = pick(&rng);
         /* A fault with no target now (no room yet, say) passes its turn
          * to the next kind. */
         for (int k = 0; k < F_COUNT && !inject((f + k) % F_COUNT, &rng);
