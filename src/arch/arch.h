@@ -11,6 +11,13 @@
 #include <ucontext.h>
 #endif
 
+#if defined(GROVE_ASAN) || defined(__SANITIZE_ADDRESS__)
+#define GROVE__FIBER_ASAN 1
+#endif
+#if defined(GROVE_TSAN) || defined(__SANITIZE_THREAD__)
+#define GROVE__FIBER_TSAN 1
+#endif
+
 typedef struct grove__fiber {
 #if defined(GROVE_ARCH_UCONTEXT)
     ucontext_t uc;
@@ -19,9 +26,15 @@ typedef struct grove__fiber {
 #endif
     void *stack_lo; /* for the sanitizers: the stack's bounds */
     size_t stack_size;
-    void *tsan;      /* ThreadSanitizer fiber, when built with TSan */
+#ifdef GROVE__FIBER_TSAN
+    void *tsan;      /* ThreadSanitizer fiber */
+#endif
+#ifdef GROVE__FIBER_ASAN
     void *asan_fake; /* ASan fake-stack save slot */
+#endif
+#ifdef GROVE_VALGRIND
     unsigned vg_id;  /* valgrind stack id */
+#endif
 } grove__fiber_t;
 
 /* Makes f the fiber of the calling OS thread (a scheduler's own stack). */

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(GROVE_ASAN) || defined(__SANITIZE_ADDRESS__)
+#if defined(GROVE__FIBER_ASAN)
 #define USE_ASAN 1
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
-#if defined(GROVE_TSAN) || defined(__SANITIZE_THREAD__)
+#if defined(GROVE__FIBER_TSAN)
 #define USE_TSAN 1
 #include <sanitizer/tsan_interface.h>
 #endif
@@ -85,15 +85,15 @@ void grove__fiber_init_thread(grove__fiber_t *f)
 void grove__fiber_make(grove__fiber_t *f, void *lo, size_t size,
                        void (*entry)(void *), void *arg)
 {
+#ifdef USE_TSAN
     void *tsan = f->tsan;
+#endif
     memset(f, 0, sizeof *f);
     f->stack_lo = lo;
     f->stack_size = size;
 #ifdef USE_TSAN
     /* Reuse the fiber object of a recycled process slot if it has one. */
     f->tsan = tsan ? tsan : __tsan_create_fiber(0);
-#else
-    (void)tsan;
 #endif
 #if defined(GROVE_VALGRIND)
     f->vg_id = VALGRIND_STACK_REGISTER(lo, (char *)lo + size);
@@ -188,6 +188,8 @@ void grove__fiber_release(grove__fiber_t *f)
 #ifdef USE_TSAN
     if (f->tsan && f->tsan != __tsan_get_current_fiber())
         __tsan_destroy_fiber(f->tsan);
-#endif
     f->tsan = NULL;
+#else
+    (void)f;
+#endif
 }

@@ -30,23 +30,29 @@ static inline uint32_t map_hash(uint64_t k)
     return (uint32_t)k;
 }
 
+static inline uint64_t *map_keys(const grove__map_t *m) { return m->slots; }
+static inline uint64_t *map_vals(const grove__map_t *m)
+{
+    return m->slots + m->cap;
+}
+
 bool grove__map_get(const grove__map_t *m, uint64_t key, uint64_t *val)
 {
     if (m->cap == 0) {
-        for (int i = 0; i < 2; i++)
-            if (m->ik[i] == key) {
-                if (val)
-                    *val = m->iv[i];
-                return true;
-            }
+        if (m->ik == key && key != MAP_EMPTY) {
+            if (val)
+                *val = m->iv;
+            return true;
+        }
         return false;
     }
+    uint64_t *keys = map_keys(m);
     uint32_t mask = m->cap - 1;
     for (uint32_t i = map_hash(key) & mask;; i = (i + 1) & mask) {
-        uint64_t k = m->keys[i];
+        uint64_t k = keys[i];
         if (k == key) {
             if (val)
-                *val = m->vals[i];
+                *val = map_vals(m)[i];
             return true;
         }
         if (k == MAP_EMPTY)
@@ -54,44 +60,37 @@ bool grove__map_get(const grove__map_t *m, uint64_t key, uint64_t *val)
     }
 }
 
+static void map_place(uint64_t *slots, uint32_t cap, uint64_t k, uint64_t v)
+{
+    uint32_t mask = cap - 1;
+    uint32_t i = map_hash(k) & mask;
+    while (slots[i] != MAP_EMPTY)
+        i = (i + 1) & mask;
+    slots[i] = k;
+    slots[cap + i] = v;
+}
+
 static int map_grow(grove__map_t *m)
 {
     uint32_t ncap = m->cap ? m->cap : 4;
     while ((m->len + 1) * 2 > ncap)
         ncap *= 2;
-    uint64_t *nk = grove__calloc(ncap, sizeof *nk);
-    uint64_t *nv = grove__malloc(ncap * sizeof *nv);
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
+    uint64_t *ns = grove__calloc((size_t)ncap * 2, sizeof *ns);
+    if (!ns)
         return GROVE_ENOMEM;
+    if (m->cap == 0) {
+        if (m->ik != MAP_EMPTY)
+            map_place(ns, ncap, m->ik, m->iv);
+    } else {
+        for (uint32_t j = 0; j < m->cap; j++) {
+            uint64_t k = map_keys(m)[j];
+            if (k != MAP_EMPTY && k != MAP_TOMB)
+                map_place(ns, ncap, k, map_vals(m)[j]);
+        }
+        free(m->slots);
     }
-    uint32_t mask = ncap - 1;
-    for (uint32_t j = 0; j < m->cap; j++) {
-        uint64_t k = m->keys[j];
-        if (k == MAP_EMPTY || k == MAP_TOMB)
-            continue;
-        uint32_t i = map_hash(k) & mask;
-        while (nk[i] != MAP_EMPTY)
-            i = (i + 1) & mask;
-        nk[i] = k;
-        nv[i] = m->vals[j];
-    }
-    for (int j = 0; j < 2 && m->cap == 0; j++) {
-        uint64_t k = m->ik[j];
-        if (k == MAP_EMPTY)
-            continue;
-        uint32_t i = map_hash(k) & mask;
-        while (nk[i] != MAP_EMPTY)
-            i = (i + 1) & mask;
-        nk[i] = k;
-        nv[i] = m->iv[j];
-        m->ik[j] = 0;
-    }
-    free(m->keys);
-    free(m->vals);
-    m->keys = nk;
-    m->vals = nv;
+    m->slots = ns;
+    m->iv = 0;
     m->cap = ncap;
     m->tomb = 0;
     return 0;
@@ -100,30 +99,25 @@ static int map_grow(grove__map_t *m)
 int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val)
 {
     if (m->cap == 0) {
-        int free_slot = -1;
-        for (int i = 0; i < 2; i++) {
-            if (m->ik[i] == key) {
-                m->iv[i] = val;
-                return 0;
-            }
-            if (m->ik[i] == MAP_EMPTY && free_slot < 0)
-                free_slot = i;
+        if (m->ik == key) {
+            m->iv = val;
+            return 0;
         }
-        if (free_slot >= 0) {
-            m->ik[free_slot] = key;
-            m->iv[free_slot] = val;
-            m->len++;
+        if (m->ik == MAP_EMPTY) {
+            m->ik = key;
+            m->iv = val;
+            m->len = 1;
             return 1;
         }
-    }
-    if (m->cap) {
+    } else {
         uint32_t mask = m->cap - 1;
+        uint64_t *keys = map_keys(m);
         for (uint32_t i = map_hash(key) & mask;; i = (i + 1) & mask) {
-            if (m->keys[i] == key) {
-                m->vals[i] = val;
+            if (keys[i] == key) {
+                map_vals(m)[i] = val;
                 return 0;
             }
-            if (m->keys[i] == MAP_EMPTY)
+            if (keys[i] == MAP_EMPTY)
                 break;
         }
     }
@@ -133,13 +127,14 @@ int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val)
             return rc;
     }
     uint32_t mask = m->cap - 1;
+    uint64_t *keys = map_keys(m);
     uint32_t i = map_hash(key) & mask;
-    while (m->keys[i] != MAP_EMPTY && m->keys[i] != MAP_TOMB)
+    while (keys[i] != MAP_EMPTY && keys[i] != MAP_TOMB)
         i = (i + 1) & mask;
-    if (m->keys[i] == MAP_TOMB)
+    if (keys[i] == MAP_TOMB)
         m->tomb--;
-    m->keys[i] = key;
-    m->vals[i] = val;
+    keys[i] = key;
+    map_vals(m)[i] = val;
     m->len++;
     return 1;
 }
@@ -147,23 +142,22 @@ int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val)
 bool grove__map_del(grove__map_t *m, uint64_t key, uint64_t *val)
 {
     if (m->cap == 0) {
-        for (int i = 0; i < 2; i++)
-            if (m->ik[i] == key) {
-                if (val)
-                    *val = m->iv[i];
-                m->ik[i] = MAP_EMPTY;
-                m->len--;
-                return true;
-            }
-        return false;
+        if (m->ik != key || key == MAP_EMPTY)
+            return false;
+        if (val)
+            *val = m->iv;
+        m->ik = MAP_EMPTY;
+        m->len = 0;
+        return true;
     }
+    uint64_t *keys = map_keys(m);
     uint32_t mask = m->cap - 1;
     for (uint32_t i = map_hash(key) & mask;; i = (i + 1) & mask) {
-        uint64_t k = m->keys[i];
+        uint64_t k = keys[i];
         if (k == key) {
             if (val)
-                *val = m->vals[i];
-            m->keys[i] = MAP_TOMB;
+                *val = map_vals(m)[i];
+            keys[i] = MAP_TOMB;
             m->len--;
             m->tomb++;
             return true;
@@ -177,32 +171,31 @@ bool grove__map_next(const grove__map_t *m, uint32_t *i, uint64_t *key,
                      uint64_t *val)
 {
     if (m->cap == 0) {
-        for (; *i < 2; (*i)++)
-            if (m->ik[*i] != MAP_EMPTY) {
-                *key = m->ik[*i];
-                *val = m->iv[*i];
-                (*i)++;
-                return true;
-            }
+        if (*i == 0 && m->ik != MAP_EMPTY) {
+            *key = m->ik;
+            *val = m->iv;
+            *i = 1;
+            return true;
+        }
         return false;
     }
+    uint64_t *keys = map_keys(m);
     for (; *i < m->cap; (*i)++) {
-        uint64_t k = m->keys[*i];
+        uint64_t k = keys[*i];
         if (k != MAP_EMPTY && k != MAP_TOMB) {
             *key = k;
-            *val = m->vals[*i];
+            *val = map_vals(m)[*i];
             (*i)++;
             return true;
         }
     }
     return false;
 }
-
 void grove__map_free(grove__map_t *m)
 {
-    free(m->keys);
-    free(m->vals);
-    m->keys = m->vals = NULL;
+    if (m->cap)
+        free(m->slots);
+    m->slots = NULL;
+    m->iv = 0;
     m->cap = m->len = m->tomb = 0;
-    m->ik[0] = m->ik[1] = 0;
 }

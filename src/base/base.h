@@ -115,14 +115,17 @@ static inline void grove__dlist_remove(grove__dlist_t *n)
 /* An open-addressing hash map from non-zero u64 keys to u64 values, owned
  * by one thread. Used for links and monitors of a process. */
 typedef struct grove__map {
-    uint64_t *keys; /* NULL while the entries fit inline */
-    uint64_t *vals;
+    union {
+        /* cap > 0: 2 * cap words, the keys then the values */
+        uint64_t *slots;
+        /* cap == 0: most processes have at most one link or monitor of
+         * a kind, kept without touching the heap (key 0: empty) */
+        uint64_t ik;
+    };
+    uint64_t iv;
     uint32_t cap;  /* power of two, or 0 */
     uint32_t len;
     uint32_t tomb; /* deleted slots */
-    /* Most processes have at most two links or monitors: keep those
-     * without touching the heap. Key 0 marks a free inline slot. */
-    uint64_t ik[2], iv[2];
 } grove__map_t;
 
 GROVE__HIDDEN bool grove__map_get(const grove__map_t *m, uint64_t key,

@@ -19,12 +19,14 @@ struct grove_gs {
     const grove_gs_callbacks_t *cb;
     void *state;
     grove_pid_t parent;
-    grove_server_t name; /* kind 1 or 2 when registered */
-    void *via_key;       /* copy of the via key */
-    uint64_t last_tag;   /* what the server was handling, for reports */
-    int last_kind;
-    unsigned last_flags;
-    size_t last_size;
+    const grove_via_t *via; /* registered through a via-interface */
+    void *via_key;          /* copy of the via key */
+    uint64_t last_tag;      /* what the server was handling, for reports */
+    uint32_t last_size;
+    uint32_t via_key_len;
+    uint8_t last_kind;
+    uint8_t last_flags;
+    uint8_t name_kind;      /* 1: local name, 2: via, 0: none */
     bool in_terminate;
     /* What the last callback asked for next (the loop's state, kept here:
      * the server holds no stack between messages). */
@@ -47,6 +49,7 @@ typedef struct start_block {
     size_t via_key_len;
     char name[GROVE_NAME_MAX];
     grove_timeout_t hibernate_after;
+    struct grove_gs *gs; /* the server's state, made by the starter */
 } start_block_t;
 
 /* The acknowledgement a new server sends its starter. */
@@ -106,8 +109,8 @@ static int describe_last(const grove_gs_t *gs, char *buf, size_t size)
                        : gs->last_kind == GROVE_MSG_EXIT   ? "EXIT"
                        : gs->last_kind == GROVE_MSG_DOWN   ? "DOWN"
                                                            : "info";
-    return snprintf(buf, size, "%s tag=%llu size=%zu", what,
-                    (unsigned long long)gs->last_tag, gs->last_size);
+    return snprintf(buf, size, "%s tag=%llu size=%u", what,
+                    (unsigned long long)gs->last_tag, (unsigned)gs->last_size);
 }
 
 static int report_hook(void *arg, char *buf, size_t size)
@@ -190,12 +193,12 @@ static void send_ack(const start_block_t *sb, int rc, grove_pid_t holder,
 
 static void unregister_names(grove_gs_t *gs)
 {
-    if (gs->name.kind == 1)
+    if (gs->name_kind == 1)
         grove_unregister(gs->local_name);
-    else if (gs->name.kind == 2 && gs->name.via->unregister_name)
-        gs->name.via->unregister_name(gs->name.via->reg, gs->via_key,
-                                      gs->name.key_len, grove_self());
-    gs->name.kind = 0;
+    else if (gs->name_kind == 2 && gs->via->unregister_name)
+        gs->via->unregister_name(gs->via->reg, gs->via_key,
+                                 gs->via_key_len, grove_self());
+    gs->name_kind = 0;
 }
 
 static bool claim_via(grove_gs_t *gs, start_block_t *sb)
@@ -212,7 +215,9 @@ static bool claim_via(grove_gs_t *gs, start_block_t *sb)
         send_ack(sb, GROVE_EALREADYSTARTED, holder, NULL);
         return false;
     }
-    gs->name = grove_server_via(sb->via, NULL, sb->via_key_len);
+    gs->name_kind = 2;
+    gs->via = sb->via;
+    gs->via_key_len = (uint32_t)sb->via_key_len;
     gs->via_key = sb->via_key;
     sb->via_key = NULL; /* now the server's, freed at its exit */
     return true;
@@ -224,22 +229,18 @@ static void gs_loop(void *arg);
 static void remember(grove_gs_t *gs, const grove_gs_ret_t *r);
 
 /* The server's state lives on the heap, freed with the process: between
- * messages the process holds no stack. */
-static grove_gs_t *gs_new(const start_block_t *sb)
+ * messages the process holds no stack. The starter allocates it, so a
+ * failed allocation fails the start before the server exists. */
+static grove_gs_t *gs_adopt(start_block_t *sb)
 {
-    size_t nlen = sb->name[0] ? strlen(sb->name) + 1 : 0;
-    grove_gs_t *gs = grove__calloc(1, sizeof *gs + nlen);
-    if (!gs)
-        return NULL;
-    if (grove_resource_attach(free, gs, NULL) != 0) {
-        free(gs);
-        return NULL;
-    }
+    grove_gs_t *gs = sb->gs;
+    sb->gs = NULL;
+    grove__set_owned(gs); /* freed by the runtime after the process */
     gs->cb = sb->cb;
     gs->parent = sb->parent;
-    if (nlen) {
-        memcpy(gs->local_name, sb->name, nlen);
-        gs->name = grove_server_name(gs->local_name);
+    if (sb->name[0]) {
+        memcpy(gs->local_name, sb->name, strlen(sb->name) + 1);
+        gs->name_kind = 1;
     }
     return gs;
 }
@@ -247,15 +248,7 @@ static grove_gs_t *gs_new(const start_block_t *sb)
 static void gs_entry(void *arg)
 {
     start_block_t *sb = arg;
-    grove_gs_t *gs = gs_new(sb);
-    if (!gs) {
-        grove_reason_t oom = grove_reason_error(GROVE_ENOMEM,
-                                                "gen_server state");
-        send_ack(sb, GROVE_ENOMEM, GROVE_PID_NONE, &oom);
-        free(sb->via_key);
-        free(sb);
-        grove_exit(&oom);
-    }
+    grove_gs_t *gs = gs_adopt(sb);
     bool ok = claim_via(gs, sb);
     start_block_t copy = *sb;
     free(sb->via_key);
@@ -345,6 +338,14 @@ static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
     }
     if (o->name)
         snprintf(sb->name, sizeof sb->name, "%s", o->name);
+    sb->gs = grove__calloc(1, sizeof *sb->gs +
+                                  (o->name ? strlen(sb->name) + 1 : 0));
+    if (!sb->gs) {
+        free(sb->via_key);
+        free(sb);
+        *err = GROVE_ENOMEM;
+        return NULL;
+    }
     return sb;
 }
 
@@ -355,7 +356,8 @@ static int check_opts(const grove_gs_callbacks_t *cb, const grove_gs_opts_t *o)
     if (o->name && (!o->name[0] || strlen(o->name) >= GROVE_NAME_MAX))
         return GROVE_EINVAL;
     if (o->via && (!o->via->register_name || !o->via->whereis_name ||
-                   (!o->via_key && o->via_key_len) || o->name))
+                   (!o->via_key && o->via_key_len) || o->name ||
+                   o->via_key_len > UINT32_MAX))
         return GROVE_EINVAL;
     /* A key without a via (e.g. a duplicate registry's NULL via) is a
      * mistake, not a request for an unnamed server. */
@@ -460,6 +462,7 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
     rc = grove__spawn(gs_entry, sb, &so, &child, refs[0].id);
     if (rc < 0) {
         free(sb->via_key);
+        free(sb->gs);
         free(sb);
         if (rc == GROVE_EEXIST) { /* lost a race for the name */
             if (pid && grove_whereis(o->name, pid) != 0)
@@ -572,9 +575,9 @@ static grove_gs_ret_t dispatch(grove_gs_t *gs, grove_msg_t *m)
 {
     unsigned flags = grove__msg_flags(m);
     gs->last_tag = grove_msg_tag(m);
-    gs->last_kind = grove_msg_kind(m);
-    gs->last_flags = flags;
-    gs->last_size = grove_msg_size(m);
+    gs->last_kind = (uint8_t)grove_msg_kind(m);
+    gs->last_flags = (uint8_t)flags;
+    gs->last_size = (uint32_t)grove_msg_size(m);
     if (flags & GROVE__MSGF_CALL) {
         grove_gs_from_t from = {grove_msg_from(m), grove_msg_ref(m)};
         if (!gs->cb->handle_call)

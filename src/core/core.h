@@ -67,6 +67,12 @@ GROVE__HIDDEN void grove__set_report_hook(grove__report_fn fn, void *arg);
  * GROVE_ENOMEM. */
 GROVE__HIDDEN int grove__at_stop(void (*fn)(void));
 
+/* Hands ptr (from malloc) to the runtime, which frees it once the calling
+ * process has ended, after its exit and report hooks ran: a behaviour's
+ * state, with no resource of its own. One per process; a second call
+ * frees the first. */
+GROVE__HIDDEN void grove__set_owned(void *ptr);
+
 /* Labels the calling process with the behaviour it runs (static text),
  * shown in process info and by the observer. */
 GROVE__HIDDEN void grove__set_behaviour(const char *name);

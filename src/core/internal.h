@@ -94,11 +94,8 @@ typedef struct grove__timer {
     struct grove__wheel *wheel; /* set while queued */
     int kind;        /* TIMER_RECV, TIMER_SEND */
     uint32_t seq;    /* RECV: the wait it belongs to */
-    grove__proc_t *proc;
-    grove_pid_t to;  /* SEND */
-    grove_msg_t *msg;
-    uint64_t id;
-} grove__timer_t;
+    grove__proc_t *proc; /* RECV: the waiting process */
+} grove__timer_t;   /* TIMER_SEND timers extend it (timer.c) */
 
 enum { TIMER_RECV = 1, TIMER_SEND = 2 };
 
@@ -159,19 +156,23 @@ struct grove_resource {
 };
 
 struct grove__proc {
-    /* -- written by any thread -- */
+    /* -- written by any thread, or once at spawn and read by any -- */
     _Atomic(grove_msg_t *) inbox; /* Treiber stack, newest first */
     atomic_int state;
     atomic_uint gen;          /* generation of the current incarnation */
     atomic_uint timeout_seq;  /* RECV timer fired for this wait */
-    char pad0[64 - 24];
+    atomic_bool pinned; /* the stack must not be parked while it waits */
+    atomic_bool ext_wait; /* a grove_wait caller watches it */
+    atomic_uint_fast64_t pid_atomic; /* pid, for readers on other threads */
+    atomic_uint_fast64_t parent_atomic; /* who spawned it */
+    _Atomic(const char *) behaviour;    /* static text set by a behaviour */
+    char pad0[8];
     /* -- run-queue link: owned by whoever holds the process queued -- */
     grove__proc_t *rq_next;
     grove__proc_t *rq_prev; /* local run queues are doubly linked */
     /* -- owner only (the process itself, or its scheduler) -- */
     grove__fiber_t fiber;
     grove__stack_t *stack; /* NULL while waiting stackless */
-    size_t stack_req;      /* the size asked for at spawn, 0: default */
     grove_pid_t pid;
     grove_entry_fn fn;
     void *arg;
@@ -189,38 +190,35 @@ struct grove__proc {
     void *exit_hook_arg;
     grove__report_fn report_hook;
     void *report_hook_arg;
-    bool hibernate_next;
-    bool sl_cont;  /* restarted from a stackless wait: it continues */
-    bool sl_armed; /* that wait's receive timer is armed */
-    atomic_bool pinned; /* the stack must not be parked while it waits */
+    void *owned; /* freed after the process ends (grove__set_owned) */
     grove__dlist_t arena;
     grove__dlist_t resources;
     grove__timer_t rtimer;
+    const char *name; /* its name-table entry's text, under the names lock */
+    grove__sched_t *sched;
+    uint32_t stack_req; /* KiB asked for at spawn, 0: the default */
     uint32_t wait_seq;
     int request;
     bool trap_exit;
     bool has_name;
     bool crashed;
-    const char *name; /* its name-table entry's text, under the names lock */
-    grove__sched_t *sched;
-    uint64_t monitor_ref_for_spawn;
+    bool hibernate_next;
+    bool sl_cont;  /* restarted from a stackless wait: it continues */
+    bool sl_armed; /* that wait's receive timer is armed */
     /* -- statistics read by other threads (relaxed) -- */
-    atomic_size_t st_mbox;
-    atomic_size_t st_links;
-    atomic_size_t st_mon_out;
-    atomic_size_t st_mon_in;
-    atomic_size_t st_arena;
-    atomic_size_t st_stack_used;
-    atomic_size_t st_stack_size;
     atomic_bool st_parked;
-    atomic_uint_fast64_t st_reductions;
     atomic_bool st_trap;
-    atomic_bool ext_wait; /* a grove_wait caller watches it */
-    atomic_uint_fast64_t pid_atomic; /* pid, for readers on other threads */
-    atomic_uint_fast64_t parent_atomic; /* who spawned it */
-    _Atomic(const char *) behaviour;    /* static text set by a behaviour */
+    atomic_uint_least32_t st_mbox;
+    atomic_uint_least32_t st_links;
+    atomic_uint_least32_t st_mon_out;
+    atomic_uint_least32_t st_mon_in;
+    atomic_uint_least32_t st_stack_used;
+    atomic_uint_least32_t st_stack_size;
+    atomic_size_t st_arena;
+    atomic_uint_fast64_t st_reductions;
     atomic_uint_fast64_t wait_since_atomic; /* ms when it last blocked */
 };
+
 
 /* Looks up a live process by pid; NULL if the pid is malformed or dead.
  * The struct stays valid memory (slots are never freed while running),

@@ -178,7 +178,7 @@ static void proc_entry(void *arg)
 int grove__proc_restack(grove__sched_t *s, grove__proc_t *p)
 {
     int err = 0;
-    p->stack = grove__stack_get(&s->stacks, p->stack_req, &err);
+    p->stack = grove__stack_get(&s->stacks, (size_t)p->stack_req * 1024, &err);
     if (!p->stack)
         return GROVE_ENOMEM;
     grove__fiber_make(&p->fiber, p->stack->lo, p->stack->size, proc_entry, p);
@@ -206,6 +206,7 @@ static void proc_reset(grove__proc_t *p)
     p->crashed = false;
     p->exit_hook = NULL;
     p->report_hook = NULL;
+    p->owned = NULL;
     p->hibernate_next = false;
     p->sl_cont = false;
     p->sl_armed = false;
@@ -316,7 +317,7 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     proc_reset(p);
     p->fn = fn;
     p->arg = arg;
-    p->stack_req = o->stack_size;
+    p->stack_req = (uint32_t)((o->stack_size + 1023) / 1024);
     p->pid.id = ((uint64_t)atomic_load(&p->gen) << 32) | slot;
     atomic_store_explicit(&p->pid_atomic, p->pid.id, memory_order_relaxed);
     atomic_store_explicit(&p->parent_atomic, self ? self->pid.id : 0,
@@ -402,6 +403,15 @@ void grove__set_report_hook(grove__report_fn fn, void *arg)
         p->report_hook = fn;
         p->report_hook_arg = arg;
     }
+}
+
+void grove__set_owned(void *ptr)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return;
+    free(p->owned);
+    p->owned = ptr;
 }
 
 void grove__set_behaviour(const char *name)
@@ -529,6 +539,8 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     s->current = p;
     grove__mem_release_all(p);
     s->current = NULL;
+    free(p->owned);
+    p->owned = NULL;
     free_list(&p->mbox);
     free_list(&p->received);
     notify_peers(p, why);

@@ -481,6 +481,7 @@ again:
 static void drop_stack(grove__sched_t *s, grove__proc_t *p)
 {
     grove__fiber_destroy(&p->fiber);
+    grove__fiber_release(&p->fiber); /* a fresh start gets a fresh one */
     p->fiber.stack_lo = NULL;
     grove__stack_put(&s->stacks, p->stack);
     p->stack = NULL;

@@ -128,6 +128,21 @@ uint64_t grove__wheel_next(grove__wheel_t *w)
 /* A receive timeout's owner may re-arm the same timer the moment it sees
  * the timer off the wheel, so everything needed is read before that is
  * published (the release store of wheel = NULL). */
+/* A grove_send_after timer: the message it will deliver. */
+typedef struct send_timer {
+    grove__timer_t t;
+    grove_pid_t to;
+    grove_msg_t *msg;
+    uint64_t id;
+} send_timer_t;
+
+static send_timer_t *as_send(grove__timer_t *t)
+{
+    return GROVE__CONTAINER(t, send_timer_t, t);
+}
+
+static void handle_drop(send_timer_t *st);
+
 static void fire(grove__timer_t *t)
 {
     if (t->kind == TIMER_RECV) {
@@ -141,15 +156,15 @@ static void fire(grove__timer_t *t)
     t->wheel = NULL;
     /* TIMER_SEND: deliver the prepared message and free the timer. */
     grove__count(CNT_TIMERS, -1);
-    grove_msg_t *m = t->msg;
-    t->msg = NULL;
+    send_timer_t *st = as_send(t);
+    grove_msg_t *m = st->msg;
+    st->msg = NULL;
     grove__proc_t *p;
-    if (grove__proc_lookup(t->to, &p) == 0)
-        grove__deliver(p, grove_pid_generation(t->to), m);
+    if (grove__proc_lookup(st->to, &p) == 0)
+        grove__deliver(p, grove_pid_generation(st->to), m);
     else
         grove__msg_destroy(m);
-    void grove__timer_handle_drop(grove__timer_t * t);
-    grove__timer_handle_drop(t);
+    handle_drop(st);
 }
 
 unsigned grove__wheel_advance(grove__wheel_t *w, uint64_t now)
@@ -249,12 +264,12 @@ void grove__timers_init(void)
     atomic_store(&G.next_id, 1);
 }
 
-void grove__timer_handle_drop(grove__timer_t *t)
+static void handle_drop(send_timer_t *st)
 {
     pthread_mutex_lock(&G.lock);
-    grove__map_del(&G.handles, t->id, NULL);
+    grove__map_del(&G.handles, st->id, NULL);
     pthread_mutex_unlock(&G.lock);
-    free(t);
+    free(st);
 }
 
 static void free_send_timers(grove__dlist_t *h)
@@ -262,9 +277,9 @@ static void free_send_timers(grove__dlist_t *h)
     while (!grove__dlist_empty(h)) {
         grove__timer_t *t = GROVE__CONTAINER(h->next, grove__timer_t, link);
         grove__dlist_remove(&t->link);
-        grove__msg_destroy(t->msg);
+        grove__msg_destroy(as_send(t)->msg);
         grove__count(CNT_TIMERS, -1);
-        free(t);
+        free(as_send(t));
     }
 }
 
@@ -290,26 +305,27 @@ GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
         return GROVE_ENOTSTARTED;
     if (ms < 0 || to.id == 0 || (size && !data) || size > GROVE_MSG_MAX_SIZE)
         return GROVE_EINVAL;
-    grove__timer_t *t = grove__calloc(1, sizeof *t);
-    grove_msg_t *m = t ? grove__msg_new(size) : NULL;
+    send_timer_t *st = grove__calloc(1, sizeof *st);
+    grove_msg_t *m = st ? grove__msg_new(size) : NULL;
     if (!m) {
-        free(t);
+        free(st);
         return GROVE_ENOMEM;
     }
+    grove__timer_t *t = &st->t;
     if (size)
         memcpy(m->data, data, size);
     m->size = size;
     m->tag = tag;
     m->from = grove_self();
     t->kind = TIMER_SEND;
-    t->to = to;
-    t->msg = m;
-    t->id = atomic_fetch_add(&G.next_id, 1);
+    st->to = to;
+    st->msg = m;
+    st->id = atomic_fetch_add(&G.next_id, 1);
     t->expiry = grove__ms_deadline(ms);
     grove__dlist_init(&t->link);
     grove__spin_lock(&G.wheel.lock);
     pthread_mutex_lock(&G.lock);
-    int rc = grove__map_put(&G.handles, t->id, (uint64_t)(uintptr_t)t);
+    int rc = grove__map_put(&G.handles, st->id, (uint64_t)(uintptr_t)st);
     pthread_mutex_unlock(&G.lock);
     if (rc >= 0) {
         place(&G.wheel, t);
@@ -319,11 +335,11 @@ GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
     grove__spin_unlock(&G.wheel.lock);
     if (rc < 0) {
         grove__msg_destroy(m);
-        free(t);
+        free(st);
         return GROVE_ENOMEM;
     }
     if (out)
-        out->id = t->id;
+        out->id = st->id;
     /* A sleeping scheduler must recompute its deadline. */
     grove__sched_wake_one();
     return 0;
@@ -338,17 +354,17 @@ GROVE_EXPORT int grove_cancel_timer(grove_timer_t timer)
     uint64_t v;
     bool found = grove__map_del(&G.handles, timer.id, &v);
     pthread_mutex_unlock(&G.lock);
-    grove__timer_t *t = found ? (grove__timer_t *)(uintptr_t)v : NULL;
-    if (t) {
-        unplace(&G.wheel, t);
+    send_timer_t *st = found ? (send_timer_t *)(uintptr_t)v : NULL;
+    if (st) {
+        unplace(&G.wheel, &st->t);
         G.wheel.count--;
         grove__count(CNT_TIMERS, -1);
     }
     grove__spin_unlock(&G.wheel.lock);
-    if (!t)
+    if (!st)
         return GROVE_ENOTFOUND;
-    grove__msg_destroy(t->msg);
-    free(t);
+    grove__msg_destroy(st->msg);
+    free(st);
     return 0;
 }
 
