@@ -479,8 +479,8 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
 static void reply_to(grove_gs_from_t from, uint64_t tag, const void *data,
                      size_t size)
 {
-    grove__send_reliable(from.pid, tag, from.ref, data, size,
-                         GROVE__MSGF_ALIAS);
+    grove__send_reply(from.pid, tag, from.ref, data, size,
+                      GROVE__MSGF_ALIAS);
 }
 
 GROVE_EXPORT int grove_gs_reply(grove_gs_from_t from, uint64_t tag,
@@ -701,8 +701,8 @@ static bool same_ref(const grove_msg_t *m, void *arg)
     return grove_msg_ref(m).id == *(uint64_t *)arg;
 }
 
-static int finish_call(grove_msg_t *m, grove_ref_t ref, grove_msg_t **reply,
-                       grove_reason_t *why)
+static int finish_call(grove_msg_t *m, grove_pid_t pid, grove_ref_t ref,
+                       grove_msg_t **reply, grove_reason_t *why)
 {
     grove__alias_deactivate(ref);
     if (grove_msg_kind(m) == GROVE_MSG_DOWN) {
@@ -713,7 +713,10 @@ static int finish_call(grove_msg_t *m, grove_ref_t ref, grove_msg_t **reply,
         grove_msg_free(m);
         return rc;
     }
-    grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
+    if (grove_msg_from(m).id == pid.id)
+        grove__demonitor_replied(ref); /* the server dropped its side */
+    else
+        grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
     if (reply)
         *reply = m;
     else
@@ -741,14 +744,12 @@ GROVE_EXPORT int grove_gs_try_call(grove_server_t srv, uint64_t tag,
     grove_ref_t ref = grove_make_ref();
     if ((rc = grove__alias_activate(ref)) < 0)
         return rc;
-    if ((rc = grove__monitor_with_ref(pid, ref)) < 0) {
+    rc = grove__send_call(pid, tag, ref, req, size, GROVE__MSGF_CALL);
+    if (rc < 0) {
+        /* A dead server: noproc at once (the monitor is gone). */
         grove__alias_deactivate(ref);
-        return rc;
-    }
-    rc = grove__send_ex(pid, tag, ref, req, size, GROVE__MSGF_CALL);
-    if (rc == GROVE_ENOMEM) {
-        grove__alias_deactivate(ref);
-        grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
+        if (rc == GROVE_ENOPROC && why)
+            *why = grove_reason_of(GROVE_EXIT_NOPROC);
         return rc;
     }
     grove_msg_t *m;
@@ -778,7 +779,7 @@ GROVE_EXPORT int grove_gs_try_call(grove_server_t srv, uint64_t tag,
         grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
         return rc;
     }
-    return finish_call(m, ref, reply, why);
+    return finish_call(m, pid, ref, reply, why);
 }
 
 GROVE_EXPORT int grove_gs_call(grove_server_t srv, uint64_t tag,

@@ -32,6 +32,20 @@ GROVE__HIDDEN void grove__log_emit(const grove_log_event_t *ev);
 GROVE__HIDDEN int grove__send_ex(grove_pid_t to, uint64_t tag, grove_ref_t ref,
                                  const void *data, size_t size,
                                  unsigned flags);
+/* A gen_server call: grove__send_ex(to, …, flags) whose message also
+ * sets up a monitor of to under ref (a monitor request and the message
+ * in one). Returns as grove__send_ex; on an error the monitor is gone. */
+GROVE__HIDDEN int grove__send_call(grove_pid_t to, uint64_t tag,
+                                   grove_ref_t ref, const void *data,
+                                   size_t size, unsigned flags);
+/* A reply to a call's ref (grove__send_reliable). When the replier is the
+ * process the caller monitors under ref, that monitor ends here and the
+ * caller, seeing the reply come from it, calls grove__demonitor_replied
+ * instead of grove_demonitor. */
+GROVE__HIDDEN int grove__send_reply(grove_pid_t to, uint64_t tag,
+                                    grove_ref_t ref, const void *data,
+                                    size_t size, unsigned flags);
+GROVE__HIDDEN void grove__demonitor_replied(grove_ref_t ref);
 /* As grove__send_ex, but out of memory it waits for memory instead of
  * failing: for replies and self-messages that someone waits on. */
 GROVE__HIDDEN int grove__send_reliable(grove_pid_t to, uint64_t tag,

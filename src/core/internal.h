@@ -50,6 +50,8 @@ enum {
 
 #define MSGF_OWNED 1u    /* data is the sender's buffer, dtor frees it */
 #define MSGF_VIA_LINK 2u /* SIG_EXIT caused by a link, not an exit call */
+#define MSGF_MON 2u      /* SIG_USER: the sender monitors us under ref (a
+                          * call: monitor request and message in one) */
 
 struct grove_msg {
     grove__dlist_t link; /* inbox (next only), mailbox or received list */
@@ -69,6 +71,14 @@ struct grove_msg {
 };
 
 #define INBOX_CLOSED ((grove_msg_t *)(uintptr_t)1)
+
+/* Whether m asks its receiver to be monitored by the sender under ref:
+ * if the receiver is gone, the sender gets DOWN noproc. */
+static inline bool grove__msg_asks_monitor(const grove_msg_t *m)
+{
+    return m->sig == SIG_MONITOR ||
+           (m->sig == SIG_USER && (m->flags & MSGF_MON));
+}
 
 grove_msg_t *grove__msg_new(size_t inline_size);
 /* Frees a scheduler's cached message nodes (its thread is ending). */

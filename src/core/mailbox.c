@@ -101,7 +101,7 @@ static void dead_letter(grove_msg_t *m, grove_pid_t dead)
     if (m->sig == SIG_LINK)
         grove__send_signal(m->from, SIG_EXIT, dead, GROVE_REF_NONE, &noproc,
                            MSGF_VIA_LINK);
-    else if (m->sig == SIG_MONITOR)
+    else if (grove__msg_asks_monitor(m))
         grove__send_signal(m->from, SIG_DOWN, dead, m->ref, &noproc, 0);
     grove__msg_destroy(m);
 }
@@ -210,6 +210,46 @@ int grove__send_ex(grove_pid_t to, uint64_t tag, grove_ref_t ref,
                    const void *data, size_t size, unsigned flags)
 {
     return send_common(to, tag, ref, data, size, flags & 0xfcu);
+}
+
+int grove__send_call(grove_pid_t to, uint64_t tag, grove_ref_t ref,
+                     const void *data, size_t size, unsigned flags)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (ref.id == 0 || to.id == 0)
+        return GROVE_EINVAL;
+    RT_ENTER();
+    int rc = grove__map_put(&self->mon_out, ref.id, to.id);
+    if (rc < 0) {
+        RT_LEAVE();
+        return rc;
+    }
+    if (rc == 1)
+        GROVE__OWN_ADD(self->st_mon_out, 1);
+    rc = send_common(to, tag, ref, data, size, (flags & 0xfcu) | MSGF_MON);
+    if (rc < 0 && grove__map_del(&self->mon_out, ref.id, NULL))
+        GROVE__OWN_ADD(self->st_mon_out, -(1));
+    RT_LEAVE();
+    return rc;
+}
+
+int grove__send_reply(grove_pid_t to, uint64_t tag, grove_ref_t ref,
+                      const void *data, size_t size, unsigned flags)
+{
+    int rc = grove__send_reliable(to, tag, ref, data, size, flags);
+    grove__proc_t *self = grove__current();
+    uint64_t watcher;
+    /* The caller drops its side when the reply comes from the process it
+     * monitors; a DOWN sent between the reply and this is flushed there. */
+    if (rc == 0 && self && ref.id &&
+        grove__map_get(&self->mon_in, ref.id, &watcher) &&
+        watcher == to.id) {
+        grove__map_del(&self->mon_in, ref.id, NULL);
+        GROVE__OWN_ADD(self->st_mon_in, -(1));
+    }
+    return rc;
 }
 
 /* For replies and a behaviour's messages to itself, which someone waits
@@ -363,6 +403,9 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
     }
     switch (m->sig) {
     case SIG_USER:
+        if ((m->flags & MSGF_MON) &&
+            grove__map_put(&p->mon_in, m->ref.id, m->from.id) == 1)
+            GROVE__OWN_ADD(p->st_mon_in, 1);
         /* A reply to an alias its owner gave up on never shows. */
         if ((m->flags & GROVE__MSGF_ALIAS) &&
             !grove__map_get(&p->aliases, m->ref.id, NULL)) {

@@ -463,7 +463,7 @@ static void answer_dead_letters(grove__proc_t *p, grove_msg_t *m)
             if (m->sig == SIG_LINK)
                 grove__send_signal(m->from, SIG_EXIT, p->pid, GROVE_REF_NONE,
                                    &noproc, MSGF_VIA_LINK);
-            else if (m->sig == SIG_MONITOR)
+            else if (grove__msg_asks_monitor(m))
                 grove__send_signal(m->from, SIG_DOWN, p->pid, m->ref,
                                    &noproc, 0);
         }

@@ -184,6 +184,21 @@ static void flush_down(grove__proc_t *p, uint64_t ref)
     }
 }
 
+void grove__demonitor_replied(grove_ref_t ref)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return;
+    RT_ENTER();
+    if (grove__map_del(&self->mon_out, ref.id, NULL))
+        GROVE__OWN_ADD(self->st_mon_out, -(1));
+    /* The server may have died right after replying: a DOWN drained
+     * before this goes; one drained later finds no monitor and is
+     * dropped. */
+    flush_down(self, ref.id);
+    RT_LEAVE();
+}
+
 GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
 {
     grove__proc_t *self = grove__current();

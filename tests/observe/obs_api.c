@@ -482,6 +482,18 @@ static void assert_fails(void *arg)
     GROVE_ASSERT(arg != NULL);
 }
 
+/* Whether the supervisor has replaced child id's pid old. */
+static bool replaced(int port, grove_pid_t sup, const char *id,
+                     grove_pid_t old)
+{
+    gj_t *t = OBS_GET_JSON(port, "/api/tree", 200);
+    grove_pid_t now = GROVE_PID_NONE;
+    bool ok = grove_pid_parse(child_pid(t, sup, id), &now) == 0 &&
+              now.id != old.id;
+    gj_free(t);
+    return ok;
+}
+
 /* A stream resumes after Last-Event-ID: what it missed is sent first. */
 PROC_TEST(observe_events_resume_and_crash_reports)
 {
@@ -493,6 +505,9 @@ PROC_TEST(observe_events_resume_and_crash_reports)
     gj_free(t);
     grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
     ASSERT_OK(grove_exit_signal(w2, &kill));
+    /* The supervisor's report comes first in the log once it restarted
+     * the child. */
+    WAIT_UNTIL(replaced(port, sup, "w2", w2));
     grove_pid_t crasher = SPAWN_MON(assert_fails, NULL, NULL);
     AWAIT_EXIT(crasher);
     int fd = obs_connect(port);
