@@ -484,6 +484,12 @@ PROC_TEST(gen_server_G18_completed_call_leaves_nothing)
         }
     }
     ASSERT_EQ(mailbox_len(), 0);
+    /* Every call's monitor is gone on both sides. */
+    grove_process_info_t info;
+    ASSERT_OK(grove_process_info(grove_self(), &info));
+    ASSERT_EQ(info.monitors, 0);
+    ASSERT_OK(grove_process_info(pid, &info));
+    ASSERT_EQ(info.monitored_by, 0);
     /* The server stopping now must not leave a DOWN from an old call. */
     cs_stop(pid);
     EXPECT_NO_MSG(30);
@@ -526,6 +532,45 @@ PROC_TEST(gen_server_G19_reply_from_thread)
 PROC_TEST(gen_server_G19_reply_from_server_later)
 {
     held_answered_by(K_ANSWER_SELF, "self");
+}
+
+static void cast_answer_other(void *arg)
+{
+    grove_sleep(20);
+    grove_gs_cast(grove_server_pid(*(grove_pid_t *)arg), K_ANSWER_OTHER,
+                  NULL, 0);
+}
+
+static bool monitored_by_none(grove_pid_t pid)
+{
+    grove_process_info_t info;
+    return grove_process_info(pid, &info) == 0 && info.monitored_by == 0;
+}
+
+/* G-19: answered by another process, the caller's monitor of the server
+ * still ends (the caller drops it), and the server's end leaves the
+ * caller no DOWN. */
+PROC_TEST(gen_server_G19_other_replier_ends_the_monitor)
+{
+    static cs_state_t st;
+    memset(&st, 0, sizeof st);
+    static grove_pid_t pid;
+    pid = cs_start(&st, false);
+    grove_pid_t helper = SPAWN_MON(cast_answer_other, &pid, NULL);
+    grove_msg_t *rep = NULL;
+    ASSERT_OK(grove_gs_call(grove_server_pid(pid), C_HOLD, NULL, 0, &rep,
+                            gt_scaled_ms(GT_WAIT_MS)));
+    ASSERT_EQ(grove_msg_size(rep), 5);
+    ASSERT_EQ(memcmp(grove_msg_data(rep), "other", 5), 0);
+    grove_msg_free(rep);
+    ASSERT_REASON_EQ(AWAIT_EXIT(helper), grove_reason_normal());
+    grove_process_info_t info;
+    ASSERT_OK(grove_process_info(grove_self(), &info));
+    ASSERT_EQ(info.monitors, 0);
+    WAIT_UNTIL(monitored_by_none(pid));
+    cs_stop(pid);
+    EXPECT_NO_MSG(30);
+    ASSERT_EQ(mailbox_len(), 0);
 }
 
 /* G-19: a reply to a caller that is gone is dropped, returning 0. */
