@@ -68,5 +68,5 @@ for what in "clients connected" "messages delivered" "faults injected" \
     n=$(sed -n "s/.*$what \([0-9]*\).*/\1/p" <<<"$line")
     [ -n "$n" ] && [ "$n" -gt 0 ] || fail "$what: '$n', expected > 0"
 done
-echo "ok: clients connected, messages delivered, faults injected and " \
+echo "ok: clients connected, messages delivered, faults injected and" \
     "restarts seen are all > 0"
