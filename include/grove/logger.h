@@ -52,6 +52,9 @@ GROVE_EXPORT int grove_log_add_handler(grove_log_handler_fn fn, void *arg,
 GROVE_EXPORT int grove_log_remove_handler(grove_log_handler_t *h);
 /* Removes every handler, the default one included. */
 GROVE_EXPORT void grove_log_clear_handlers(void);
+/* Whether an event of this level would reach any handler: lets a caller
+ * skip formatting what nobody takes. Returns false for an invalid level. */
+GROVE_EXPORT bool grove_log_enabled(int level);
 
 /* Built-in handler: readable text to the FILE* given as arg (NULL:
  * stderr). */

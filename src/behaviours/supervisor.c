@@ -40,6 +40,7 @@ typedef struct child {
     uint64_t started_ms;
     uint64_t retry_gen; /* matches a pending MSG_RETRY */
     grove_pid_t last_pid; /* the incarnation that ended last, for reports */
+    uint64_t id_hash;
 } child_t;
 
 typedef struct sup {
@@ -48,6 +49,9 @@ typedef struct sup {
     child_t **kids; /* start order */
     size_t n, cap;
     grove__map_t by_pid; /* pid.id -> child_t* */
+    /* id_hash -> the first child with that hash (ids are looked up by
+     * hash, then compared; another id with the same hash is scanned for) */
+    grove__map_t by_id;
     grove__intensity_t intensity;
     uint64_t total_restarts;
     uint64_t retry_gen;
@@ -75,6 +79,8 @@ void grove__sup_report(int level, const char *sup_name, grove_pid_t sup,
                        grove_pid_t child, const grove_reason_t *reason,
                        const char *extra)
 {
+    if (!grove_log_enabled(level))
+        return;
     char spid[GROVE_PID_STR_MAX], cpid[GROVE_PID_STR_MAX], why[256] = "",
          text[512];
     grove_pid_format(sup, spid, sizeof spid);
@@ -180,14 +186,26 @@ static void fill_defaults(grove_child_spec_t *c)
 
 /* ---- the child table -------------------------------------------------------------- */
 
-static child_t *find_id(sup_t *s, const char *id, size_t *pos)
+/* FNV-1a; never 0 or ~0, which the map reserves. */
+static uint64_t hash_id(const char *id)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->kids[i]->id, id) == 0) {
-            if (pos)
-                *pos = i;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ull;
+    return h == 0 || h == UINT64_MAX ? 1 : h;
+}
+
+static child_t *find_id(sup_t *s, const char *id)
+{
+    uint64_t h = hash_id(id), v;
+    if (!grove__map_get(&s->by_id, h, &v))
+        return NULL;
+    child_t *c = (child_t *)(uintptr_t)v;
+    if (strcmp(c->id, id) == 0)
+        return c;
+    for (size_t i = 0; i < s->n; i++) /* two ids with one hash */
+        if (s->kids[i]->id_hash == h && strcmp(s->kids[i]->id, id) == 0)
             return s->kids[i];
-        }
     return NULL;
 }
 
@@ -238,6 +256,12 @@ static child_t *add_child(sup_t *s, const grove_child_spec_t *spec)
     c->spec.id = c->id;
     fill_defaults(&c->spec);
     c->state = GROVE_CHILD_UNDEFINED;
+    c->id_hash = hash_id(c->id);
+    if (!grove__map_get(&s->by_id, c->id_hash, NULL) &&
+        grove__map_put(&s->by_id, c->id_hash, (uint64_t)(uintptr_t)c) < 0) {
+        free(c);
+        return NULL;
+    }
     s->kids[s->n++] = c;
     return c;
 }
@@ -250,6 +274,21 @@ static void remove_child(sup_t *s, child_t *c)
     set_pid(s, c, GROVE_PID_NONE);
     memmove(&s->kids[i], &s->kids[i + 1], (s->n - i - 1) * sizeof *s->kids);
     s->n--;
+    uint64_t v;
+    if (grove__map_get(&s->by_id, c->id_hash, &v) &&
+        (child_t *)(uintptr_t)v == c) {
+        /* Another child with the same hash takes the entry over (an
+         * update in place, which cannot fail). */
+        child_t *other = NULL;
+        for (size_t j = 0; j < s->n && !other; j++)
+            if (s->kids[j]->id_hash == c->id_hash)
+                other = s->kids[j];
+        if (other)
+            grove__map_put(&s->by_id, c->id_hash,
+                           (uint64_t)(uintptr_t)other);
+        else
+            grove__map_del(&s->by_id, c->id_hash, NULL);
+    }
     free(c);
 }
 
@@ -470,7 +509,7 @@ static int setup_children(sup_t *s, const start_block_t *b,
         int rc = grove_child_spec_check(cs, &s->flags, why);
         if (rc < 0)
             return rc;
-        if (find_id(s, cs->id, NULL))
+        if (find_id(s, cs->id))
             return invalid(why, "duplicate_child_name", cs->id);
         if (!add_child(s, cs))
             return GROVE_ENOMEM;
@@ -497,6 +536,7 @@ static void free_sup(sup_t *s)
     free(s->kids);
     grove__intensity_free(&s->intensity);
     grove__map_free(&s->by_pid);
+    grove__map_free(&s->by_id);
     free(s);
 }
 
@@ -564,7 +604,7 @@ static grove_gs_ret_t on_retry(sup_t *s, const grove_msg_t *m)
     if (grove_msg_size(m) != sizeof msg)
         return GROVE_GS_NOREPLY();
     memcpy(&msg, grove_msg_data(m), sizeof msg);
-    child_t *c = find_id(s, msg.id, NULL);
+    child_t *c = find_id(s, msg.id);
     if (!c || c->state != GROVE_CHILD_RESTARTING || c->retry_gen != msg.gen)
         return GROVE_GS_NOREPLY(); /* terminated or deleted meanwhile */
     return restart_counted(s, c);
@@ -616,7 +656,7 @@ static void req_start_child(sup_t *s, const grove_msg_t *m, result_t *res)
     sm.spec.id = sm.id;
     if ((res->rc = grove_child_spec_check(&sm.spec, &s->flags, &res->why)))
         return;
-    child_t *c = find_id(s, sm.id, NULL);
+    child_t *c = find_id(s, sm.id);
     if (c) {
         res->rc = c->pid.id ? GROVE_EALREADYSTARTED : GROVE_EPRESENT;
         res->pid = c->pid;
@@ -643,7 +683,7 @@ static void req_start_child(sup_t *s, const grove_msg_t *m, result_t *res)
 
 static void req_terminate(sup_t *s, const char *id, result_t *res)
 {
-    child_t *c = find_id(s, id, NULL);
+    child_t *c = find_id(s, id);
     if (!c) {
         res->rc = GROVE_ENOTFOUND;
         return;
@@ -657,7 +697,7 @@ static void req_terminate(sup_t *s, const char *id, result_t *res)
 
 static void req_restart(sup_t *s, const char *id, result_t *res)
 {
-    child_t *c = find_id(s, id, NULL);
+    child_t *c = find_id(s, id);
     if (!c)
         res->rc = GROVE_ENOTFOUND;
     else if (c->pid.id)
@@ -674,7 +714,7 @@ static void req_restart(sup_t *s, const char *id, result_t *res)
 
 static void req_delete(sup_t *s, const char *id, result_t *res)
 {
-    child_t *c = find_id(s, id, NULL);
+    child_t *c = find_id(s, id);
     if (!c)
         res->rc = GROVE_ENOTFOUND;
     else if (c->pid.id)
@@ -731,7 +771,7 @@ static grove_gs_ret_t req_spec(sup_t *s, const char *id)
 {
     spec_msg_t out;
     memset(&out, 0, sizeof out);
-    child_t *c = find_id(s, id, NULL);
+    child_t *c = find_id(s, id);
     if (!c)
         return GROVE_GS_REPLY(GROVE_ENOTFOUND, NULL, 0);
     out.spec = c->spec;
@@ -873,16 +913,26 @@ GROVE_EXPORT int grove_sup_start(const grove_sup_spec_t *spec,
         return rc;
     /* Validate every child before starting anything (OTP checks the whole
      * spec list first). */
+    grove__map_t seen = {0}; /* id hash -> index + 1 of its first id */
     for (size_t i = 0; i < b->n; i++) {
         if ((rc = grove_child_spec_check(&b->kids[i].spec, &b->spec.flags,
                                          why)) < 0)
             break;
-        for (size_t j = 0; j < i && rc == 0; j++)
+        uint64_t h = hash_id(b->kids[i].id), first;
+        if (!grove__map_get(&seen, h, &first)) {
+            if (grove__map_put(&seen, h, i + 1) < 0) {
+                rc = GROVE_ENOMEM;
+                break;
+            }
+            continue;
+        }
+        for (size_t j = first - 1; j < i && rc == 0; j++) /* same hash */
             if (strcmp(b->kids[j].id, b->kids[i].id) == 0)
                 rc = invalid(why, "duplicate_child_name", b->kids[i].id);
         if (rc < 0)
             break;
     }
+    grove__map_free(&seen);
     if (rc < 0) {
         free(b);
         return rc;

@@ -21,7 +21,20 @@ static struct {
     pthread_rwlock_t lock;
     grove_log_handler_t *head;
     bool defaulted; /* the default handler was installed (or declined) */
-} L = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+    /* The lowest level any handler takes (GROVE_LOG_NONE: none); -1 until
+     * the default handler is settled. Written under the write lock. */
+    atomic_int floor;
+} L = {.lock = PTHREAD_RWLOCK_INITIALIZER, .floor = -1};
+
+/* Under the write lock, after the handler list changed. */
+static void refloor_locked(void)
+{
+    int f = GROVE_LOG_NONE;
+    for (grove_log_handler_t *h = L.head; h; h = h->next)
+        if (h->min_level < f)
+            f = h->min_level;
+    atomic_store(&L.floor, f);
+}
 
 static const char *const level_names[] = {"debug",   "info",  "notice",
                                           "warning", "error", "none"};
@@ -58,6 +71,7 @@ static int add_locked(grove_log_handler_fn fn, void *arg, int min_level,
     *pp = h;
     if (out)
         *out = h;
+    refloor_locked();
     return 0;
 }
 
@@ -72,6 +86,7 @@ static void ensure_default(void)
     if (!L.defaulted) {
         L.defaulted = true;
         add_locked(grove_log_text_handler, NULL, env_level(), NULL);
+        refloor_locked(); /* also when that allocation failed */
     }
     pthread_rwlock_unlock(&L.lock);
 }
@@ -103,6 +118,8 @@ GROVE_EXPORT int grove_log_remove_handler(grove_log_handler_t *h)
             rc = 0;
             break;
         }
+    if (L.defaulted)
+        refloor_locked();
     pthread_rwlock_unlock(&L.lock);
     return rc;
 }
@@ -116,7 +133,20 @@ GROVE_EXPORT void grove_log_clear_handlers(void)
         L.head = h->next;
         free(h);
     }
+    refloor_locked();
     pthread_rwlock_unlock(&L.lock);
+}
+
+GROVE_EXPORT bool grove_log_enabled(int level)
+{
+    if (level < 0 || level >= GROVE_LOG_NONE)
+        return false;
+    int f = atomic_load_explicit(&L.floor, memory_order_relaxed);
+    if (f < 0) {
+        ensure_default();
+        f = atomic_load(&L.floor);
+    }
+    return level >= f;
 }
 
 /* Handlers run with the in-runtime marker set: they are called under the
@@ -157,6 +187,8 @@ GROVE_EXPORT void grove_log_event(int level, const char *kind,
 
 GROVE_EXPORT void grove_log(int level, const char *fmt, ...)
 {
+    if (!grove_log_enabled(level))
+        return;
     char buf[1024];
     buf[0] = '\0';
     if (fmt) {

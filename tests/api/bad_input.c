@@ -338,3 +338,28 @@ PROC_TEST(processes_visits_live_ones)
     for (int i = 0; i < 5; i++)
         STOP_ECHO(e[i]);
 }
+
+/* grove_log_enabled follows the handlers' levels: what no handler takes
+ * is not formatted at all. */
+PROC_TEST(log_enabled_follows_handlers)
+{
+    ASSERT_FALSE(grove_log_enabled(-1));
+    ASSERT_FALSE(grove_log_enabled(GROVE_LOG_NONE));
+    grove_log_clear_handlers();
+    ASSERT_FALSE(grove_log_enabled(GROVE_LOG_ERROR));
+    grove_log_handler_t *warn, *debug;
+    ASSERT_OK(grove_log_add_handler(null_handler, NULL, GROVE_LOG_WARNING,
+                                    &warn));
+    ASSERT_TRUE(grove_log_enabled(GROVE_LOG_ERROR));
+    ASSERT_TRUE(grove_log_enabled(GROVE_LOG_WARNING));
+    ASSERT_FALSE(grove_log_enabled(GROVE_LOG_INFO));
+    ASSERT_OK(grove_log_add_handler(null_handler, NULL, GROVE_LOG_DEBUG,
+                                    &debug));
+    ASSERT_TRUE(grove_log_enabled(GROVE_LOG_DEBUG));
+    ASSERT_OK(grove_log_remove_handler(debug));
+    ASSERT_FALSE(grove_log_enabled(GROVE_LOG_DEBUG));
+    ASSERT_OK(grove_log_remove_handler(warn));
+    ASSERT_FALSE(grove_log_enabled(GROVE_LOG_ERROR));
+    ASSERT_OK(grove_log_add_handler(grove_log_text_handler, NULL,
+                                    GROVE_LOG_WARNING, NULL));
+}
