@@ -1,14 +1,35 @@
 /* Registry: keys to processes in a striped hash table.
  *
- * Every call runs in the caller under the spinlock of one stripe, chosen
- * by the key's hash: lookups and registrations from different schedulers
- * meet only when they hit the same stripe. A process's entries hang off an
- * owner record that is attached to the process as a resource, so they are
- * removed by its exit path itself, before its links and monitors fire:
- * no registry process, no polling, no window where a dead pid is found.
+ * Every call runs in the caller. Writers (register, unregister, an owner's
+ * exit) take the spinlock of one stripe, chosen by the key's hash, so
+ * registrations from different schedulers meet only when they hit the same
+ * stripe. Lookups take no lock and write nothing shared: each stripe has a
+ * sequence count, odd while a writer relinks its chains, and a reader walks
+ * the chain of its bucket and retries when the count moved under it (after
+ * a few tries it takes the lock). Inserting at a chain's head needs no
+ * count change: a new entry is complete before it is published.
  *
- * Locks: a key stripe guards its buckets; an owner stripe guards owner
- * records and their entry lists. They are never held together.
+ * A lock-free reader may hold a pointer to an entry that a writer is
+ * removing, so entry memory never goes back to malloc while the registry
+ * lives: a removed entry waits on its stripe's free list for the next
+ * registration there, and a replaced bucket array is kept until the
+ * registry is freed (it is smaller than all the later ones together). A
+ * reader that sees an entry change under it only ever reads other entry
+ * fields, all atomics, and its count check throws what it read away. Keys
+ * of up to INLINE_KEY bytes live in the entry and are compared by the
+ * lock-free path; a longer key lives in its own allocation, freed when the
+ * entry is removed, and is only read under the stripe's lock.
+ *
+ * A process's entries are listed in an owner record that is attached to
+ * the process as a resource, so they are removed by its exit path itself,
+ * before its links and monitors fire: no registry process, no polling, no
+ * window where a dead pid is found. Only the owner itself (or its exit,
+ * after it is gone) changes its record; others read it under the lock of
+ * the owner stripe that holds it (grove_registry_keys).
+ *
+ * Locks: a key stripe guards its buckets and free list; an owner stripe
+ * guards its owner records and their entry lists. They are never held
+ * together.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,35 +38,63 @@
 #include "behaviours/behaviours.h"
 #include "base/failpoint.h"
 
+#define INLINE_KEY 24 /* key bytes kept in the entry */
+#define KEY_WORDS (INLINE_KEY / 8)
+#define OWNER_INLINE 3 /* entries an owner lists without an allocation */
+#define READ_TRIES 8   /* lock-free attempts before a lookup locks */
+#define SLAB 64        /* entries allocated at once (the first is the
+                          slab's link) */
+
+/* One cache line. Every field a lock-free reader reads is atomic; kw is
+ * read and, while others may read it, written with __atomic builtins.
+ * Longer keys: kw[0] holds the pointer to their bytes. */
 typedef struct entry {
-    struct entry *next;  /* bucket chain */
-    struct entry *onext; /* the owner's list */
-    uint64_t hash;
-    grove_pid_t pid;
-    uint64_t value;
-    size_t len;
-    unsigned char key[];
+    _Atomic(struct entry *) next; /* bucket chain; the free list */
+    _Atomic uint64_t hash;
+    _Atomic uint64_t pid;
+    _Atomic uint64_t value;
+    _Atomic size_t len;
+    uint64_t kw[KEY_WORDS];
 } entry_t;
 
+/* A bucket array; replaced (not freed) when its stripe grows. */
+typedef struct table {
+    struct table *retired; /* the arrays this one replaced */
+    size_t n;              /* a power of two */
+    _Atomic(entry_t *) b[];
+} table_t;
+
 typedef struct stripe {
-    grove__spin_t lock;
-    entry_t **buckets;
-    size_t nbuckets, count;
-    char pad[64 - sizeof(grove__spin_t) - 3 * sizeof(size_t)];
+    _Alignas(64) grove__spin_t lock;
+    atomic_uint seq; /* odd while chains are being relinked */
+    _Atomic(table_t *) tab;
+    atomic_size_t count;
+    entry_t *free;  /* removed entries, for the next insert here */
+    entry_t *slabs; /* every slab of the stripe, linked by next */
+    entry_t *bump;  /* the newest slab's unused entries */
+    size_t left;
 } stripe_t;
 
 typedef struct owner {
-    struct owner *next; /* owner stripe chain */
     grove_pid_t pid;
-    entry_t *entries;
+    entry_t **ents; /* the process's entries: inl or an allocation */
+    size_t n, cap;
     grove_resource_t *res;
     grove_registry_t *reg;
+    entry_t *inl[OWNER_INLINE];
 } owner_t;
 
+/* An owner table slot: the pid beside the record, so a probe reads no
+ * record but the one it finds. id 0: empty. */
+typedef struct oslot {
+    uint64_t id;
+    owner_t *ow;
+} oslot_t;
+
 typedef struct ostripe {
-    grove__spin_t lock;
-    owner_t **buckets;
-    size_t nbuckets, count;
+    _Alignas(64) grove__spin_t lock;
+    oslot_t *slots; /* open addressing, linear probing, half full at most */
+    size_t cap, count;
 } ostripe_t;
 
 typedef struct meta {
@@ -60,7 +109,6 @@ struct grove_registry {
     unsigned mask; /* stripes - 1 */
     stripe_t *stripes;
     ostripe_t *owners;
-    atomic_size_t count;
     char **listeners;
     size_t nlisteners;
     pthread_mutex_t meta_lock;
@@ -72,6 +120,9 @@ struct grove_registry {
 
 static pthread_mutex_t named_lock = PTHREAD_MUTEX_INITIALIZER;
 static grove_registry_t *named;
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+#define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
 
 static uint64_t hash_bytes(const void *key, size_t len)
 {
@@ -89,9 +140,30 @@ static stripe_t *stripe_of(grove_registry_t *r, uint64_t h)
     return &r->stripes[h & r->mask];
 }
 
-static size_t bucket_of(const stripe_t *s, uint64_t h)
+static size_t bucket_of(const table_t *t, uint64_t h)
 {
-    return (size_t)(h >> 16) & (s->nbuckets - 1);
+    return (size_t)(h >> 16) & (t->n - 1);
+}
+
+static const unsigned char *key_of(const entry_t *e)
+{
+    return LOAD(e->len) > INLINE_KEY
+               ? (const unsigned char *)(uintptr_t)e->kw[0]
+               : (const unsigned char *)e->kw;
+}
+
+/* Chains are relinked between write_begin and write_end, under the
+ * stripe's lock. A reader that read anything stored after write_begin
+ * sees the count changed (the fences pair with the reader's). */
+static void write_begin(stripe_t *s)
+{
+    STORE(s->seq, LOAD(s->seq) + 1);
+    atomic_thread_fence(memory_order_release);
+}
+
+static void write_end(stripe_t *s)
+{
+    atomic_store_explicit(&s->seq, LOAD(s->seq) + 1, memory_order_release);
 }
 
 /* ---- creation --------------------------------------------------------------- */
@@ -115,19 +187,31 @@ static unsigned stripes_for(unsigned partitions)
     return n;
 }
 
+static table_t *table_new(size_t n)
+{
+    table_t *t = grove__calloc(1, sizeof *t + n * sizeof(t->b[0]));
+    if (t)
+        t->n = n;
+    return t;
+}
+
 static int alloc_tables(grove_registry_t *r, unsigned n)
 {
     r->mask = n - 1;
-    r->stripes = grove__calloc(n, sizeof *r->stripes);
-    r->owners = grove__calloc(n, sizeof *r->owners);
+    r->stripes = grove__aligned_alloc(64, n * sizeof *r->stripes);
+    r->owners = grove__aligned_alloc(64, n * sizeof *r->owners);
+    if (r->stripes)
+        memset(r->stripes, 0, n * sizeof *r->stripes);
+    if (r->owners)
+        memset(r->owners, 0, n * sizeof *r->owners);
     if (!r->stripes || !r->owners)
         return GROVE_ENOMEM;
     for (unsigned i = 0; i < n; i++) {
-        r->stripes[i].nbuckets = 16;
-        r->stripes[i].buckets = grove__calloc(16, sizeof(entry_t *));
-        r->owners[i].nbuckets = 16;
-        r->owners[i].buckets = grove__calloc(16, sizeof(owner_t *));
-        if (!r->stripes[i].buckets || !r->owners[i].buckets)
+        table_t *t = table_new(16);
+        atomic_init(&r->stripes[i].tab, t);
+        r->owners[i].cap = 16;
+        r->owners[i].slots = grove__calloc(16, sizeof(oslot_t));
+        if (!t || !r->owners[i].slots)
             return GROVE_ENOMEM;
     }
     return 0;
@@ -221,6 +305,26 @@ static void unpublish(grove_registry_t *r)
     pthread_mutex_unlock(&named_lock);
 }
 
+static void stripe_free(stripe_t *s)
+{
+    table_t *t = LOAD(s->tab);
+    if (t)
+        for (size_t b = 0; b < t->n; b++)
+            for (entry_t *e = LOAD(t->b[b]); e; e = LOAD(e->next))
+                if (LOAD(e->len) > INLINE_KEY)
+                    free((void *)(uintptr_t)e->kw[0]);
+    while (t) {
+        table_t *old = t->retired;
+        free(t);
+        t = old;
+    }
+    for (entry_t *slab = s->slabs; slab;) {
+        entry_t *n = LOAD(slab->next);
+        free(slab);
+        slab = n;
+    }
+}
+
 GROVE_EXPORT int grove_registry_free(grove_registry_t *r)
 {
     if (!r)
@@ -229,15 +333,13 @@ GROVE_EXPORT int grove_registry_free(grove_registry_t *r)
         unpublish(r);
     for (unsigned i = 0; r->owners && i <= r->mask; i++) {
         ostripe_t *os = &r->owners[i];
-        for (size_t b = 0; os->buckets && b < os->nbuckets; b++)
-            for (owner_t *ow = os->buckets[b]; ow; ow = ow->next)
-                ow->reg = NULL; /* the owner's exit will only free it */
-        free(os->buckets);
+        for (size_t k = 0; os->slots && k < os->cap; k++)
+            if (os->slots[k].ow)
+                os->slots[k].ow->reg = NULL; /* its exit frees only it */
+        free(os->slots);
     }
-    for (unsigned i = 0; r->stripes && i <= r->mask; i++) {
-        stripe_t *s = &r->stripes[i];
-        free(s->buckets);
-    }
+    for (unsigned i = 0; r->stripes && i <= r->mask; i++)
+        stripe_free(&r->stripes[i]);
     free(r->stripes);
     free(r->owners);
     for (size_t i = 0; i < r->nlisteners; i++)
@@ -257,55 +359,121 @@ GROVE_EXPORT int grove_registry_free(grove_registry_t *r)
 
 /* ---- owners ------------------------------------------------------------------ */
 
-static ostripe_t *ostripe_of(grove_registry_t *r, grove_pid_t pid)
+static uint64_t mix_pid(grove_pid_t pid)
 {
-    return &r->owners[hash_bytes(&pid.id, sizeof pid.id) & r->mask];
+    uint64_t h = pid.id * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 31);
 }
 
-static owner_t **owner_slot(ostripe_t *os, grove_pid_t pid)
+static ostripe_t *ostripe_of(grove_registry_t *r, grove_pid_t pid)
 {
-    size_t b = (size_t)(pid.id * 0x9e3779b97f4a7c15ull >> 40) &
-               (os->nbuckets - 1);
-    owner_t **pp = &os->buckets[b];
-    while (*pp && (*pp)->pid.id != pid.id)
-        pp = &(*pp)->next;
-    return pp;
+    return &r->owners[mix_pid(pid) & r->mask];
+}
+
+static size_t oslot_home(const ostripe_t *os, uint64_t id)
+{
+    return (size_t)(mix_pid((grove_pid_t){id}) >> 24) & (os->cap - 1);
+}
+
+/* The slot of pid's owner in os, or the empty slot where it would go.
+ * Under os->lock. */
+static oslot_t *oslot_find(ostripe_t *os, grove_pid_t pid)
+{
+    size_t i = oslot_home(os, pid.id);
+    while (os->slots[i].id && os->slots[i].id != pid.id)
+        i = (i + 1) & (os->cap - 1);
+    return &os->slots[i];
+}
+
+static owner_t *owner_find(ostripe_t *os, grove_pid_t pid)
+{
+    return oslot_find(os, pid)->ow;
 }
 
 static void ostripe_grow(ostripe_t *os)
 {
-    size_t nb = os->nbuckets * 2;
-    owner_t **b = grove__calloc(nb, sizeof *b);
-    if (!b)
-        return;
-    owner_t **old = os->buckets;
-    size_t oldn = os->nbuckets;
-    os->buckets = b;
-    os->nbuckets = nb;
-    for (size_t i = 0; i < oldn; i++)
-        for (owner_t *o = old[i]; o;) {
-            owner_t *n = o->next;
-            owner_t **pp = owner_slot(os, o->pid);
-            o->next = NULL;
-            *pp = o;
-            o = n;
-        }
+    size_t cap = os->cap * 2;
+    oslot_t *slots = grove__calloc(cap, sizeof *slots);
+    if (!slots)
+        return; /* stays fuller */
+    oslot_t *old = os->slots;
+    size_t oldcap = os->cap;
+    os->slots = slots;
+    os->cap = cap;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].id)
+            *oslot_find(os, (grove_pid_t){old[i].id}) = old[i];
     free(old);
 }
 
+/* Adds ow, whose pid has no slot yet; false when out of memory. Under
+ * os->lock. */
+static bool owner_link(ostripe_t *os, owner_t *ow)
+{
+    if ((os->count + 1) * 2 > os->cap)
+        ostripe_grow(os);
+    if (os->count + 2 > os->cap)
+        return false; /* a probe needs an empty slot to stop at */
+    *oslot_find(os, ow->pid) = (oslot_t){ow->pid.id, ow};
+    os->count++;
+    return true;
+}
+
+/* Drops ow from its stripe's table (linear probing: the entries after it
+ * in its run move back). Under os->lock. */
+static void owner_unlink(ostripe_t *os, owner_t *ow)
+{
+    oslot_t *slot = oslot_find(os, ow->pid);
+    if (slot->ow != ow)
+        return;
+    size_t mask = os->cap - 1, i = (size_t)(slot - os->slots);
+    for (size_t j = (i + 1) & mask; os->slots[j].id; j = (j + 1) & mask) {
+        size_t home = oslot_home(os, os->slots[j].id);
+        /* j's entry may fill the hole at i unless its home lies in
+         * (i, j], cyclically. */
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        os->slots[i] = os->slots[j];
+        i = j;
+    }
+    os->slots[i] = (oslot_t){0, NULL};
+    os->count--;
+}
+
+static void owner_free(owner_t *ow)
+{
+    if (ow->ents != ow->inl)
+        free(ow->ents);
+    free(ow);
+}
+
+/* Takes e out of its stripe and onto the stripe's free list. */
 static void unlink_entry(grove_registry_t *r, entry_t *e)
 {
-    stripe_t *s = stripe_of(r, e->hash);
+    uint64_t h = LOAD(e->hash);
+    stripe_t *s = stripe_of(r, h);
+    void *long_key = NULL;
     grove__spin_lock(&s->lock);
-    for (entry_t **pp = &s->buckets[bucket_of(s, e->hash)]; *pp;
-         pp = &(*pp)->next)
-        if (*pp == e) {
-            *pp = e->next;
-            s->count--;
+    table_t *t = LOAD(s->tab);
+    for (_Atomic(entry_t *) *pp = &t->b[bucket_of(t, h)];;) {
+        entry_t *it = LOAD(*pp);
+        if (!it)
+            break;
+        if (it == e) {
+            write_begin(s);
+            STORE(*pp, LOAD(e->next));
+            write_end(s);
+            STORE(s->count, LOAD(s->count) - 1);
+            if (LOAD(e->len) > INLINE_KEY)
+                long_key = (void *)(uintptr_t)e->kw[0];
+            STORE(e->next, s->free);
+            s->free = e;
             break;
         }
+        pp = &it->next;
+    }
     grove__spin_unlock(&s->lock);
-    atomic_fetch_sub_explicit(&r->count, 1, memory_order_relaxed);
+    free(long_key);
 }
 
 /* The owner's exit: runs on its scheduler after it is gone, before its
@@ -317,112 +485,87 @@ static void owner_exit(void *arg)
     if (r) {
         ostripe_t *os = ostripe_of(r, ow->pid);
         grove__spin_lock(&os->lock);
-        owner_t **pp = owner_slot(os, ow->pid);
-        if (*pp == ow) {
-            *pp = ow->next;
-            os->count--;
-        }
+        owner_unlink(os, ow);
         grove__spin_unlock(&os->lock);
+        for (size_t i = 0; i < ow->n; i++)
+            unlink_entry(r, ow->ents[i]);
     }
-    for (entry_t *e = ow->entries; e;) {
-        entry_t *n = e->onext;
-        if (r)
-            unlink_entry(r, e);
-        free(e);
-        e = n;
-    }
-    free(ow);
+    owner_free(ow);
 }
 
-/* The caller's owner record in r, created on first use. */
-static owner_t *own(grove_registry_t *r, grove_pid_t self, bool create)
+/* Lists e under the caller's owner record, made on first use. 0,
+ * GROVE_ENOMEM; *created when the record is new (its resource is still to
+ * be attached). */
+static int owner_add(grove_registry_t *r, grove_pid_t self, entry_t *e,
+                     owner_t **out, bool *created)
 {
     ostripe_t *os = ostripe_of(r, self);
+    int rc = 0;
+    *created = false;
     grove__spin_lock(&os->lock);
-    owner_t *ow = *owner_slot(os, self);
-    grove__spin_unlock(&os->lock);
-    if (ow || !create)
-        return ow;
-    ow = grove__calloc(1, sizeof *ow);
-    if (!ow)
-        return NULL;
-    ow->pid = self;
-    ow->reg = r;
-    if (grove_resource_attach(owner_exit, ow, &ow->res) < 0) {
-        free(ow);
-        return NULL;
-    }
-    grove__spin_lock(&os->lock);
-    if (++os->count > os->nbuckets * 2)
-        ostripe_grow(os);
-    *owner_slot(os, self) = ow;
-    grove__spin_unlock(&os->lock);
-    return ow;
-}
-
-/* An owner with no entries left is dropped (Elixir unlinks it). */
-static void maybe_disown(grove_registry_t *r, owner_t *ow)
-{
-    if (ow->entries)
-        return;
-    ostripe_t *os = ostripe_of(r, ow->pid);
-    grove__spin_lock(&os->lock);
-    owner_t **pp = owner_slot(os, ow->pid);
-    if (*pp == ow) {
-        *pp = ow->next;
-        os->count--;
-    }
-    grove__spin_unlock(&os->lock);
-    grove_resource_detach(ow->res);
-    free(ow);
-}
-
-static void owner_push(grove_registry_t *r, owner_t *ow, entry_t *e)
-{
-    ostripe_t *os = ostripe_of(r, ow->pid);
-    grove__spin_lock(&os->lock);
-    e->onext = ow->entries;
-    ow->entries = e;
-    grove__spin_unlock(&os->lock);
-}
-
-static void owner_remove(grove_registry_t *r, owner_t *ow, entry_t *e)
-{
-    ostripe_t *os = ostripe_of(r, ow->pid);
-    grove__spin_lock(&os->lock);
-    for (entry_t **pp = &ow->entries; *pp; pp = &(*pp)->onext)
-        if (*pp == e) {
-            *pp = e->onext;
-            break;
+    owner_t *ow = owner_find(os, self);
+    if (!ow) {
+        ow = grove__malloc(sizeof *ow);
+        if (!ow) {
+            rc = GROVE_ENOMEM;
+            goto out;
         }
+        *ow = (owner_t){.pid = self, .reg = r, .cap = OWNER_INLINE};
+        ow->ents = ow->inl;
+        if (!owner_link(os, ow)) {
+            free(ow);
+            rc = GROVE_ENOMEM;
+            goto out;
+        }
+        *created = true;
+    }
+    if (ow->n == ow->cap) {
+        size_t cap = ow->cap * 2;
+        entry_t **v = grove__malloc(cap * sizeof *v);
+        if (!v) {
+            rc = GROVE_ENOMEM;
+            goto out;
+        }
+        memcpy(v, ow->ents, ow->n * sizeof *v);
+        if (ow->ents != ow->inl)
+            free(ow->ents);
+        ow->ents = v;
+        ow->cap = cap;
+    }
+    ow->ents[ow->n++] = e;
+    *out = ow;
+out:
     grove__spin_unlock(&os->lock);
+    return rc;
 }
 
 /* ---- register and unregister -------------------------------------------------- */
 
+/* Under the stripe's lock (or on an entry no reader can reach). */
 static bool key_eq(const entry_t *e, uint64_t h, const void *key, size_t len)
 {
-    return e->hash == h && e->len == len &&
-           (len == 0 || memcmp(e->key, key, len) == 0);
+    return LOAD(e->hash) == h && LOAD(e->len) == len &&
+           (len == 0 || memcmp(key_of(e), key, len) == 0);
 }
 
 static void stripe_grow(stripe_t *s)
 {
-    size_t nb = s->nbuckets * 2;
-    entry_t **b = grove__calloc(nb, sizeof *b);
-    if (!b)
+    table_t *old = LOAD(s->tab);
+    table_t *t = table_new(old->n * 2);
+    if (!t)
         return;
-    for (size_t i = 0; i < s->nbuckets; i++)
-        for (entry_t *e = s->buckets[i]; e;) {
-            entry_t *n = e->next;
-            size_t k = (size_t)(e->hash >> 16) & (nb - 1);
-            e->next = b[k];
-            b[k] = e;
+    write_begin(s);
+    for (size_t i = 0; i < old->n; i++)
+        for (entry_t *e = LOAD(old->b[i]); e;) {
+            entry_t *n = LOAD(e->next);
+            size_t k = bucket_of(t, LOAD(e->hash));
+            STORE(e->next, LOAD(t->b[k]));
+            STORE(t->b[k], e);
             e = n;
         }
-    free(s->buckets);
-    s->buckets = b;
-    s->nbuckets = nb;
+    t->retired = old; /* a reader may still be in it */
+    atomic_store_explicit(&s->tab, t, memory_order_release);
+    write_end(s);
 }
 
 static void notify(grove_registry_t *r, uint64_t tag, grove_pid_t pid,
@@ -443,31 +586,88 @@ static void notify(grove_registry_t *r, uint64_t tag, grove_pid_t pid,
     free(buf);
 }
 
-/* Inserts e unless a live holder has the key (unique). 0, or GROVE_EEXIST
- * with *holder; GROVE_EAGAIN when a dead holder is still being removed. */
-static int insert(grove_registry_t *r, entry_t *e, grove_pid_t *holder)
+static entry_t *slab_alloc(void)
 {
-    stripe_t *s = stripe_of(r, e->hash);
+    _Static_assert(sizeof(entry_t) == 64, "an entry is one cache line");
+    return grove__aligned_alloc(64, SLAB * sizeof(entry_t));
+}
+
+/* Fills a free entry. Stale readers may still be reading it: every store
+ * is atomic. */
+static void entry_fill(entry_t *e, uint64_t h, grove_pid_t pid,
+                       uint64_t value, const void *key, size_t len,
+                       unsigned char *long_key)
+{
+    uint64_t kw[KEY_WORDS] = {0};
+    if (long_key)
+        kw[0] = (uint64_t)(uintptr_t)long_key;
+    else if (len)
+        memcpy(kw, key, len);
+    STORE(e->hash, h);
+    STORE(e->pid, pid.id);
+    STORE(e->value, value);
+    STORE(e->len, len);
+    for (int i = 0; i < KEY_WORDS; i++)
+        __atomic_store_n(&e->kw[i], kw[i], __ATOMIC_RELAXED);
+}
+
+/* Inserts the caller's entry unless a live holder has the key (unique).
+ * 0 with *out; GROVE_EEXIST with *holder; GROVE_EAGAIN when a dead holder
+ * is still being removed; GROVE_ENOMEM. *spare is a slab allocated
+ * outside the lock when the stripe had no entry left; the caller frees it
+ * if it is left. */
+static int insert(grove_registry_t *r, uint64_t h, const void *key,
+                  size_t len, unsigned char *long_key, grove_pid_t self,
+                  uint64_t value, grove_pid_t *holder, entry_t **spare,
+                  entry_t **out)
+{
+    stripe_t *s = stripe_of(r, h);
     grove__spin_lock(&s->lock);
+    table_t *t = LOAD(s->tab);
     if (r->keys == GROVE_REG_UNIQUE) {
-        for (entry_t *it = s->buckets[bucket_of(s, e->hash)]; it;
-             it = it->next) {
-            if (!key_eq(it, e->hash, e->key, e->len))
+        for (entry_t *it = LOAD(t->b[bucket_of(t, h)]); it;
+             it = LOAD(it->next)) {
+            if (!key_eq(it, h, key, len))
                 continue;
-            grove_pid_t h = it->pid;
+            grove_pid_t hp = {LOAD(it->pid)};
             grove__spin_unlock(&s->lock);
             if (holder)
-                *holder = h;
-            return grove_is_alive(h) ? GROVE_EEXIST : GROVE_EAGAIN;
+                *holder = hp;
+            return grove_is_alive(hp) ? GROVE_EEXIST : GROVE_EAGAIN;
         }
     }
-    if (++s->count > s->nbuckets * 2)
+    entry_t *e = s->free;
+    if (e) {
+        s->free = LOAD(e->next);
+    } else {
+        if (!s->left && *spare) {
+            atomic_init(&(*spare)->next, s->slabs);
+            s->slabs = *spare;
+            s->bump = *spare + 1;
+            s->left = SLAB - 1;
+            *spare = NULL;
+        }
+        if (!s->left) {
+            grove__spin_unlock(&s->lock);
+            *spare = slab_alloc();
+            return *spare ? GROVE_EAGAIN : GROVE_ENOMEM;
+        }
+        e = s->bump++;
+        s->left--;
+        atomic_init(&e->next, NULL); /* never seen by a reader yet */
+    }
+    entry_fill(e, h, self, value, key, len, long_key);
+    size_t count = LOAD(s->count) + 1;
+    STORE(s->count, count);
+    if (count > t->n) {
         stripe_grow(s);
-    size_t b = bucket_of(s, e->hash);
-    e->next = s->buckets[b];
-    s->buckets[b] = e;
+        t = LOAD(s->tab);
+    }
+    _Atomic(entry_t *) *head = &t->b[bucket_of(t, h)];
+    STORE(e->next, LOAD(*head));
+    atomic_store_explicit(head, e, memory_order_release);
     grove__spin_unlock(&s->lock);
-    atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed);
+    *out = e;
     return 0;
 }
 
@@ -480,30 +680,47 @@ GROVE_EXPORT int grove_registry_register(grove_registry_t *r, const void *key,
     grove_pid_t self = grove_self();
     if (!self.id)
         return GROVE_ENOTPROC;
-    entry_t *e = grove__malloc(sizeof *e + (len ? len : 1));
-    if (!e)
-        return GROVE_ENOMEM;
-    e->hash = hash_bytes(key, len);
-    e->pid = self;
-    e->value = value;
-    e->len = len;
-    if (len)
-        memcpy(e->key, key, len);
-    owner_t *ow = own(r, self, true);
-    if (!ow) {
-        free(e);
-        return GROVE_ENOMEM;
+    unsigned char *long_key = NULL;
+    if (len > INLINE_KEY) {
+        if (!(long_key = grove__malloc(len)))
+            return GROVE_ENOMEM;
+        memcpy(long_key, key, len);
     }
+    uint64_t h = hash_bytes(key, len);
+    entry_t *spare = NULL, *e = NULL;
     int rc;
-    /* A dead holder's entry goes within its exit path: wait it out. */
-    while ((rc = insert(r, e, holder)) == GROVE_EAGAIN)
-        grove_yield();
+    for (;;) {
+        bool had_spare = spare != NULL;
+        rc = insert(r, h, key, len, long_key, self, value, holder, &spare,
+                    &e);
+        if (rc != GROVE_EAGAIN)
+            break;
+        /* A dead holder's entry goes within its exit path: wait it out.
+         * (Or an entry was just allocated: try again at once.) */
+        if (had_spare || !spare)
+            grove_yield();
+    }
+    free(spare);
     if (rc < 0) {
-        free(e);
-        maybe_disown(r, ow);
+        free(long_key);
         return rc;
     }
-    owner_push(r, ow, e);
+    owner_t *ow = NULL;
+    bool created = false;
+    rc = owner_add(r, self, e, &ow, &created);
+    if (rc == 0 && created &&
+        grove_resource_attach(owner_exit, ow, &ow->res) < 0) {
+        ostripe_t *os = ostripe_of(r, self);
+        grove__spin_lock(&os->lock);
+        owner_unlink(os, ow);
+        grove__spin_unlock(&os->lock);
+        owner_free(ow);
+        rc = GROVE_ENOMEM;
+    }
+    if (rc < 0) {
+        unlink_entry(r, e); /* frees long_key */
+        return rc;
+    }
     notify(r, GROVE_REG_LISTEN_REGISTER, self, value, key, len);
     return 0;
 }
@@ -516,31 +733,37 @@ GROVE_EXPORT int grove_registry_unregister(grove_registry_t *r,
     grove_pid_t self = grove_self();
     if (!self.id)
         return GROVE_ENOTPROC;
-    owner_t *ow = own(r, self, false);
-    if (!ow)
-        return 0;
     uint64_t h = hash_bytes(key, len);
-    bool any = false;
-    for (;;) {
-        entry_t *found = NULL;
-        ostripe_t *os = ostripe_of(r, self);
-        grove__spin_lock(&os->lock);
-        for (entry_t *e = ow->entries; e; e = e->onext)
-            if (key_eq(e, h, key, len)) {
-                found = e;
-                break;
-            }
+    ostripe_t *os = ostripe_of(r, self);
+    grove__spin_lock(&os->lock);
+    owner_t *ow = owner_find(os, self);
+    if (!ow) {
         grove__spin_unlock(&os->lock);
-        if (!found)
-            break;
-        owner_remove(r, ow, found);
-        unlink_entry(r, found);
-        free(found);
-        any = true;
+        return 0;
     }
-    if (any)
+    /* The matching entries move to the end of the list, past ow->n: only
+     * this process changes its record, so they stay there for it. */
+    size_t keep = 0, n = ow->n;
+    for (size_t i = 0; i < n; i++) {
+        entry_t *e = ow->ents[i];
+        if (key_eq(e, h, key, len))
+            continue;
+        ow->ents[i] = ow->ents[keep];
+        ow->ents[keep++] = e;
+    }
+    ow->n = keep;
+    bool disown = keep == 0;
+    if (disown)
+        owner_unlink(os, ow); /* Elixir unlinks it */
+    grove__spin_unlock(&os->lock);
+    for (size_t i = keep; i < n; i++)
+        unlink_entry(r, ow->ents[i]);
+    if (disown) {
+        grove_resource_detach(ow->res);
+        owner_free(ow);
+    }
+    if (keep < n)
         notify(r, GROVE_REG_LISTEN_UNREGISTER, self, 0, key, len);
-    maybe_disown(r, ow);
     return 0;
 }
 
@@ -559,11 +782,12 @@ GROVE_EXPORT int grove_registry_update_value(grove_registry_t *r,
     stripe_t *s = stripe_of(r, h);
     int rc = GROVE_ENOTFOUND;
     grove__spin_lock(&s->lock);
-    for (entry_t *e = s->buckets[bucket_of(s, h)]; e; e = e->next)
-        if (key_eq(e, h, key, len) && e->pid.id == self.id) {
+    table_t *t = LOAD(s->tab);
+    for (entry_t *e = LOAD(t->b[bucket_of(t, h)]); e; e = LOAD(e->next))
+        if (key_eq(e, h, key, len) && LOAD(e->pid) == self.id) {
             if (old)
-                *old = e->value;
-            e->value = value;
+                *old = LOAD(e->value);
+            STORE(e->value, value); /* readers see the old or the new */
             rc = 0;
             break;
         }
@@ -573,6 +797,54 @@ GROVE_EXPORT int grove_registry_update_value(grove_registry_t *r,
 
 /* ---- reading -------------------------------------------------------------------- */
 
+/* The lock-free lookup of a key of up to INLINE_KEY bytes, packed in kw.
+ * false when writers kept moving the chain: the caller locks. */
+static bool lookup_fast(stripe_t *s, uint64_t h, const uint64_t *kw,
+                        size_t len, grove_reg_entry_t *out, size_t max,
+                        size_t *n)
+{
+    size_t nw = (len + 7) / 8;
+    for (int tries = 0; tries < READ_TRIES; tries++) {
+        unsigned seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (seq & 1) {
+            GROVE__CPU_RELAX();
+            continue;
+        }
+        table_t *t = atomic_load_explicit(&s->tab, memory_order_acquire);
+        entry_t *e = atomic_load_explicit(&t->b[bucket_of(t, h)],
+                                          memory_order_acquire);
+        size_t k = 0;
+        unsigned steps = 0;
+        bool stale = false;
+        while (e) {
+            if (LOAD(e->hash) == h && LOAD(e->len) == len) {
+                bool eq = true;
+                for (size_t i = 0; i < nw && eq; i++)
+                    eq = __atomic_load_n(&e->kw[i], __ATOMIC_RELAXED) == kw[i];
+                if (eq) {
+                    if (k < max)
+                        out[k] = (grove_reg_entry_t){{LOAD(e->pid)},
+                                                     LOAD(e->value)};
+                    k++;
+                }
+            }
+            e = atomic_load_explicit(&e->next, memory_order_acquire);
+            /* A stale walk may run through entries being reused. */
+            if ((++steps & 63) == 0 &&
+                atomic_load_explicit(&s->seq, memory_order_acquire) != seq) {
+                stale = true;
+                break;
+            }
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (!stale && LOAD(s->seq) == seq) {
+            *n = k;
+            return true;
+        }
+    }
+    return false;
+}
+
 GROVE_EXPORT int grove_registry_lookup(grove_registry_t *r, const void *key,
                                        size_t len, grove_reg_entry_t *out,
                                        size_t max, size_t *n)
@@ -581,12 +853,20 @@ GROVE_EXPORT int grove_registry_lookup(grove_registry_t *r, const void *key,
         return GROVE_EINVAL;
     uint64_t h = hash_bytes(key, len);
     stripe_t *s = stripe_of(r, h);
+    if (len <= INLINE_KEY) {
+        uint64_t kw[KEY_WORDS] = {0};
+        if (len)
+            memcpy(kw, key, len);
+        if (lookup_fast(s, h, kw, len, out, max, n))
+            return 0;
+    }
     size_t k = 0;
     grove__spin_lock(&s->lock);
-    for (entry_t *e = s->buckets[bucket_of(s, h)]; e; e = e->next)
+    table_t *t = LOAD(s->tab);
+    for (entry_t *e = LOAD(t->b[bucket_of(t, h)]); e; e = LOAD(e->next))
         if (key_eq(e, h, key, len)) {
             if (k < max)
-                out[k] = (grove_reg_entry_t){e->pid, e->value};
+                out[k] = (grove_reg_entry_t){{LOAD(e->pid)}, LOAD(e->value)};
             k++;
         }
     grove__spin_unlock(&s->lock);
@@ -620,9 +900,10 @@ GROVE_EXPORT int grove_registry_keys(grove_registry_t *r, grove_pid_t pid,
     ostripe_t *os = ostripe_of(r, pid);
     int n = 0;
     grove__spin_lock(&os->lock);
-    owner_t *ow = *owner_slot(os, pid);
-    for (entry_t *e = ow ? ow->entries : NULL; e; e = e->onext) {
-        fn(e->key, e->len, arg); /* must not call back into r */
+    owner_t *ow = owner_find(os, pid);
+    for (size_t i = 0; ow && i < ow->n; i++) {
+        entry_t *e = ow->ents[i];
+        fn(key_of(e), LOAD(e->len), arg); /* must not call back into r */
         n++;
     }
     grove__spin_unlock(&os->lock);
@@ -631,7 +912,10 @@ GROVE_EXPORT int grove_registry_keys(grove_registry_t *r, grove_pid_t pid,
 
 GROVE_EXPORT size_t grove_registry_count(grove_registry_t *r)
 {
-    return r ? atomic_load_explicit(&r->count, memory_order_relaxed) : 0;
+    size_t n = 0;
+    for (unsigned i = 0; r && i <= r->mask; i++)
+        n += LOAD(r->stripes[i].count);
+    return n;
 }
 
 GROVE_EXPORT int grove_registry_match(grove_registry_t *r, const void *key,
@@ -646,12 +930,15 @@ GROVE_EXPORT int grove_registry_match(grove_registry_t *r, const void *key,
     stripe_t *s = stripe_of(r, h);
     int k = 0;
     grove__spin_lock(&s->lock);
-    for (entry_t *e = s->buckets[bucket_of(s, h)]; e; e = e->next)
-        if (key_eq(e, h, key, len) && (!pred || pred(e->value, arg))) {
+    table_t *t = LOAD(s->tab);
+    for (entry_t *e = LOAD(t->b[bucket_of(t, h)]); e; e = LOAD(e->next)) {
+        uint64_t v = LOAD(e->value);
+        if (key_eq(e, h, key, len) && (!pred || pred(v, arg))) {
             if ((size_t)k < max)
-                out[k] = (grove_reg_entry_t){e->pid, e->value};
+                out[k] = (grove_reg_entry_t){{LOAD(e->pid)}, v};
             k++;
         }
+    }
     grove__spin_unlock(&s->lock);
     return k;
 }
@@ -670,12 +957,18 @@ GROVE_EXPORT int grove_registry_select(
     for (unsigned i = 0; i <= r->mask; i++) {
         stripe_t *s = &r->stripes[i];
         grove__spin_lock(&s->lock);
-        for (size_t b = 0; b < s->nbuckets; b++)
-            for (entry_t *e = s->buckets[b]; e; e = e->next)
-                if (!pred || pred(e->key, e->len, e->pid, e->value, arg)) {
-                    fn(e->key, e->len, e->pid, e->value, arg);
+        table_t *t = LOAD(s->tab);
+        for (size_t b = 0; b < t->n; b++)
+            for (entry_t *e = LOAD(t->b[b]); e; e = LOAD(e->next)) {
+                const unsigned char *k = key_of(e);
+                size_t len = LOAD(e->len);
+                grove_pid_t pid = {LOAD(e->pid)};
+                uint64_t v = LOAD(e->value);
+                if (!pred || pred(k, len, pid, v, arg)) {
+                    fn(k, len, pid, v, arg);
                     n++;
                 }
+            }
         grove__spin_unlock(&s->lock);
     }
     return n;
