@@ -336,8 +336,8 @@ static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
         if (o->via_key_len)
             memcpy(sb->via_key, o->via_key, o->via_key_len);
     }
-    if (o->name)
-        snprintf(sb->name, sizeof sb->name, "%s", o->name);
+    if (o->name) /* checked: shorter than GROVE_NAME_MAX */
+        memcpy(sb->name, o->name, strlen(o->name) + 1);
     sb->gs = grove__calloc(1, sizeof *sb->gs +
                                   (o->name ? strlen(sb->name) + 1 : 0));
     if (!sb->gs) {
@@ -675,7 +675,8 @@ static grove_msg_t *next_message(grove_gs_t *gs)
 
 /* Messages handled before a busy server lets others run: C cannot be
  * preempted, so a server whose mailbox never empties must give the
- * scheduler back by itself (BEAM counts reductions for the same end). */
+ * scheduler back by itself (BEAM counts reductions for the same end). It
+ * also yields sooner after sending much (grove__slice_spent). */
 #define GS_BATCH 64
 
 /* The server's loop; also where it starts again after a stackless wait. */
@@ -689,7 +690,7 @@ static void gs_loop(void *arg)
         grove_gs_ret_t r = dispatch(gs, m);
         grove_msg_free(m);
         remember(gs, &r);
-        if (++gs->handled % GS_BATCH == 0)
+        if (++gs->handled % GS_BATCH == 0 || grove__slice_spent())
             grove_yield();
     }
 }

@@ -87,6 +87,11 @@ GROVE__HIDDEN int grove__at_stop(void (*fn)(void));
  * frees the first. */
 GROVE__HIDDEN void grove__set_owned(void *ptr);
 
+/* Whether the calling process has sent so much since it was last
+ * scheduled that a behaviour's loop should yield before its next
+ * message. */
+GROVE__HIDDEN bool grove__slice_spent(void);
+
 /* Labels the calling process with the behaviour it runs (static text),
  * shown in process info and by the observer. */
 GROVE__HIDDEN void grove__set_behaviour(const char *name);

@@ -83,6 +83,8 @@ static inline bool grove__msg_asks_monitor(const grove_msg_t *m)
 grove_msg_t *grove__msg_new(size_t inline_size);
 /* Frees a scheduler's cached message nodes (its thread is ending). */
 void grove__msg_cache_drain(grove__sched_t *s);
+/* Frees the nodes the schedulers' caches left in the shared depot. */
+void grove__msg_depot_fini(void);
 void grove__msg_destroy(grove_msg_t *m);
 /* Pushes m to p if p is still incarnation gen. Returns 0, or
  * GROVE_ENOPROC after destroying m (or handing it to the dead-letter path
@@ -274,6 +276,7 @@ struct grove__sched {
     void *altstack;
     uint64_t ref_next, ref_end;
     unsigned tick;
+    unsigned slice_sends; /* sends by the running process this slice */
     unsigned runnext_streak;
     unsigned pops;
     pthread_t thread;

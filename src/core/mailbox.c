@@ -28,6 +28,59 @@
 #define USE_MSG_CACHE 1
 #endif
 
+/* A full cache moves to a shared depot as one chain, and an empty one
+ * takes a chain back: a scheduler that sends much more than it frees
+ * (a room broadcasting to members the other core runs) keeps reusing the
+ * nodes others freed instead of calling the allocator for each. */
+#define DEPOT_MAX 16
+
+static struct {
+    grove__spin_t lock;
+    grove_msg_t *chains[DEPOT_MAX]; /* each linked through link.next */
+    unsigned n;
+} depot;
+
+static grove_msg_t *depot_take(void)
+{
+    grove_msg_t *c = NULL;
+    if (__atomic_load_n(&depot.n, __ATOMIC_RELAXED) == 0)
+        return NULL;
+    grove__spin_lock(&depot.lock);
+    if (depot.n)
+        c = depot.chains[--depot.n];
+    grove__spin_unlock(&depot.lock);
+    return c;
+}
+
+static void free_chain(grove_msg_t *m)
+{
+    while (m) {
+        grove_msg_t *next = (grove_msg_t *)m->link.next;
+        free(m);
+        m = next;
+    }
+}
+
+/* Hands a full chain to the depot, or frees it when the depot is full. */
+static void depot_give(grove_msg_t *c)
+{
+    grove__spin_lock(&depot.lock);
+    bool kept = depot.n < DEPOT_MAX;
+    if (kept)
+        depot.chains[depot.n++] = c;
+    grove__spin_unlock(&depot.lock);
+    if (!kept)
+        free_chain(c);
+}
+
+void grove__msg_depot_fini(void)
+{
+    grove__spin_lock(&depot.lock);
+    while (depot.n)
+        free_chain(depot.chains[--depot.n]);
+    grove__spin_unlock(&depot.lock);
+}
+
 static grove_msg_t *cache_pop(size_t inline_size)
 {
     grove__sched_t *s;
@@ -35,6 +88,8 @@ static grove_msg_t *cache_pop(size_t inline_size)
         !(s = grove__tls_get_sched()))
         return NULL;
     grove_msg_t *m = s->msg_cache;
+    if (!m && (m = depot_take()) != NULL)
+        s->msg_cached = MSG_CACHE_MAX;
     if (m) {
         s->msg_cache = (grove_msg_t *)m->link.next;
         s->msg_cached--;
@@ -46,9 +101,13 @@ static grove_msg_t *cache_pop(size_t inline_size)
 static bool cache_push(grove_msg_t *m)
 {
     grove__sched_t *s;
-    if (!m->small || !(s = grove__tls_get_sched()) ||
-        s->msg_cached >= MSG_CACHE_MAX)
+    if (!m->small || !(s = grove__tls_get_sched()))
         return false;
+    if (s->msg_cached >= MSG_CACHE_MAX) {
+        depot_give(s->msg_cache);
+        s->msg_cache = NULL;
+        s->msg_cached = 0;
+    }
     m->link.next = (grove__dlist_t *)s->msg_cache;
     s->msg_cache = m;
     s->msg_cached++;
@@ -57,11 +116,8 @@ static bool cache_push(grove_msg_t *m)
 
 void grove__msg_cache_drain(grove__sched_t *s)
 {
-    while (s->msg_cache) {
-        grove_msg_t *m = s->msg_cache;
-        s->msg_cache = (grove_msg_t *)m->link.next;
-        free(m);
-    }
+    free_chain(s->msg_cache);
+    s->msg_cache = NULL;
     s->msg_cached = 0;
 }
 
@@ -190,7 +246,13 @@ static int send_common(grove_pid_t to, uint64_t tag, grove_ref_t ref,
     m->tag = tag;
     m->ref = ref;
     m->flags = (uint8_t)flags;
-    m->from = grove_self();
+    grove__sched_t *s = grove__tls_get_sched();
+    if (s && s->current) {
+        m->from = s->current->pid;
+        s->slice_sends++;
+    } else {
+        m->from = GROVE_PID_NONE;
+    }
     return grove__deliver(p, grove_pid_generation(to), m);
 }
 
@@ -204,6 +266,18 @@ GROVE_EXPORT int grove_send_ref(grove_pid_t to, uint64_t tag, grove_ref_t ref,
                                 const void *data, size_t size)
 {
     return send_common(to, tag, ref, data, size, 0);
+}
+
+/* Sends a process makes in one slice before a behaviour loop lets others
+ * run: C cannot be preempted, and a server broadcasting to many would
+ * otherwise fill every mailbox (and the allocator) before a receiver
+ * runs. BEAM charges a reduction per send for the same end. */
+#define SEND_SLICE 1024
+
+bool grove__slice_spent(void)
+{
+    grove__sched_t *s = grove__tls_get_sched();
+    return s && s->slice_sends >= SEND_SLICE;
 }
 
 int grove__send_ex(grove_pid_t to, uint64_t tag, grove_ref_t ref,

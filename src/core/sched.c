@@ -513,6 +513,7 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
     p->sched = s;
     p->request = REQ_NONE;
     s->current = p;
+    s->slice_sends = 0;
     atomic_store_explicit(&s->running, p, memory_order_relaxed);
     GROVE__OWN_ADD(s->switches, 1);
     GROVE__OWN_ADD(p->st_reductions, 1);
@@ -844,6 +845,7 @@ static void teardown(int nthreads, bool service)
     grove__names_fini();
     grove__proc_table_fini();
     grove__stacks_fini();
+    grove__msg_depot_fini();
     free(rt->scheds);
     rt->scheds = NULL;
     rt->nsched = 0;
