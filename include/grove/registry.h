@@ -3,7 +3,8 @@
  * schedulers.
  *
  * A registry is a shared table, not a process: register, lookup and
- * unregister run in the caller, under the lock of one of many stripes.
+ * unregister run in the caller. Writers take the lock of one of many
+ * stripes; lookups take no lock (they read under a sequence count).
  * Every entry belongs to the process that registered it and is removed
  * when that process exits, whatever the reason, before its links and
  * monitors hear of the death: once a DOWN or EXIT for a process has
