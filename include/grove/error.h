@@ -21,7 +21,7 @@ extern "C" {
     X(ENOPROC, -3, "no such process (dead or never existed)")                \
     X(ENOTPROC, -4, "not called from a Grove process")                        \
     X(ETIMEDOUT, -5, "timed out")                                             \
-    X(EEXIST, -6, "name already registered")                                  \
+    X(EEXIST, -6, "already exists (a name taken, an address in use)")      \
     X(ENOTFOUND, -7, "not found")                                             \
     X(EALREADY, -8, "already done (process already named, already running)") \
     X(ELIMIT, -9, "limit reached (process table full)")                       \
