@@ -140,7 +140,9 @@ static grove_gs_ret_t restart(dsup_t *d, dchild_t *c)
         forget(d, c); /* ignore on restart removes the child */
     } else {
         report("start_error", c->pid, &why);
-        schedule_retry(d, c, 0);
+        schedule_retry(d, c,
+                       grove__backoff_failed_start(&c->spec.backoff,
+                                                   &c->delay_ms, &d->seed));
     }
     return GROVE_GS_NOREPLY();
 }

@@ -167,6 +167,13 @@ uint32_t grove__backoff_next(const grove_backoff_t *b, uint32_t *delay,
     return d;
 }
 
+uint32_t grove__backoff_failed_start(const grove_backoff_t *b,
+                                     uint32_t *delay, unsigned *seed)
+{
+    /* No stable run to reset the delay: it keeps growing. */
+    return grove__backoff_next(b, delay, 0, seed);
+}
+
 int grove__sup_call(grove_server_t sup, uint64_t req, const void *data,
                     size_t size, grove_msg_t **reply)
 {

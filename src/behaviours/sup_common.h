@@ -42,6 +42,11 @@ bool grove__shutdown_accepted(int restart, grove_timeout_t shutdown,
  * force and is updated; started_ms is when the child last started. */
 uint32_t grove__backoff_next(const grove_backoff_t *b, uint32_t *delay,
                              uint64_t started_ms, unsigned *seed);
+/* The delay before retrying a restart whose start failed: the backoff's
+ * next delay, growing from the last one (0 without backoff, so the retry
+ * is immediate as in OTP). */
+uint32_t grove__backoff_failed_start(const grove_backoff_t *b,
+                                     uint32_t *delay, unsigned *seed);
 
 uint64_t grove__mono_ms(void);
 

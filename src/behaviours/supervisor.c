@@ -385,17 +385,23 @@ static void schedule_retry(sup_t *s, child_t *c, uint32_t delay)
 
 /* Starts children [from, n) in order after a group restart; on a failure
  * the child is marked restarting and retried (the group with it). */
+/* A restart whose start failed is retried (OTP), after the child's next
+ * backoff delay when it has a backoff. */
+static void retry_failed(sup_t *s, child_t *c)
+{
+    schedule_retry(s, c,
+                   grove__backoff_failed_start(&c->spec.backoff,
+                                               &c->delay_ms, &s->seed));
+}
+
 static bool start_range(sup_t *s, size_t from)
 {
     for (size_t i = from; i < s->n; i++) {
         child_t *c = s->kids[i];
-        if (c->state == GROVE_CHILD_UNDEFINED && c->pid.id == 0 &&
-            c->restarts == 0 && i != from && 0)
-            continue;
         grove_reason_t why;
         int rc = start_one(s, c, &why);
         if (rc < 0 && rc != GROVE_EIGNORE) {
-            schedule_retry(s, c, 0);
+            retry_failed(s, c);
             return false;
         }
     }
@@ -417,7 +423,7 @@ static void restart(sup_t *s, child_t *c)
         grove_reason_t why;
         int rc = start_one(s, c, &why);
         if (rc < 0 && rc != GROVE_EIGNORE)
-            schedule_retry(s, c, 0);
+            retry_failed(s, c);
         break;
     }
     case GROVE_ONE_FOR_ALL:

@@ -197,3 +197,31 @@ PROC_TEST(supervisor_backoff_terminate_while_waiting)
     ASSERT_EQ(gt_child_starts("b"), 1);
     SUP_SHUTDOWN(sup);
 }
+
+static bool waits_delay(grove_pid_t sup, uint32_t ms)
+{
+    grove_child_info_t ci;
+    return gt_sup_child(sup, "b", &ci) &&
+           ci.state == GROVE_CHILD_RESTARTING && ci.restart_delay_ms == ms;
+}
+
+/* A restart whose start fails is retried after the next delay too, so a
+ * child that cannot start is not retried in a hot loop: attempts 2, 3
+ * and 4 fail, and the successful fifth comes after 40 + 80 + 160 + 320
+ * ms at the least (without backoff on failures it would come after 40). */
+PROC_TEST_OPTS(supervisor_backoff_spaces_failed_starts, .timeout_s = 60)
+{
+    grove_backoff_t bo = {.initial_ms = 40, .max_ms = 10000,
+                          .jitter_pct = 0, .reset_after_ms = 60000};
+    grove_pid_t sup = start_sup(100, 60, bo);
+    gt_child_fail("b", 2, 3);
+    int64_t t0 = gt_now_ms();
+    fail_b(sup);
+    WAIT_UNTIL(gt_child_attempts("b") >= 4 && waits_delay(sup, 320));
+    ASSERT_EQ(gt_child_attempts("b"), 4);
+    WAIT_RESTARTED(sup, "b", GROVE_PID_NONE);
+    ASSERT_GE(gt_now_ms() - t0, 600);
+    ASSERT_EQ(gt_child_attempts("b"), 5);
+    ASSERT_EQ(gt_child_starts("b"), 2);
+    SUP_SHUTDOWN(sup);
+}
