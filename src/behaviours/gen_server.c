@@ -386,6 +386,21 @@ static void kill_slow_init(grove_pid_t pid, grove_ref_t mref, bool linked)
     }
 }
 
+/* OTP's {error, {already_started, Pid}}: the reason names the holder. */
+static int already_started(grove_pid_t holder, grove_pid_t *pid,
+                           grove_reason_t *why)
+{
+    if (pid)
+        *pid = holder;
+    if (why) {
+        char h[GROVE_PID_STR_MAX];
+        grove_pid_format(holder, h, sizeof h);
+        *why = grove_reason_error(GROVE_EALREADYSTARTED, "already_started %s",
+                                  h);
+    }
+    return GROVE_EALREADYSTARTED;
+}
+
 static int await_ack(grove_pid_t pid, grove_ref_t refs[2], const grove_gs_opts_t *o,
                      grove_pid_t *out, grove_reason_t *why)
 {
@@ -418,11 +433,11 @@ static int await_ack(grove_pid_t pid, grove_ref_t refs[2], const grove_gs_opts_t
             *out = pid;
         return 0;
     }
+    consume_exit(pid, o->link);
+    if (a.rc == GROVE_EALREADYSTARTED)
+        return already_started(a.holder, out, why);
     if (why)
         *why = a.reason;
-    if (a.rc == GROVE_EALREADYSTARTED && out)
-        *out = a.holder;
-    consume_exit(pid, o->link);
     return a.rc;
 }
 
@@ -444,11 +459,8 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
     if ((o->name && grove_whereis(o->name, &holder) == 0) ||
         (o->via && o->via->whereis_name(o->via->reg, o->via_key,
                                         o->via_key_len, &holder) == 0 &&
-         grove_is_alive(holder))) {
-        if (pid)
-            *pid = holder;
-        return GROVE_EALREADYSTARTED;
-    }
+         grove_is_alive(holder)))
+        return already_started(holder, pid, why);
     start_block_t *sb = make_block(cb, arg, o, &rc);
     if (!sb)
         return rc;
@@ -465,9 +477,9 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
         free(sb->gs);
         free(sb);
         if (rc == GROVE_EEXIST) { /* lost a race for the name */
-            if (pid && grove_whereis(o->name, pid) != 0)
-                *pid = GROVE_PID_NONE;
-            return GROVE_EALREADYSTARTED;
+            if (grove_whereis(o->name, &holder) != 0)
+                holder = GROVE_PID_NONE;
+            return already_started(holder, pid, why);
         }
         return rc;
     }

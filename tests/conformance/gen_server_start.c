@@ -411,6 +411,13 @@ PROC_TEST(gen_server_G10_name_taken)
     ASSERT_EVENTS("init");
     ASSERT_ERR(start(&cfg, &o, &pid, &why), GROVE_EALREADYSTARTED);
     ASSERT_PID_EQ(pid, first);
+    /* {error, {already_started, Pid}}: the reason names the holder. */
+    char want[96], holder[GROVE_PID_STR_MAX];
+    grove_pid_format(first, holder, sizeof holder);
+    snprintf(want, sizeof want, "already_started %s", holder);
+    ASSERT_EQ(why.kind, GROVE_EXIT_ERROR);
+    ASSERT_EQ(why.code, GROVE_EALREADYSTARTED);
+    ASSERT_STREQ(why.text, want);
     o.link = true;
     ASSERT_ERR(start(&cfg, &o, &pid, &why), GROVE_EALREADYSTARTED);
     ASSERT_PID_EQ(pid, first);
