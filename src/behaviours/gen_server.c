@@ -550,31 +550,40 @@ static _Noreturn void bad_callback(grove_gs_t *gs, const char *what)
     gs_stop(gs, &r);
 }
 
-/* Acts on a callback's result; returns it for the next-step handling. */
-static grove_gs_ret_t apply(grove_gs_t *gs, grove_gs_ret_t r,
-                            const grove_gs_from_t *from)
+static void remember(grove_gs_t *gs, const grove_gs_ret_t *r)
 {
-    switch (r.action) {
+    gs->next = r->next;
+    gs->timeout = r->timeout;
+    gs->cont = r->cont;
+}
+
+/* Acts on a callback's result and remembers what it asked for next. The
+ * result is large: it is handled in place, never copied. */
+static void apply(grove_gs_t *gs, grove_gs_ret_t *r,
+                  const grove_gs_from_t *from)
+{
+    switch (r->action) {
     case GROVE_GS_REPLY:
         if (!from) {
-            free(r.reply_heap);
+            free(r->reply_heap);
             bad_callback(gs, "bad_return_value: reply outside handle_call");
         }
-        send_reply(from, &r);
-        return r;
+        send_reply(from, r);
+        break;
     case GROVE_GS_NOREPLY:
     case GROVE_GS_OK:
-        return r;
+        break;
     case GROVE_GS_STOP:
         /* terminate runs first, then the reply goes out (OTP). */
-        run_terminate(gs, &r.reason);
-        if (from && r.has_reply)
-            send_reply(from, &r);
-        free(r.reply_heap);
-        grove_exit(&r.reason);
+        run_terminate(gs, &r->reason);
+        if (from && r->has_reply)
+            send_reply(from, r);
+        free(r->reply_heap);
+        grove_exit(&r->reason);
     default:
         bad_callback(gs, "bad_return_value");
     }
+    remember(gs, r);
 }
 
 static bool is_parent_exit(const grove_gs_t *gs, const grove_msg_t *m)
@@ -583,32 +592,37 @@ static bool is_parent_exit(const grove_gs_t *gs, const grove_msg_t *m)
            grove_msg_from(m).id == gs->parent.id;
 }
 
-static grove_gs_ret_t dispatch(grove_gs_t *gs, grove_msg_t *m)
+static void dispatch(grove_gs_t *gs, grove_msg_t *m)
 {
     unsigned flags = grove__msg_flags(m);
     gs->last_tag = grove_msg_tag(m);
     gs->last_kind = (uint8_t)grove_msg_kind(m);
     gs->last_flags = (uint8_t)flags;
     gs->last_size = (uint32_t)grove_msg_size(m);
+    grove_gs_ret_t r;
     if (flags & GROVE__MSGF_CALL) {
         grove_gs_from_t from = {grove_msg_from(m), grove_msg_ref(m)};
         if (!gs->cb->handle_call)
             bad_callback(gs, "unexpected call");
-        return apply(gs, gs->cb->handle_call(gs, m, from), &from);
+        r = gs->cb->handle_call(gs, m, from);
+        apply(gs, &r, &from);
+        return;
     }
     if (flags & GROVE__MSGF_CAST) {
         if (!gs->cb->handle_cast)
             bad_callback(gs, "unexpected cast");
-        return apply(gs, gs->cb->handle_cast(gs, m), NULL);
+        r = gs->cb->handle_cast(gs, m);
+        apply(gs, &r, NULL);
+        return;
     }
     if (flags & GROVE__MSGF_STOP) {
-        grove_reason_t r;
-        memcpy(&r, grove_msg_data(m), sizeof r);
-        gs_stop(gs, &r);
+        grove_reason_t why;
+        memcpy(&why, grove_msg_data(m), sizeof why);
+        gs_stop(gs, &why);
     }
     if (is_parent_exit(gs, m)) {
-        grove_reason_t r = *grove_msg_reason(m);
-        gs_stop(gs, &r);
+        grove_reason_t why = *grove_msg_reason(m);
+        gs_stop(gs, &why);
     }
     if (!gs->cb->handle_info) {
         grove_log(GROVE_LOG_WARNING,
@@ -616,12 +630,15 @@ static grove_gs_ret_t dispatch(grove_gs_t *gs, grove_msg_t *m)
                   "handle_info",
                   gs->cb->name ? gs->cb->name : "gen_server",
                   (unsigned long long)grove_msg_tag(m));
-        return GROVE_GS_NOREPLY();
+        r = GROVE_GS_NOREPLY();
+        remember(gs, &r);
+        return;
     }
-    return apply(gs, gs->cb->handle_info(gs, m), NULL);
+    r = gs->cb->handle_info(gs, m);
+    apply(gs, &r, NULL);
 }
 
-static grove_gs_ret_t on_timeout(grove_gs_t *gs)
+static void on_timeout(grove_gs_t *gs)
 {
     static const char none = 0;
     grove_pid_t self = grove_self();
@@ -629,20 +646,18 @@ static grove_gs_ret_t on_timeout(grove_gs_t *gs)
      * the usual shape; it is the next one taken. */
     grove_send(self, GROVE_GS_TIMEOUT_TAG, &none, 0);
     grove_msg_t *m;
-    if (grove_recv_tag(&m, GROVE_GS_TIMEOUT_TAG, 0) != 0)
-        return GROVE_GS_NOREPLY();
-    grove_gs_ret_t r = gs->cb->handle_info
-                           ? apply(gs, gs->cb->handle_info(gs, m), NULL)
-                           : GROVE_GS_NOREPLY();
+    grove_gs_ret_t r = GROVE_GS_NOREPLY();
+    if (grove_recv_tag(&m, GROVE_GS_TIMEOUT_TAG, 0) != 0) {
+        remember(gs, &r);
+        return;
+    }
+    if (gs->cb->handle_info) {
+        r = gs->cb->handle_info(gs, m);
+        apply(gs, &r, NULL);
+    } else {
+        remember(gs, &r);
+    }
     grove_msg_free(m);
-    return r;
-}
-
-static void remember(grove_gs_t *gs, const grove_gs_ret_t *r)
-{
-    gs->next = r->next;
-    gs->timeout = r->timeout;
-    gs->cont = r->cont;
 }
 
 /* Waits for a message without holding a stack: if none is queued the
@@ -659,22 +674,21 @@ static int wait_message(grove_gs_t *gs, grove_msg_t **m,
 static grove_msg_t *next_message(grove_gs_t *gs)
 {
     grove_msg_t *m = NULL;
-    grove_gs_ret_t r;
     switch (gs->next) {
-    case GROVE_GS_NEXT_CONTINUE:
+    case GROVE_GS_NEXT_CONTINUE: {
         if (!gs->cb->handle_continue)
             bad_callback(gs, "unexpected continue");
-        r = apply(gs, gs->cb->handle_continue(gs, gs->cont), NULL);
-        remember(gs, &r);
+        grove_gs_ret_t r = gs->cb->handle_continue(gs, gs->cont);
+        apply(gs, &r, NULL);
         return NULL;
+    }
     case GROVE_GS_NEXT_TIMEOUT:
         if (wait_message(gs, &m, gs->timeout < 0 &&
                                          gs->timeout != GROVE_INFINITY
                                      ? 0
                                      : gs->timeout) == 0)
             return m;
-        r = on_timeout(gs);
-        remember(gs, &r);
+        on_timeout(gs);
         return NULL;
     default:
         /* hibernate and hibernate_after: an idle server already holds no
@@ -699,9 +713,8 @@ static void gs_loop(void *arg)
         grove_msg_t *m = next_message(gs);
         if (!m)
             continue;
-        grove_gs_ret_t r = dispatch(gs, m);
+        dispatch(gs, m);
         grove_msg_free(m);
-        remember(gs, &r);
         if (++gs->handled % GS_BATCH == 0 || grove__slice_spent())
             grove_yield();
     }
