@@ -144,26 +144,7 @@ int ra_keys_count(const ra_keys_t *k, const void *key, size_t len)
     return hits;
 }
 
-static bool pid_is(const void *key, size_t len, grove_pid_t pid,
-                   uint64_t value, void *arg)
-{
-    (void)key;
-    (void)len;
-    (void)value;
-    return grove_pid_equal(pid, *(grove_pid_t *)arg);
-}
-
-static void ignore_entry(const void *key, size_t len, grove_pid_t pid,
-                         uint64_t value, void *arg)
-{
-    (void)key;
-    (void)len;
-    (void)pid;
-    (void)value;
-    (void)arg;
-}
-
 int ra_entries_of(grove_registry_t *reg, grove_pid_t pid)
 {
-    return grove_registry_select(reg, pid_is, ignore_entry, &pid);
+    return grove_registry_select(reg, gt_reg_pid_is, gt_reg_ignore_entry, &pid);
 }

@@ -546,3 +546,24 @@ gt_fwd_t gt_expect_fwd_at(const char *file, int line, grove_pid_t echo)
     grove_msg_free(m);
     return f;
 }
+
+/* ---- registry callbacks ---------------------------------------------- */
+
+bool gt_reg_pid_is(const void *key, size_t len, grove_pid_t pid,
+                   uint64_t value, void *arg)
+{
+    (void)key;
+    (void)len;
+    (void)value;
+    return grove_pid_equal(pid, *(grove_pid_t *)arg);
+}
+
+void gt_reg_ignore_entry(const void *key, size_t len, grove_pid_t pid,
+                         uint64_t value, void *arg)
+{
+    (void)key;
+    (void)len;
+    (void)pid;
+    (void)value;
+    (void)arg;
+}

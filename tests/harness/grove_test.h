@@ -238,6 +238,15 @@ bool gt_div_zero_traps(void);
 /* The signal __builtin_trap raises on this CPU. */
 int gt_trap_signal(void);
 
+/* ---- registry callbacks ---------------------------------------------- */
+
+/* A match predicate: the entry's pid is *(grove_pid_t *)arg. */
+bool gt_reg_pid_is(const void *key, size_t len, grove_pid_t pid,
+                   uint64_t value, void *arg);
+/* A dispatch function that does nothing. */
+void gt_reg_ignore_entry(const void *key, size_t len, grove_pid_t pid,
+                         uint64_t value, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -616,25 +616,6 @@ static void count_entry(const void *key, size_t len, grove_pid_t pid,
     (*(int *)arg)++;
 }
 
-static bool pid_is(const void *key, size_t len, grove_pid_t pid,
-                   uint64_t value, void *arg)
-{
-    (void)key;
-    (void)len;
-    (void)value;
-    return grove_pid_equal(pid, *(grove_pid_t *)arg);
-}
-
-static void ignore_entry(const void *key, size_t len, grove_pid_t pid,
-                         uint64_t value, void *arg)
-{
-    (void)key;
-    (void)len;
-    (void)pid;
-    (void)value;
-    (void)arg;
-}
-
 static void count_key(const void *key, size_t len, void *arg)
 {
     (void)key;
@@ -690,8 +671,8 @@ static void check_owner_gone(const owner_slot_t *slot)
     grove_pid_t p = slot->pid;
     int seen = 0;
     /* select hands the same arg to the predicate and the function. */
-    ASSERT_EQ(grove_registry_select(ureg, pid_is, ignore_entry, &p), 0);
-    ASSERT_EQ(grove_registry_select(dreg, pid_is, ignore_entry, &p), 0);
+    ASSERT_EQ(grove_registry_select(ureg, gt_reg_pid_is, gt_reg_ignore_entry, &p), 0);
+    ASSERT_EQ(grove_registry_select(dreg, gt_reg_pid_is, gt_reg_ignore_entry, &p), 0);
     ASSERT_EQ(grove_registry_keys(ureg, p, count_key, &seen), 0);
     ASSERT_EQ(grove_registry_keys(dreg, p, count_key, &seen), 0);
     char key[24];

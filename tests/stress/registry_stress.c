@@ -147,25 +147,6 @@ static void churner_main(void *arg)
     }
 }
 
-static bool pid_is(const void *key, size_t len, grove_pid_t pid,
-                   uint64_t value, void *arg)
-{
-    (void)key;
-    (void)len;
-    (void)value;
-    return grove_pid_equal(pid, *(grove_pid_t *)arg);
-}
-
-static void ignore_entry(const void *key, size_t len, grove_pid_t pid,
-                         uint64_t value, void *arg)
-{
-    (void)key;
-    (void)len;
-    (void)pid;
-    (void)value;
-    (void)arg;
-}
-
 /* Once its DOWN is here, no lookup returns the churner. */
 static void check_gone(grove_pid_t p)
 {
@@ -182,8 +163,8 @@ static void check_gone(grove_pid_t p)
             for (size_t j = 0; j < k && j < 64; j++)
                 ASSERT_NE(e[j].pid.id, p.id);
         }
-    ASSERT_EQ(grove_registry_select(ureg, pid_is, ignore_entry, &p), 0);
-    ASSERT_EQ(grove_registry_select(dreg, pid_is, ignore_entry, &p), 0);
+    ASSERT_EQ(grove_registry_select(ureg, gt_reg_pid_is, gt_reg_ignore_entry, &p), 0);
+    ASSERT_EQ(grove_registry_select(dreg, gt_reg_pid_is, gt_reg_ignore_entry, &p), 0);
 }
 
 static void run(void)
