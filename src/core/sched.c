@@ -47,7 +47,10 @@ uint64_t grove__ref_new(void)
 
 /* ---- run queues ----------------------------------------------------------- */
 
-static void rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
+/* The two pushes return whether the stealable part of the queue was
+ * empty before: only then may an idle scheduler need waking (see
+ * maybe_wake_idle). */
+static bool rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
 {
     p->rq_next = NULL;
     p->rq_prev = s->rq_tail;
@@ -56,10 +59,11 @@ static void rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
     else
         s->rq_head = p;
     s->rq_tail = p;
-    atomic_fetch_add_explicit(&s->rq_fifo, 1, memory_order_relaxed);
+    return atomic_fetch_add_explicit(&s->rq_fifo, 1,
+                                     memory_order_relaxed) == 0;
 }
 
-static void rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
+static bool rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
 {
     p->rq_prev = NULL;
     p->rq_next = s->rq_head;
@@ -68,7 +72,8 @@ static void rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
     else
         s->rq_tail = p;
     s->rq_head = p;
-    atomic_fetch_add_explicit(&s->rq_fifo, 1, memory_order_relaxed);
+    return atomic_fetch_add_explicit(&s->rq_fifo, 1,
+                                     memory_order_relaxed) == 0;
 }
 
 static void inject(grove__proc_t *p)
@@ -101,6 +106,11 @@ grove__proc_t *grove__inject_pop(void)
     return p;
 }
 
+/* Called after a push that made the stealable queue non-empty. Later
+ * pushes need no check: a scheduler going to sleep increments nsleeping
+ * and then re-checks every queue, so while this one stays non-empty no
+ * scheduler can fall asleep past it, and the check made when it became
+ * non-empty covered those asleep already. */
 static void maybe_wake_idle(void)
 {
     /* A seq_cst read-modify-write (a full barrier): pairs with a sleeper's
@@ -114,10 +124,11 @@ static void maybe_wake_idle(void)
 void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p)
 {
     grove__spin_lock(&s->rq_lock);
-    rq_push_tail_locked(s, p);
+    bool first = rq_push_tail_locked(s, p);
     atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
     grove__spin_unlock(&s->rq_lock);
-    maybe_wake_idle();
+    if (first)
+        maybe_wake_idle();
 }
 
 /* Queues a runnable process: on this scheduler's runnext slot when a
@@ -137,11 +148,10 @@ void grove__enqueue(grove__proc_t *p)
     grove__spin_lock(&s->rq_lock);
     grove__proc_t *old = atomic_load_explicit(&s->runnext, memory_order_relaxed);
     atomic_store_explicit(&s->runnext, p, memory_order_relaxed);
-    if (old)
-        rq_push_tail_locked(s, old);
+    bool first = old && rq_push_tail_locked(s, old);
     atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
     grove__spin_unlock(&s->rq_lock);
-    if (old)
+    if (first)
         maybe_wake_idle(); /* real parallel work now waits here */
 }
 
@@ -157,12 +167,13 @@ void grove__enqueue_spawned(grove__proc_t *p)
         return;
     }
     grove__spin_lock(&s->rq_lock);
-    rq_push_head_locked(s, p);
+    bool first = rq_push_head_locked(s, p);
     atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
     grove__spin_unlock(&s->rq_lock);
     /* The spawner keeps running: an idle scheduler can start the child
      * now. */
-    maybe_wake_idle();
+    if (first)
+        maybe_wake_idle();
 }
 
 /* Unlinks p from s's local queue (doubly linked: O(1)). */
