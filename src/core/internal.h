@@ -245,8 +245,9 @@ int grove__proc_table_init(uint32_t max);
 void grove__proc_table_fini(void);
 /* Makes p runnable if it waits; safe from any thread. */
 void grove__wake(grove__proc_t *p);
-/* Gives a process that waited stackless a fresh stack that starts at its
- * entry (p->fn, p->arg). Returns 0 or GROVE_ENOMEM. */
+/* Gives p a fresh stack (from s's cache, or the pool when s is NULL) that
+ * starts at its entry (p->fn, p->arg): at spawn, and when a process that
+ * waited stackless wakes. Returns 0 or GROVE_ENOMEM. */
 int grove__proc_restack(grove__sched_t *s, grove__proc_t *p);
 /* Runs p's exit on the scheduler stack. */
 void grove__proc_finish(grove__sched_t *s, grove__proc_t *p);

@@ -178,9 +178,10 @@ static void proc_entry(void *arg)
 int grove__proc_restack(grove__sched_t *s, grove__proc_t *p)
 {
     int err = 0;
-    p->stack = grove__stack_get(&s->stacks, (size_t)p->stack_req * 1024, &err);
+    p->stack = grove__stack_get(s ? &s->stacks : NULL,
+                                (size_t)p->stack_req * 1024, &err);
     if (!p->stack)
-        return GROVE_ENOMEM;
+        return err ? err : GROVE_ENOMEM;
     grove__fiber_make(&p->fiber, p->stack->lo, p->stack->size, proc_entry, p);
     atomic_store_explicit(&p->st_stack_size, p->stack->size,
                           memory_order_relaxed);
@@ -277,9 +278,11 @@ static void spawn_undo(grove__proc_t *self, grove__proc_t *p, uint32_t slot)
     grove__map_free(&p->mon_in);
     if (p->has_name)
         grove__name_release(p);
-    if (p->stack)
+    if (p->stack) {
+        grove__fiber_destroy(&p->fiber);
         grove__stack_put(grove__tls_get_sched() ? &grove__tls_get_sched()->stacks : NULL,
                          p->stack);
+    }
     p->stack = NULL;
     atomic_store(&p->state, PS_FREE);
     slot_free(slot);
@@ -325,20 +328,15 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     atomic_store_explicit(&p->behaviour, NULL, memory_order_relaxed);
     p->trap_exit = o->trap_exit;
     atomic_store_explicit(&p->st_trap, o->trap_exit, memory_order_relaxed);
-    int err = 0;
     atomic_store(&p->state, PS_RUNNABLE);
-    p->stack = grove__stack_get(grove__tls_get_sched() ? &grove__tls_get_sched()->stacks
-                                                 : NULL,
-                                o->stack_size, &err);
-    if (!p->stack || (o->name && (err = grove__name_claim(p, o->name)) < 0) ||
+    /* The same start a stackless process gets when it wakes. */
+    int err = grove__proc_restack(grove__tls_get_sched(), p);
+    if (err < 0 || (o->name && (err = grove__name_claim(p, o->name)) < 0) ||
         (self && (err = spawn_attach(self, p, o, mref)) < 0)) {
         spawn_undo(self, p, slot);
         grove__tls_set_in_rt(saved);
-        return err ? err : GROVE_ENOMEM;
+        return err;
     }
-    grove__fiber_make(&p->fiber, p->stack->lo, p->stack->size, proc_entry, p);
-    atomic_store_explicit(&p->st_stack_size, p->stack->size,
-                          memory_order_relaxed);
     grove__count(CNT_ALIVE, 1);
     grove__count(CNT_SPAWNED, 1);
     if (out)
