@@ -35,7 +35,9 @@
 
 /* The figures compare runtimes at the same parallelism: BEAM runs with
  * +S 2:2 and Go with GOMAXPROCS=2. */
+#ifndef BENCH_SCHEDULERS
 #define BENCH_SCHEDULERS 2
+#endif
 
 #define SPAWN_TOTAL 1000000u
 #define SPAWN_BATCH 10000u

@@ -702,7 +702,10 @@ static grove_msg_t *next_message(grove_gs_t *gs)
 /* Messages handled before a busy server lets others run: C cannot be
  * preempted, so a server whose mailbox never empties must give the
  * scheduler back by itself (BEAM counts reductions for the same end). It
- * also yields sooner after sending much (grove__slice_spent). */
+ * also yields sooner after sending much (grove__slice_spent). With
+ * nothing queued it does not: its wait gives the scheduler back anyway,
+ * and a yield would put it where an idle scheduler steals it, so a caller
+ * and its server would end up exchanging messages across cores. */
 #define GS_BATCH 64
 
 /* The server's loop; also where it starts again after a stackless wait. */
@@ -715,7 +718,8 @@ static void gs_loop(void *arg)
             continue;
         dispatch(gs, m);
         grove_msg_free(m);
-        if (++gs->handled % GS_BATCH == 0 || grove__slice_spent())
+        if ((++gs->handled % GS_BATCH == 0 || grove__slice_spent()) &&
+            grove__mail_waiting())
             grove_yield();
     }
 }

@@ -92,6 +92,12 @@ GROVE__HIDDEN void grove__set_owned(void *ptr);
  * message. */
 GROVE__HIDDEN bool grove__slice_spent(void);
 
+/* Whether a message or signal already waits for the calling process, so
+ * that its next receive would not block. A loop that yields for fairness
+ * only needs to when this holds: otherwise its wait gives the scheduler
+ * back anyway, and a yield would only make it stealable. */
+GROVE__HIDDEN bool grove__mail_waiting(void);
+
 /* Labels the calling process with the behaviour it runs (static text),
  * shown in process info and by the observer. */
 GROVE__HIDDEN void grove__set_behaviour(const char *name);

@@ -287,6 +287,13 @@ bool grove__slice_spent(void)
     return s && s->slice_sends >= SEND_SLICE;
 }
 
+bool grove__mail_waiting(void)
+{
+    grove__proc_t *p = grove__current();
+    return p && (p->pending || !grove__dlist_empty(&p->mbox) ||
+                 atomic_load_explicit(&p->inbox, memory_order_relaxed));
+}
+
 int grove__send_ex(grove_pid_t to, uint64_t tag, grove_ref_t ref,
                    const void *data, size_t size, unsigned flags)
 {
