@@ -92,6 +92,27 @@ GROVE__HIDDEN void grove__set_owned(void *ptr);
  * message. */
 GROVE__HIDDEN bool grove__slice_spent(void);
 
+/* A poller the schedulers drive (the io layer's), as Go's netpoller: an
+ * idle scheduler sleeps in it instead of on its condition variable, so a
+ * descriptor that becomes ready wakes the scheduler that then runs the
+ * woken process, with no thread in between; busy schedulers look at it
+ * every few dozen scheduling rounds, and the service thread whenever
+ * nobody did for a few ms. */
+typedef struct grove__netpoll {
+    /* Turns what is ready into wake-ups, waiting up to timeout_ms for it
+     * (0: only a look; -1: until woken). Only a caller with a timeout
+     * other than 0 consumes wake requests. Returns how many reports it
+     * handled. */
+    int (*poll)(int timeout_ms);
+    /* Makes a poll in progress return; any thread. */
+    void (*wake)(void);
+} grove__netpoll_t;
+
+/* Installs np (static storage) for the schedulers to drive. */
+GROVE__HIDDEN void grove__netpoll_set(const grove__netpoll_t *np);
+/* Uninstalls the poller and returns once no thread is inside it. */
+GROVE__HIDDEN void grove__netpoll_clear(void);
+
 /* Whether a message or signal already waits for the calling process, so
  * that its next receive would not block. A loop that yields for fairness
  * only needs to when this holds: otherwise its wait gives the scheduler

@@ -302,6 +302,8 @@ struct grove__sched {
     pthread_mutex_t sleep_lock;
     pthread_cond_t sleep_cond;
     bool wake_pending;
+    bool in_poll; /* asleep in the poller, not on sleep_cond (sleep_lock) */
+    bool polling; /* handing out poll reports: wake-ups wait (owner) */
     /* -- counters: written by the owner only, read by anyone -- */
     _Alignas(64) atomic_int_fast64_t cnt[CNT__N];
     /* -- read by the service thread -- */
@@ -337,6 +339,11 @@ typedef struct grove__rt {
     /* ms since start, refreshed by the service thread every few ms: for
      * bookkeeping that must not read the clock on the hot path. */
     atomic_uint_fast64_t coarse_ms;
+    /* the poller the schedulers drive (grove__netpoll_set) */
+    _Atomic(const grove__netpoll_t *) netpoll;
+    atomic_int np_active;  /* threads inside netpoll's functions */
+    atomic_int np_blocked; /* 1 while a scheduler sleeps in the poller */
+    atomic_uint_fast64_t np_last_ms; /* coarse_ms of the last poll */
 } grove__rt_t;
 
 extern grove__rt_t grove__rt;

@@ -8,6 +8,7 @@
  * that request on its own stack. With nothing to do it spins briefly, then
  * sleeps until woken or until its next timer is due.
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,8 @@ void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p)
     bool first = rq_push_tail_locked(s, p);
     atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
     grove__spin_unlock(&s->rq_lock);
-    if (first)
+    /* While s hands out poll reports it decides afterwards (poll_done). */
+    if (first && !s->polling)
         maybe_wake_idle();
 }
 
@@ -323,16 +325,39 @@ static grove__proc_t *find_work(grove__sched_t *s)
 
 /* ---- sleeping and waking ---------------------------------------------------- */
 
+/* Makes the poller's wait return; np_active keeps the poller from being
+ * closed under the call (grove__netpoll_clear). */
+static void netpoll_wake(void)
+{
+    atomic_fetch_add(&grove__rt.np_active, 1);
+    const grove__netpoll_t *np = atomic_load(&grove__rt.netpoll);
+    if (np)
+        np->wake();
+    atomic_fetch_sub(&grove__rt.np_active, 1);
+}
+
+/* Under the sleeper's lock: either it has not yet decided to wait (it
+ * will see wake_pending) or it waits on its condition variable or in the
+ * poller, as in_poll says. */
+static void wake_locked_signal(grove__sched_t *v)
+{
+    pthread_mutex_lock(&v->sleep_lock);
+    v->wake_pending = true;
+    bool in_poll = v->in_poll;
+    if (!in_poll)
+        pthread_cond_signal(&v->sleep_cond);
+    pthread_mutex_unlock(&v->sleep_lock);
+    if (in_poll)
+        netpoll_wake();
+}
+
 static bool wake(grove__sched_t *v)
 {
     bool expected = true;
     if (!atomic_compare_exchange_strong(&v->sleeping, &expected, false))
         return false;
     atomic_fetch_sub(&grove__rt.nsleeping, 1);
-    pthread_mutex_lock(&v->sleep_lock);
-    v->wake_pending = true;
-    pthread_cond_signal(&v->sleep_cond);
-    pthread_mutex_unlock(&v->sleep_lock);
+    wake_locked_signal(v);
     return true;
 }
 
@@ -360,6 +385,101 @@ static bool work_visible(grove__sched_t *s)
     return false;
 }
 
+/* ---- the poller ------------------------------------------------------------ */
+
+void grove__netpoll_set(const grove__netpoll_t *np)
+{
+    atomic_store(&grove__rt.netpoll, np);
+}
+
+void grove__netpoll_clear(void)
+{
+    const grove__netpoll_t *np = atomic_exchange(&grove__rt.netpoll, NULL);
+    /* seq_cst: a thread that entered after this exchange sees NULL; one
+     * that entered before is counted in np_active and is woken out. */
+    while (np && atomic_load(&grove__rt.np_active) > 0) {
+        np->wake();
+        sched_yield();
+    }
+}
+
+/* After s handed out poll reports to its own queue: it runs the first
+ * itself; more than that is work for an idle scheduler. */
+static void poll_done(grove__sched_t *s)
+{
+    s->polling = false;
+    atomic_store_explicit(&grove__rt.np_last_ms,
+                          atomic_load_explicit(&grove__rt.coarse_ms,
+                                               memory_order_relaxed),
+                          memory_order_relaxed);
+    if (atomic_load_explicit(&s->rq_fifo, memory_order_relaxed) > 1)
+        maybe_wake_idle();
+}
+
+/* A look at the poller without waiting, unless a scheduler sleeps in it
+ * (that one gets the reports). s is NULL for the service thread. */
+static void poll_look(grove__sched_t *s)
+{
+    grove__rt_t *rt = &grove__rt;
+    if (!atomic_load_explicit(&rt->netpoll, memory_order_relaxed) ||
+        atomic_load_explicit(&rt->np_blocked, memory_order_relaxed))
+        return;
+    atomic_fetch_add(&rt->np_active, 1);
+    const grove__netpoll_t *np = atomic_load(&rt->netpoll);
+    if (np) {
+        if (s)
+            s->polling = true;
+        np->poll(0);
+        if (s)
+            poll_done(s);
+    }
+    atomic_fetch_sub(&rt->np_active, 1);
+}
+
+/* Sleeps in the poller instead of on the condition variable, when there
+ * is one and no other scheduler sleeps in it, until a report, a wake or
+ * the next timer (ms). s is counted asleep. Returns false if it did not
+ * sleep there. */
+static bool poll_sleep(grove__sched_t *s, uint64_t next)
+{
+    grove__rt_t *rt = &grove__rt;
+    int none = 0;
+    if (!atomic_load_explicit(&rt->netpoll, memory_order_relaxed) ||
+        !atomic_compare_exchange_strong(&rt->np_blocked, &none, 1))
+        return false;
+    atomic_fetch_add(&rt->np_active, 1);
+    const grove__netpoll_t *np = atomic_load(&rt->netpoll);
+    if (np) {
+        pthread_mutex_lock(&s->sleep_lock);
+        bool woken = s->wake_pending || atomic_load(&rt->stopping);
+        s->in_poll = !woken;
+        pthread_mutex_unlock(&s->sleep_lock);
+        if (!woken) {
+            int timeout = -1;
+            if (next != UINT64_MAX) {
+                uint64_t now = grove__ms_now();
+                timeout = next <= now ? 0
+                          : next - now > INT32_MAX ? INT32_MAX
+                                                   : (int)(next - now);
+            }
+            /* Reports queue processes here, where s runs them. */
+            s->polling = true;
+            np->poll(timeout);
+        }
+        pthread_mutex_lock(&s->sleep_lock);
+        s->in_poll = false;
+        s->wake_pending = false;
+        pthread_mutex_unlock(&s->sleep_lock);
+        if (atomic_exchange(&s->sleeping, false))
+            atomic_fetch_sub(&rt->nsleeping, 1);
+        if (!woken)
+            poll_done(s); /* awake now: not the one it would wake */
+    }
+    atomic_fetch_sub(&rt->np_active, 1);
+    atomic_store(&rt->np_blocked, 0);
+    return np != NULL;
+}
+
 static void sched_sleep(grove__sched_t *s)
 {
     atomic_store(&s->sleeping, true);
@@ -374,6 +494,8 @@ static void sched_sleep(grove__sched_t *s)
         pthread_mutex_unlock(&s->sleep_lock);
         return;
     }
+    if (poll_sleep(s, next))
+        return;
     pthread_mutex_lock(&s->sleep_lock);
     while (!s->wake_pending && !atomic_load(&grove__rt.stopping)) {
         if (next == UINT64_MAX) {
@@ -567,8 +689,10 @@ __attribute__((unused)) static void *sched_main(void *arg)
         grove__panic("grove: cannot set up the signal stack");
     unsigned idle = 0;
     while (!atomic_load(&grove__rt.stopping)) {
-        if (++s->tick % TIMER_CHECK_EVERY == 0)
+        if (++s->tick % TIMER_CHECK_EVERY == 0) {
             grove__timers_run(s);
+            poll_look(s);
+        }
         grove__proc_t *p = find_work(s);
         if (p) {
             if (idle)
@@ -580,8 +704,10 @@ __attribute__((unused)) static void *sched_main(void *arg)
         if (idle == 0)
             atomic_fetch_add(&grove__rt.nspinning, 1);
         if (++idle < IDLE_SPINS) {
-            if (idle % 64 == 0)
+            if (idle % 64 == 0) {
                 grove__timers_run(s);
+                poll_look(s);
+            }
             GROVE__CPU_RELAX();
             continue;
         }
@@ -729,6 +855,11 @@ __attribute__((unused)) static void *service_main(void *arg)
         uint64_t now = grove__ms_now();
         atomic_store_explicit(&grove__rt.coarse_ms, now, memory_order_relaxed);
         watch_schedulers(w, now);
+        /* Every scheduler busy for a while: the poller's reports must
+         * not wait for one of them to finish. */
+        if (now - atomic_load_explicit(&grove__rt.np_last_ms,
+                                       memory_order_relaxed) >= 5)
+            poll_look(NULL);
         if (now - last_trim >= 100) {
             grove__trim_stacks(now);
             /* Keep a modest pool warm; what a burst left behind goes
@@ -834,13 +965,8 @@ static void teardown(int nthreads, bool service)
         pthread_join(rt->service, NULL);
     }
     atomic_store(&rt->stopping, 1);
-    for (int i = 0; i < nthreads; i++) {
-        grove__sched_t *s = &rt->scheds[i];
-        pthread_mutex_lock(&s->sleep_lock);
-        s->wake_pending = true;
-        pthread_cond_signal(&s->sleep_cond);
-        pthread_mutex_unlock(&s->sleep_lock);
-    }
+    for (int i = 0; i < nthreads; i++)
+        wake_locked_signal(&rt->scheds[i]);
     for (int i = 0; i < nthreads; i++)
         pthread_join(rt->scheds[i].thread, NULL);
     atomic_store(&rt->started, 0);

@@ -2,14 +2,20 @@
  * parking of a process on a descriptor. Upper layers include only this
  * header; the public functions live in grove/io.h.
  *
- * How a process waits. An I/O thread owns the poller. A process whose
- * call would block records in its socket's slot what it waits for and the
- * reference it will receive on, arms the descriptor (one-shot), and
- * waits with grove_recv_ref and its deadline. When the descriptor is
- * ready, the I/O thread sends that reference from under the slot's lock,
- * so a waiter that times out can tell, under the same lock, whether a
- * wake-up is on its way (then it removes it from its mailbox) or never
- * will be. Readiness messages (grove_io_arm) travel the same way.
+ * How a process waits. The schedulers drive the poller (grove__netpoll_t
+ * in core.h): an idle scheduler sleeps in it, busy ones look at it now
+ * and then, and the service thread does when nobody did for a while (in
+ * deterministic builds, which have no service thread, an I/O thread sleeps
+ * in it instead). A descriptor is registered once, edge-triggered. A
+ * process whose call would block records in its socket's slot what it
+ * waits for and the reference it will receive on, and waits with
+ * grove_recv_ref and its deadline. A report sends that reference from
+ * under the slot's lock, so a waiter that times out can tell, under the
+ * same lock, whether a wake-up is on its way (then it removes it from its
+ * mailbox) or never will be. A report nobody waited for is remembered in
+ * the slot (ready): the next wait for it returns at once and the call is
+ * tried again, since the edge will not come back. Readiness messages
+ * (grove_io_arm) travel the same way.
  *
  * Backends. One file per backend implements grove__poller_*; each file
  * guards itself with the macro below, so exactly one of them compiles to
@@ -45,20 +51,22 @@ typedef struct grove__poll_event {
 GROVE__HIDDEN int grove__poller_open(void);
 /* Closes the poller once the I/O thread has ended. */
 GROVE__HIDDEN void grove__poller_close(void);
-/* Makes a grove__poller_wait in progress return (from any thread). */
+/* Makes a grove__poller_wait in progress, or the next one with a
+ * timeout, return (from any thread). */
 GROVE__HIDDEN void grove__poller_wake(void);
-/* Arms fd for one report of events (then it stays quiet until armed
- * again), carrying token. *added says whether fd is already known to the
- * poller and is set once it is. Returns 0; GROVE_ENOTSUP when fd cannot
- * be polled (a regular file: always ready); GROVE_ECLOSED (a bad fd);
- * GROVE_ENOMEM; GROVE_ESYSCALL. */
-GROVE__HIDDEN int grove__poller_arm(int fd, unsigned events, uint64_t token,
-                                    bool *added);
+/* Registers fd once, for every later change of its readiness to reading
+ * or writing (edge-triggered), reported with token. Returns 0;
+ * GROVE_ENOTSUP when fd cannot be polled (a regular file: always ready);
+ * GROVE_ECLOSED (a bad fd); GROVE_ENOMEM; GROVE_ESYSCALL. */
+GROVE__HIDDEN int grove__poller_add(int fd, uint64_t token);
 /* Removes fd before it is closed. */
 GROVE__HIDDEN void grove__poller_forget(int fd);
-/* Waits for reports (the I/O thread only); returns how many were written
- * to out (0 after an interruption or a wake). */
-GROVE__HIDDEN int grove__poller_wait(grove__poll_event_t *out, int max);
+/* Waits up to timeout_ms (-1: no limit; 0: only a look) for reports;
+ * returns how many were written to out (0 after an interruption, a wake
+ * or the timeout). Only a wait with a timeout other than 0 consumes a
+ * wake request. Several threads may call it at once. */
+GROVE__HIDDEN int grove__poller_wait(grove__poll_event_t *out, int max,
+                                     int timeout_ms);
 
 /* ---- sockets ------------------------------------------------------------ */
 
@@ -96,7 +104,8 @@ typedef struct grove__io_slot {
     uint32_t next_free;
     grove__io_sock_t *sock; /* NULL when free */
     grove_pid_t owner;      /* NONE while in transit */
-    bool added;             /* fd known to the poller */
+    bool added;             /* fd registered with the poller */
+    unsigned ready;         /* reported while nobody waited for it */
     /* a blocking call waiting, woken by a message carrying wait_ref */
     unsigned wait_ev;
     grove_pid_t wait_pid;
@@ -111,9 +120,10 @@ typedef struct grove__io_slot {
 #define GROVE__IO_NEVER INT64_MAX
 GROVE__HIDDEN int64_t grove__io_deadline(grove_timeout_t timeout);
 
-/* Starts the poller and the I/O thread if needed; both end at
- * grove_stop (grove__at_stop), when no socket is left. Returns 0 or an
- * error of grove__poller_open or of thread creation. */
+/* Opens the poller and hands it to the schedulers (or starts the I/O
+ * thread) if needed; both end at grove_stop (grove__at_stop), when no
+ * socket is left. Returns 0 or an error of grove__poller_open or of
+ * thread creation. */
 GROVE__HIDDEN int grove__io_start(void);
 /* Makes a socket for fd owned by the caller: a slot, the struct and the
  * resource that closes it when the caller exits. On failure fd is
@@ -140,10 +150,10 @@ GROVE__HIDDEN void grove__io_settle(grove__io_sock_t *s);
  * error of grove__poller_arm. */
 GROVE__HIDDEN int grove__io_wait(grove__io_sock_t *s, unsigned ev,
                                  int64_t deadline);
-/* Arms the poller for what the slot waits on now; under the slot's lock.
- * Returns as grove__poller_arm. */
-GROVE__HIDDEN int grove__io_rearm_locked(grove__io_slot_t *sl, int fd,
-                                         uint32_t index);
+/* Registers the slot's descriptor with the poller unless it is already;
+ * under the slot's lock. Returns as grove__poller_add. */
+GROVE__HIDDEN int grove__io_register_locked(grove__io_slot_t *sl, int fd,
+                                            uint32_t index);
 /* Maps an errno of a socket call to a GROVE_E* code. */
 GROVE__HIDDEN int grove__io_errno(int err);
 

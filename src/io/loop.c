@@ -1,7 +1,8 @@
-/* The I/O thread and the socket table: slots that outlive their sockets,
- * the thread that turns poller reports into messages, and the parking of
- * a process on a descriptor. */
+/* The socket table and the poller's reports: slots that outlive their
+ * sockets, what turns a report into a message, and the parking of a
+ * process on a descriptor. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -169,24 +170,27 @@ void grove__io_sock_dtor(void *sock)
     grove__io_sock_free(s);
 }
 
-/* ---- the I/O thread ----------------------------------------------------- */
+/* ---- the poller's reports ----------------------------------------------- */
 
 /* The tag of the wake-up a parked caller receives (matched by its ref;
  * the tag only makes it recognizable in a crash report). */
 #define WAKE_TAG UINT64_C(0xffffffffffff0301)
 
-int grove__io_rearm_locked(grove__io_slot_t *sl, int fd, uint32_t index)
+int grove__io_register_locked(grove__io_slot_t *sl, int fd, uint32_t index)
 {
-    unsigned ev = sl->wait_ev | sl->arm_ev;
-    if (!ev)
+    if (sl->added)
         return 0;
     uint64_t token = ((uint64_t)sl->gen << 32) | index;
-    return grove__poller_arm(fd, ev, token, &sl->added);
+    int rc = grove__poller_add(fd, token);
+    if (rc == 0)
+        sl->added = true;
+    return rc;
 }
 
-/* Sends what a report satisfies. The sends happen under the slot's lock:
- * a waiter that times out takes the same lock to learn whether its
- * wake-up was sent, so none is ever left behind in a mailbox. */
+/* Sends what a report satisfies and remembers the rest (edge-triggered:
+ * it is reported once). The sends happen under the slot's lock: a waiter
+ * that times out takes the same lock to learn whether its wake-up was
+ * sent, so none is ever left behind in a mailbox. */
 static void dispatch(const grove__poll_event_t *e)
 {
     uint32_t index = (uint32_t)e->token;
@@ -195,69 +199,102 @@ static void dispatch(const grove__poll_event_t *e)
         return;
     grove__spin_lock(&sl->lock);
     if (sl->gen == (uint32_t)(e->token >> 32) && sl->sock) {
+        unsigned left = e->events;
         if (sl->wait_ev & e->events) {
+            left &= ~sl->wait_ev;
             sl->wait_ev = 0;
             grove__send_reliable(sl->wait_pid, WAKE_TAG, sl->wait_ref, NULL,
                                  0, 0);
         }
         if (sl->arm_ev & e->events) {
             grove_io_t h = grove__io_handle(sl->sock, sl->gen);
+            left &= ~sl->arm_ev;
             sl->arm_ev = 0;
             grove__send_reliable(sl->arm_pid, sl->arm_tag, GROVE_REF_NONE,
                                  &h, sizeof h, 0);
         }
-        /* One-shot: whatever is still asked for must be armed again. */
-        grove__io_rearm_locked(sl, sl->sock->fd, index);
+        sl->ready |= left;
     }
     grove__spin_unlock(&sl->lock);
 }
 
-/* The I/O thread lives from the first socket of a run to grove_stop. */
+/* Takes what the poller has, waiting up to timeout_ms; the schedulers
+ * call it through netpoll (or the I/O thread, deterministic builds). */
+static int poll_dispatch(int timeout_ms)
+{
+    grove__poll_event_t ev[256];
+    int n = grove__poller_wait(ev, 256, timeout_ms);
+    for (int i = 0; i < n; i++)
+        dispatch(&ev[i]);
+    if (n > 0)
+        atomic_fetch_add_explicit(&grove__io_count.events, (uint64_t)n,
+                                  memory_order_relaxed);
+    return n;
+}
+
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_bool started;  /* release after the thread exists */
+static atomic_bool started;  /* release after the poller is open */
+
+#if defined(GROVE_DETERMINISTIC)
+/* One OS thread steps every scheduler and none may sleep in the poller:
+ * an I/O thread does, from the first socket of a run to grove_stop. */
 static atomic_bool stopping; /* read by the I/O thread each round */
 static pthread_t io_thread;  /* under start_lock */
 
 static void *io_main(void *arg)
 {
     (void)arg;
-    grove__poll_event_t ev[256];
-    while (!atomic_load_explicit(&stopping, memory_order_acquire)) {
-        int n = grove__poller_wait(ev, 256);
-        for (int i = 0; i < n; i++)
-            dispatch(&ev[i]);
-        atomic_fetch_add_explicit(&grove__io_count.events, (uint64_t)n,
-                                  memory_order_relaxed);
-    }
+    while (!atomic_load_explicit(&stopping, memory_order_acquire))
+        poll_dispatch(-1);
     return NULL;
-}
-
-/* At grove_stop every process has exited, so every socket is closed:
- * the thread is joined (no send of its own can outlive the runtime) and
- * the poller's descriptors closed. The next run starts afresh. */
-static void io_stop(void)
-{
-    pthread_mutex_lock(&start_lock);
-    if (atomic_load_explicit(&started, memory_order_relaxed)) {
-        atomic_store_explicit(&stopping, true, memory_order_release);
-        grove__poller_wake();
-        pthread_join(io_thread, NULL);
-        grove__poller_close();
-        atomic_store_explicit(&started, false, memory_order_relaxed);
-    }
-    pthread_mutex_unlock(&start_lock);
 }
 
 /* The thread must not take the application's signals (SIGTERM handling,
  * SIGINT): it inherits a mask blocking them. */
-static int start_thread(void)
+static int poll_begin(void)
 {
+    atomic_store_explicit(&stopping, false, memory_order_relaxed);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int e = grove__pthread_create(&io_thread, NULL, io_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return e ? GROVE_ESYSCALL : 0;
+}
+
+/* The thread is joined, so no send of its own outlives the runtime. */
+static void poll_end(void)
+{
+    atomic_store_explicit(&stopping, true, memory_order_release);
+    grove__poller_wake();
+    pthread_join(io_thread, NULL);
+}
+#else
+static const grove__netpoll_t netpoll = {poll_dispatch, grove__poller_wake};
+
+static int poll_begin(void)
+{
+    grove__netpoll_set(&netpoll);
+    return 0;
+}
+
+/* Returns once no scheduler is inside the poller, so none of its sends
+ * outlives the runtime. */
+static void poll_end(void) { grove__netpoll_clear(); }
+#endif
+
+/* At grove_stop every process has exited, so every socket is closed:
+ * the poller is taken back and its descriptors closed. The next run
+ * starts afresh. */
+static void io_stop(void)
+{
+    pthread_mutex_lock(&start_lock);
+    if (atomic_load_explicit(&started, memory_order_relaxed)) {
+        poll_end();
+        grove__poller_close();
+        atomic_store_explicit(&started, false, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&start_lock);
 }
 
 int grove__io_start(void)
@@ -269,10 +306,9 @@ int grove__io_start(void)
     pthread_mutex_lock(&start_lock);
     int rc = 0;
     if (!atomic_load_explicit(&started, memory_order_relaxed)) {
-        atomic_store_explicit(&stopping, false, memory_order_relaxed);
         rc = grove__poller_open();
         if (rc == 0 && ((rc = grove__at_stop(io_stop)) < 0 ||
-                        (rc = start_thread()) < 0))
+                        (rc = poll_begin()) < 0))
             grove__poller_close();
         if (rc == 0)
             atomic_store_explicit(&started, true, memory_order_release);
@@ -314,14 +350,17 @@ int grove__io_wait(grove__io_sock_t *s, unsigned ev, int64_t deadline)
     grove_ref_t ref = grove_make_ref();
     grove__io_slot_t *sl = grove__io_slot(s->slot);
     grove__spin_lock(&sl->lock);
-    sl->wait_ev = ev;
-    sl->wait_pid = grove_self();
-    sl->wait_ref = ref;
-    int rc = grove__io_rearm_locked(sl, s->fd, s->slot);
-    if (rc < 0)
-        sl->wait_ev = 0;
+    int rc = grove__io_register_locked(sl, s->fd, s->slot);
+    bool reported = rc == 0 && (sl->ready & ev);
+    if (reported) {
+        sl->ready &= ~ev; /* reported since the call was tried: again */
+    } else if (rc == 0) {
+        sl->wait_ev = ev;
+        sl->wait_pid = grove_self();
+        sl->wait_ref = ref;
+    }
     grove__spin_unlock(&sl->lock);
-    if (rc == GROVE_ENOTSUP)
+    if (rc == GROVE_ENOTSUP || reported)
         return 0; /* a regular file is always ready */
     if (rc < 0)
         return rc;
@@ -341,6 +380,21 @@ int grove__io_wait(grove__io_sock_t *s, unsigned ev, int64_t deadline)
     return cancel_wait(sl, ref) ? 0 : GROVE_ETIMEDOUT;
 }
 
+/* Whether fd is ready for events now (a look at its level). */
+static bool ready_now(int fd, unsigned events)
+{
+    struct pollfd p = {.fd = fd};
+    if (events & GROVE_IO_READABLE)
+        p.events |= POLLIN;
+#if defined(POLLRDHUP)
+    if (events & GROVE_IO_READABLE)
+        p.events |= POLLRDHUP;
+#endif
+    if (events & GROVE_IO_WRITABLE)
+        p.events |= POLLOUT;
+    return poll(&p, 1, 0) > 0 && p.revents != 0;
+}
+
 GROVE_EXPORT int grove_io_arm(grove_io_t h, unsigned events, uint64_t tag)
 {
     grove__io_sock_t *s;
@@ -352,16 +406,24 @@ GROVE_EXPORT int grove_io_arm(grove_io_t h, unsigned events, uint64_t tag)
     grove__io_settle(s);
     grove__io_slot_t *sl = grove__io_slot(s->slot);
     grove__spin_lock(&sl->lock);
-    sl->arm_ev = events;
-    sl->arm_pid = grove_self();
-    sl->arm_tag = tag;
-    rc = grove__io_rearm_locked(sl, s->fd, s->slot);
-    if (rc < 0)
-        sl->arm_ev = 0;
+    rc = grove__io_register_locked(sl, s->fd, s->slot);
+    if (rc == 0) {
+        sl->arm_ev = events;
+        sl->arm_pid = grove_self();
+        sl->arm_tag = tag;
+    }
     grove__spin_unlock(&sl->lock);
     if (rc == GROVE_ENOTSUP) /* never blocks: ready now */
-        rc = grove_send(grove_self(), tag, &h, sizeof h);
-    return rc;
+        return grove_send(grove_self(), tag, &h, sizeof h);
+    if (rc < 0 || !ready_now(s->fd, events))
+        return rc;
+    /* Ready already, and edges only report changes: answer at once,
+     * unless a report took the request meanwhile (then it answered). */
+    grove__spin_lock(&sl->lock);
+    bool ours = sl->arm_ev != 0;
+    sl->arm_ev = 0;
+    grove__spin_unlock(&sl->lock);
+    return ours ? grove_send(grove_self(), tag, &h, sizeof h) : 0;
 }
 
 GROVE_EXPORT int grove_io_stats(grove_io_stats_t *out)

@@ -1,7 +1,8 @@
-/* The epoll backend of the poller. Every registration is one-shot
- * (EPOLLONESHOT): a report disarms the descriptor until the next arm, so
- * one readiness becomes exactly one message and a descriptor nobody waits
- * on stays quiet however much data arrives. */
+/* The epoll backend of the poller. A descriptor is registered once, for
+ * reading and writing, edge-triggered (EPOLLET): the kernel reports a
+ * change of readiness once, and waiting again costs no system call. What
+ * a report means for the socket's slot (a waiter to wake, or readiness to
+ * remember) is loop.c's business. */
 #include "io/io.h"
 
 #if defined(GROVE__POLL_EPOLL)
@@ -69,30 +70,18 @@ static int ctl_error(int err)
     }
 }
 
-int grove__poller_arm(int fd, unsigned events, uint64_t token, bool *added)
+int grove__poller_add(int fd, uint64_t token)
 {
-    struct epoll_event ev = {.events = EPOLLONESHOT, .data.u64 = token};
-    if (events & GROVE_IO_READABLE)
-        ev.events |= EPOLLIN | EPOLLRDHUP;
-    if (events & GROVE_IO_WRITABLE)
-        ev.events |= EPOLLOUT;
-    /* MOD first for a known fd: re-arming is the common case. A fd the
-     * kernel forgot (closed and reopened under the same number) is added
-     * again. */
-    if (*added) {
-        if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
-            return 0;
-        if (errno != ENOENT)
-            return ctl_error(errno);
-    }
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0) {
-        *added = true;
+    struct epoll_event ev = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+        .data.u64 = token,
+    };
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
         return 0;
-    }
-    if (errno == EEXIST && epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0) {
-        *added = true;
+    /* A fd the kernel still knows under this number (closed and
+     * reopened without our forget): take it over. */
+    if (errno == EEXIST && epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
         return 0;
-    }
     return ctl_error(errno);
 }
 
@@ -102,20 +91,24 @@ void grove__poller_forget(int fd)
     epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &ev);
 }
 
-int grove__poller_wait(grove__poll_event_t *out, int max)
+int grove__poller_wait(grove__poll_event_t *out, int max, int timeout_ms)
 {
     struct epoll_event evs[256];
     if (max > 256)
         max = 256;
-    int n = epoll_wait(epfd, evs, max, -1);
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
     if (n < 0)
-        return 0; /* EINTR: the loop calls again */
+        return 0; /* EINTR: the caller comes back */
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (evs[i].data.u64 == WAKE_TOKEN) {
-            uint64_t v;
-            ssize_t r = read(wakefd, &v, sizeof v);
-            (void)r;
+            /* Level-triggered: a look (timeout 0) leaves it for the one
+             * that sleeps here, which it is meant for. */
+            if (timeout_ms != 0) {
+                uint64_t v;
+                ssize_t r = read(wakefd, &v, sizeof v);
+                (void)r;
+            }
             continue;
         }
         uint32_t e = evs[i].events;

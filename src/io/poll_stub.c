@@ -10,21 +10,20 @@ void grove__poller_close(void) {}
 
 void grove__poller_wake(void) {}
 
-int grove__poller_arm(int fd, unsigned events, uint64_t token, bool *added)
+int grove__poller_add(int fd, uint64_t token)
 {
     (void)fd;
-    (void)events;
     (void)token;
-    (void)added;
     return GROVE_ENOSYS;
 }
 
 void grove__poller_forget(int fd) { (void)fd; }
 
-int grove__poller_wait(grove__poll_event_t *out, int max)
+int grove__poller_wait(grove__poll_event_t *out, int max, int timeout_ms)
 {
     (void)out;
     (void)max;
+    (void)timeout_ms;
     return 0;
 }
 
