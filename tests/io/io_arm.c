@@ -40,6 +40,33 @@ PROC_TEST(io_arm_sends_one_message)
     grove_io_close(l);
 }
 
+/* Readiness reports are edges: data that came while nobody waited must
+ * still answer an arm at once, and a blocking read after it must not
+ * wait for an edge that already went by. */
+PROC_TEST(io_arm_when_already_readable)
+{
+    grove_io_t l, c, s;
+    int port = io_listen_local(&l);
+    ASSERT_OK(grove_io_connect_tcp("127.0.0.1", port, &c, 5000));
+    ASSERT_OK(grove_io_accept(l, &s, 5000));
+    ASSERT_OK(grove_io_write(c, "x\n", 2, 1000));
+    EXPECT_NO_MSG(50); /* the report comes and finds nobody */
+    ASSERT_OK(grove_io_arm(s, GROVE_IO_READABLE, TAG_READY));
+    grove_msg_free(EXPECT_TAG(TAG_READY));
+    EXPECT_NO_MSG(30); /* one message per arm, not one per look */
+    EXPECT_LINE(s, "x\n");
+    /* Writable from the start, armed late. */
+    ASSERT_OK(grove_io_arm(s, GROVE_IO_WRITABLE, TAG_READY));
+    grove_msg_free(EXPECT_TAG(TAG_READY));
+    /* Data that arrived before a blocking read even started. */
+    ASSERT_OK(grove_io_write(c, "y\n", 2, 1000));
+    EXPECT_NO_MSG(50);
+    EXPECT_LINE(s, "y\n");
+    grove_io_close(c);
+    grove_io_close(s);
+    grove_io_close(l);
+}
+
 PROC_TEST(io_arm_survives_a_blocking_write)
 {
     grove_io_t l, c, s;
