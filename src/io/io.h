@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/base.h"
 #include "base/failpoint.h"
@@ -41,9 +42,15 @@
 
 /* ---- the poller backend (one file each) --------------------------------- */
 
+/* Beside GROVE_IO_READABLE and GROVE_IO_WRITABLE in a report: the peer
+ * shut its side, or the connection failed. It stays in the slot's ready
+ * bits for good, since a read that ends before the end of file says
+ * nothing about it (see grove__io_read_sys). */
+#define GROVE__IO_HUP 0x100u
+
 typedef struct grove__poll_event {
-    uint64_t token;  /* what grove__poller_arm was given */
-    unsigned events; /* GROVE_IO_READABLE | GROVE_IO_WRITABLE */
+    uint64_t token;  /* what grove__poller_add was given */
+    unsigned events; /* GROVE_IO_READABLE | GROVE_IO_WRITABLE | HUP */
 } grove__poll_event_t;
 
 /* Creates the poller. Returns 0, GROVE_ENOSYS, GROVE_ELIMIT or
@@ -84,6 +91,8 @@ typedef struct grove__io_sock {
     uint8_t kind;     /* GROVE__SK_* */
     uint8_t family;   /* AF_INET, AF_INET6, AF_UNIX or 0 */
     bool eof;         /* the descriptor returned end of file */
+    bool drained;     /* the last read emptied the kernel's queue, and no
+                         report came during it (see grove__io_read_sys) */
     bool skipping;    /* discarding the rest of a too-long line */
     grove_resource_t *res; /* in the owner, NULL in transit */
     /* The read buffer: bytes [start, end) are unread; a line handed out
@@ -105,7 +114,7 @@ typedef struct grove__io_slot {
     grove__io_sock_t *sock; /* NULL when free */
     grove_pid_t owner;      /* NONE while in transit */
     bool added;             /* fd registered with the poller */
-    unsigned ready;         /* reported while nobody waited for it */
+    atomic_uint ready;      /* reported while nobody waited for it */
     /* a blocking call waiting, woken by a message carrying wait_ref */
     unsigned wait_ev;
     grove_pid_t wait_pid;
@@ -145,9 +154,17 @@ GROVE__HIDDEN void grove__io_sock_dtor(void *sock);
 /* Consumes the line read_until handed out last; frees an empty read
  * buffer, so an idle socket holds none. */
 GROVE__HIDDEN void grove__io_settle(grove__io_sock_t *s);
+/* Reads from s's descriptor, as read(2) but without the system call
+ * when it would only say EAGAIN: a short read empties the kernel's queue
+ * of bytes, and with the slot's READABLE report cleared just before it,
+ * any byte that comes later leaves a report. An end of file or an error
+ * waiting behind the bytes leaves GROVE__IO_HUP, which turns the shortcut
+ * off. Returns read(2)'s result (errno set on -1). */
+GROVE__HIDDEN ssize_t grove__io_read_sys(grove__io_sock_t *s, void *buf,
+                                         size_t size);
 /* Parks the caller until s is ready for ev or the deadline passes.
  * Returns 0 (ready, or woken: try the call again), GROVE_ETIMEDOUT or an
- * error of grove__poller_arm. */
+ * error of grove__poller_add. */
 GROVE__HIDDEN int grove__io_wait(grove__io_sock_t *s, unsigned ev,
                                  int64_t deadline);
 /* Registers the slot's descriptor with the poller unless it is already;

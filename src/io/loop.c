@@ -213,7 +213,8 @@ static void dispatch(const grove__poll_event_t *e)
             grove__send_reliable(sl->arm_pid, sl->arm_tag, GROVE_REF_NONE,
                                  &h, sizeof h, 0);
         }
-        sl->ready |= left;
+        if (left)
+            atomic_fetch_or(&sl->ready, left);
     }
     grove__spin_unlock(&sl->lock);
 }
@@ -326,6 +327,26 @@ int64_t grove__io_deadline(grove_timeout_t timeout)
     return (int64_t)grove_now_ms() + timeout;
 }
 
+ssize_t grove__io_read_sys(grove__io_sock_t *s, void *buf, size_t size)
+{
+    grove__io_slot_t *sl = grove__io_slot(s->slot);
+    if (s->drained) {
+        s->drained = false;
+        /* Nothing reported since the queue emptied: nothing to read. */
+        if (!(atomic_load(&sl->ready) & (GROVE_IO_READABLE | GROVE__IO_HUP))) {
+            errno = EAGAIN;
+            return -1;
+        }
+    }
+    /* Cleared before the call: a byte that comes after it reports. */
+    if (atomic_load_explicit(&sl->ready, memory_order_relaxed) &
+        GROVE_IO_READABLE)
+        atomic_fetch_and(&sl->ready, ~(unsigned)GROVE_IO_READABLE);
+    ssize_t n = read(s->fd, buf, size);
+    s->drained = n > 0 && (size_t)n < size && sl->added;
+    return n;
+}
+
 /* After a timeout: either the wait is still recorded (no wake-up will
  * come: forget it) or the I/O thread took it and has already sent the
  * wake-up, which is removed from the mailbox. Returns true if it fired. */
@@ -351,9 +372,10 @@ int grove__io_wait(grove__io_sock_t *s, unsigned ev, int64_t deadline)
     grove__io_slot_t *sl = grove__io_slot(s->slot);
     grove__spin_lock(&sl->lock);
     int rc = grove__io_register_locked(sl, s->fd, s->slot);
-    bool reported = rc == 0 && (sl->ready & ev);
+    bool reported = rc == 0 && (atomic_load(&sl->ready) & ev);
     if (reported) {
-        sl->ready &= ~ev; /* reported since the call was tried: again */
+        /* reported since the call was tried: try again */
+        atomic_fetch_and(&sl->ready, ~ev);
     } else if (rc == 0) {
         sl->wait_ev = ev;
         sl->wait_pid = grove_self();

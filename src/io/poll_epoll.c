@@ -117,6 +117,8 @@ int grove__poller_wait(grove__poll_event_t *out, int max, int timeout_ms)
          * call finds out what happened. */
         if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             g |= GROVE_IO_READABLE;
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            g |= GROVE__IO_HUP;
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             g |= GROVE_IO_WRITABLE;
         out[k].token = evs[i].data.u64;

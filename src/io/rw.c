@@ -59,7 +59,7 @@ static int fill(grove__io_sock_t *s, int64_t deadline)
         int rc = make_room(s);
         if (rc < 0)
             return rc;
-        ssize_t n = read(s->fd, s->buf + s->end, s->cap - s->end);
+        ssize_t n = grove__io_read_sys(s, s->buf + s->end, s->cap - s->end);
         if (n > 0) {
             s->end += (uint32_t)n;
             return (int)n;
@@ -109,7 +109,7 @@ GROVE_EXPORT int grove_io_read(grove_io_t sock, void *buf, size_t size,
     }
     int64_t deadline = grove__io_deadline(timeout_ms);
     for (;;) {
-        ssize_t n = s->eof ? 0 : read(s->fd, buf, size);
+        ssize_t n = s->eof ? 0 : grove__io_read_sys(s, buf, size);
         if (n > 0)
             return (int)n;
         if (n == 0) {
