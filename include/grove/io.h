@@ -2,9 +2,9 @@
  * scheduler thread, and a pool for calls that can only block.
  *
  * Every socket is non-blocking. When a call would block, the calling
- * process waits in receive for a message from the I/O thread, which owns
- * the poller (epoll on Linux) and tells it when the descriptor is ready;
- * other processes keep running meanwhile. Timeouts are milliseconds as
+ * process waits in receive for a message sent when the descriptor is
+ * ready; the schedulers drive the poller (epoll on Linux) themselves, an
+ * idle one sleeping in it. Other processes keep running meanwhile. Timeouts are milliseconds as
  * everywhere else (0 polls, GROVE_INFINITY waits).
  *
  * Ownership. A socket belongs to the process that opened it, as a
@@ -204,7 +204,7 @@ GROVE_EXPORT int grove_io_peer(grove_io_t sock, char *buf, size_t size);
 typedef struct grove_io_stats {
     uint64_t sockets_open;   /* handles not yet closed */
     uint64_t waits;          /* times a process parked on a descriptor */
-    uint64_t events;         /* readiness events the I/O thread handled */
+    uint64_t events;         /* readiness reports the poller handed out */
     uint64_t pool_threads;   /* blocking-pool threads started */
     uint64_t pool_jobs;      /* blocking calls run */
 } grove_io_stats_t;
