@@ -98,6 +98,15 @@ GROVE__HIDDEN void grove__stack_cache_drain(grove__stack_cache_t *cache);
  * the pages back to the OS. Returns 0 or GROVE_ENOMEM/GROVE_ESYSCALL (then
  * the stack is left as it was). */
 GROVE__HIDDEN int grove__stack_park(grove__stack_t *st, void *sp);
+/* The same in two steps, so that many stacks give their pages back in
+ * one system call: grove__stack_save copies the live bytes aside (0 or
+ * GROVE_ENOMEM, then nothing changed); grove__stacks_drop_saved gives
+ * back the pages of up to GROVE__PARK_BATCH saved stacks, each then
+ * parked, or, where that failed, left as it was with its copy freed (its
+ * parked flag says which). */
+#define GROVE__PARK_BATCH 64
+GROVE__HIDDEN int grove__stack_save(grove__stack_t *st, void *sp);
+GROVE__HIDDEN void grove__stacks_drop_saved(grove__stack_t **sts, int n);
 /* Makes a parked stack usable again with its bytes restored. Returns 0 or
  * GROVE_ESYSCALL (the stack stays parked). */
 GROVE__HIDDEN int grove__stack_unpark(grove__stack_t *st);

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #if defined(GROVE_ASAN) || defined(__SANITIZE_ADDRESS__)
@@ -70,6 +72,9 @@ size_t grove__page_size(void)
 void grove__stacks_set_budget(uint64_t stacks) { S.budget = stacks; }
 
 /* Whether the kernel installs guard markers inside a mapping. */
+static int pidfd_get(void);
+static void pidfd_close(void);
+
 static bool probe_light_guards(void)
 {
     size_t pg = grove__page_size();
@@ -90,6 +95,9 @@ int grove__stacks_init(size_t default_size)
     const char *force = getenv("GROVE_STACK_GUARDS");
     S.light = !(force && strcmp(force, "mprotect") == 0) &&
               probe_light_guards();
+    /* Opened now, with the runtime, not in the middle of a run. */
+    if (S.light)
+        pidfd_get();
     return 0;
 }
 
@@ -97,6 +105,7 @@ bool grove__stacks_light_guards(void) { return S.light; }
 
 void grove__stacks_fini(void)
 {
+    pidfd_close();
     pthread_mutex_lock(&S.lock);
     region_t *r = S.regions;
     while (r) {
@@ -355,7 +364,7 @@ static void stack_copy(void *dst, const void *src, size_t len)
         d[i] = s[i];
 }
 
-int grove__stack_park(grove__stack_t *st, void *sp)
+int grove__stack_save(grove__stack_t *st, void *sp)
 {
     char *top = st->lo + st->size;
     char *from = (char *)(((uintptr_t)sp - RED_ZONE) & ~(uintptr_t)7);
@@ -366,29 +375,137 @@ int grove__stack_park(grove__stack_t *st, void *sp)
     if (!buf)
         return GROVE_ENOMEM;
     stack_copy(buf, from, len);
-    if (S.light) {
-        /* The pages go; the mapping and the guard marker stay. */
-        if (grove__madvise(st->lo, st->size, MADV_DONTNEED) != 0) {
-            free(buf);
-            return GROVE_ESYSCALL;
-        }
-    } else {
-        /* Replacing the range discards its pages and makes it PROT_NONE,
-         * so it merges with its neighbours' guard pages. */
-        void *m = grove__mmap(st->lo, st->size, PROT_NONE,
-                       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS |
-                           MAP_NORESERVE,
-                       -1, 0);
-        if (m == MAP_FAILED) {
-            free(buf);
-            return GROVE_ESYSCALL;
-        }
-    }
     st->saved = buf;
     st->saved_len = len;
+    return 0;
+}
+
+/* Gives back the pages of one saved stack. */
+static int drop_pages(grove__stack_t *st)
+{
+    if (S.light)
+        /* The pages go; the mapping and the guard marker stay. */
+        return grove__madvise(st->lo, st->size, MADV_DONTNEED) == 0
+                   ? 0
+                   : GROVE_ESYSCALL;
+    /* Replacing the range discards its pages and makes it PROT_NONE, so
+     * it merges with its neighbours' guard pages. */
+    void *m = grove__mmap(st->lo, st->size, PROT_NONE,
+                          MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS |
+                              MAP_NORESERVE,
+                          -1, 0);
+    return m == MAP_FAILED ? GROVE_ESYSCALL : 0;
+}
+
+static void mark_parked(grove__stack_t *st)
+{
     st->parked = true;
     atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&n_parked, 1, memory_order_relaxed);
+}
+
+static void unsave(grove__stack_t *st)
+{
+    free(st->saved);
+    st->saved = NULL;
+    st->saved_len = 0;
+}
+
+/* Not under valgrind, which knows neither call. */
+#if defined(__linux__) && defined(SYS_process_madvise) && \
+    defined(SYS_pidfd_open) && !defined(GROVE_VALGRIND)
+/* One process_madvise call for the whole batch (Linux 6.13 accepts any
+ * advice for the caller itself): the kernel flushes the TLBs of every
+ * core running the program once, not once per stack, and each flush
+ * interrupts those cores. Returns the number of stacks fully dropped
+ * from the front of the batch (0 where the call is not supported). */
+static pthread_mutex_t pidfd_lock = PTHREAD_MUTEX_INITIALIZER;
+static int self_pidfd = -1; /* -2: not available here */
+
+static int pidfd_get(void)
+{
+    pthread_mutex_lock(&pidfd_lock);
+    if (self_pidfd == -1) {
+        self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        if (self_pidfd < 0)
+            self_pidfd = -2;
+    }
+    int fd = self_pidfd;
+    pthread_mutex_unlock(&pidfd_lock);
+    return fd;
+}
+
+/* The descriptor is the runtime's only while it runs. */
+static void pidfd_close(void)
+{
+    pthread_mutex_lock(&pidfd_lock);
+    if (self_pidfd >= 0)
+        close(self_pidfd);
+    self_pidfd = -1;
+    pthread_mutex_unlock(&pidfd_lock);
+}
+
+static int drop_batch(grove__stack_t **sts, int n)
+{
+    if (!S.light || n < 2 || grove__fp_fail(GROVE__FP_MADVISE))
+        return 0;
+    int pidfd = pidfd_get();
+    if (pidfd < 0)
+        return 0;
+    struct iovec iov[GROVE__PARK_BATCH];
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = sts[i]->lo;
+        iov[i].iov_len = sts[i]->size;
+        total += sts[i]->size;
+    }
+    long done = syscall(SYS_process_madvise, pidfd, iov, (size_t)n,
+                        MADV_DONTNEED, 0u);
+    if (done < 0)
+        return 0;
+    if ((size_t)done == total)
+        return n;
+    /* Partly done: count the stacks wholly covered. */
+    int k = 0;
+    while (k < n && (size_t)done >= sts[k]->size) {
+        done -= (long)sts[k]->size;
+        k++;
+    }
+    return k;
+}
+#else
+static int drop_batch(grove__stack_t **sts, int n)
+{
+    (void)sts;
+    (void)n;
+    return 0;
+}
+static int pidfd_get(void) { return -1; }
+static void pidfd_close(void) {}
+#endif
+
+void grove__stacks_drop_saved(grove__stack_t **sts, int n)
+{
+    int k = drop_batch(sts, n);
+    for (int i = 0; i < n; i++) {
+        if (i >= k && drop_pages(sts[i]) != 0) {
+            unsave(sts[i]); /* left as it was, in use */
+            continue;
+        }
+        mark_parked(sts[i]);
+    }
+}
+
+int grove__stack_park(grove__stack_t *st, void *sp)
+{
+    int rc = grove__stack_save(st, sp);
+    if (rc < 0)
+        return rc;
+    if ((rc = drop_pages(st)) < 0) {
+        unsave(st);
+        return rc;
+    }
+    mark_parked(st);
     return 0;
 }
 

@@ -806,13 +806,37 @@ static void watch_schedulers(watch_t *w, uint64_t now)
 }
 
 /* Gives back the stack pages of processes idle in receive for a while. */
+/* Ends the trimming of a batch: the stacks give their pages back in one
+ * call, then each process is WAITING again, or queued if a message came
+ * meanwhile. */
+static void trim_finish(grove__proc_t **ps, grove__stack_t **sts, int nsts,
+                        int n)
+{
+    grove__stacks_drop_saved(sts, nsts);
+    for (int i = 0; i < n; i++) {
+        grove__proc_t *p = ps[i];
+        if (p->stack && p->stack->parked)
+            atomic_store_explicit(&p->st_parked, true, memory_order_relaxed);
+        int st = PS_TRIMMING;
+        if (!atomic_compare_exchange_strong(&p->state, &st, PS_WAITING)) {
+            /* Woken meanwhile: it is ours to queue. */
+            atomic_store(&p->state, PS_RUNNABLE);
+            inject(p);
+        }
+    }
+}
+
 void grove__trim_stacks(uint64_t now)
 {
     int ms = grove__rt.cfg.stack_trim_ms;
     if (ms < 0)
         return;
-    uint32_t n = grove__proc_slots_used();
-    for (uint32_t i = 0; i < n && !atomic_load(&grove__rt.service_stop); i++) {
+    grove__proc_t *ps[GROVE__PARK_BATCH];
+    grove__stack_t *sts[GROVE__PARK_BATCH];
+    int n = 0, nsts = 0;
+    uint32_t slots = grove__proc_slots_used();
+    for (uint32_t i = 0;
+         i < slots && !atomic_load(&grove__rt.service_stop); i++) {
         grove__proc_t *p = grove__proc_slot(i);
         if (!p || atomic_load_explicit(&p->state, memory_order_relaxed) !=
                       PS_WAITING)
@@ -828,17 +852,17 @@ void grove__trim_stacks(uint64_t now)
         bool pinned = atomic_load_explicit(&p->pinned, memory_order_relaxed);
         if (!pinned && p->stack && !p->stack->parked) {
             void *sp = grove__fiber_sp(&p->fiber);
-            if (sp && grove__stack_park(p->stack, sp) == 0)
-                atomic_store_explicit(&p->st_parked, true,
-                                      memory_order_relaxed);
+            if (sp && grove__stack_save(p->stack, sp) == 0)
+                sts[nsts++] = p->stack;
         }
-        st = PS_TRIMMING;
-        if (!atomic_compare_exchange_strong(&p->state, &st, PS_WAITING)) {
-            /* Woken meanwhile: it is ours to queue. */
-            atomic_store(&p->state, PS_RUNNABLE);
-            inject(p);
+        ps[n++] = p;
+        if (n == GROVE__PARK_BATCH) {
+            trim_finish(ps, sts, nsts, n);
+            n = nsts = 0;
         }
     }
+    if (n)
+        trim_finish(ps, sts, nsts, n);
 }
 
 __attribute__((unused)) /* How many pooled stacks to keep: all while processes are being spawned,
