@@ -471,7 +471,8 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
                              .monitor = true, .monitor_ref = &refs[1],
                              .name = o->name, .trap_exit = o->trap_exit};
     grove_pid_t child;
-    rc = grove__spawn(gs_entry, sb, &so, &child, refs[0].id);
+    rc = grove__spawn(gs_entry, sb, &so, &child, refs[0].id,
+                      GROVE__SPAWN_AWAITED);
     if (rc < 0) {
         free(sb->via_key);
         free(sb->gs);

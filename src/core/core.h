@@ -59,10 +59,16 @@ GROVE__HIDDEN int grove__alias_activate(grove_ref_t ref);
 GROVE__HIDDEN void grove__alias_deactivate(grove_ref_t ref);
 /* grove_spawn, with the monitor (opts->monitor) under mref, a reference
  * the caller made with grove_make_ref (0: a new one), so a
- * grove_recv_ref for it skips what was queued before. */
+ * grove_recv_ref for it skips what was queued before. flags:
+ * GROVE__SPAWN_AWAITED when the caller waits for the child right away (a
+ * synchronous start): the child runs next on the caller's core, where no
+ * idle scheduler takes it (as every spawn in Go), instead of where a
+ * thief would; a start then never crosses cores. */
+#define GROVE__SPAWN_AWAITED 1u
 GROVE__HIDDEN int grove__spawn(grove_entry_fn fn, void *arg,
                                const grove_spawn_opts_t *opts,
-                               grove_pid_t *out, uint64_t mref);
+                               grove_pid_t *out, uint64_t mref,
+                               unsigned flags);
 /* Monitors pid under a reference the caller made (grove_make_ref). */
 GROVE__HIDDEN int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref);
 /* A hook run on the process's own stack when it ends itself through

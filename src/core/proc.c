@@ -293,11 +293,11 @@ int grove__name_claim(grove__proc_t *p, const char *name);
 GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
                              const grove_spawn_opts_t *opts, grove_pid_t *out)
 {
-    return grove__spawn(fn, arg, opts, out, 0);
+    return grove__spawn(fn, arg, opts, out, 0, 0);
 }
 
 int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
-                 grove_pid_t *out, uint64_t mref)
+                 grove_pid_t *out, uint64_t mref, unsigned flags)
 {
     static const grove_spawn_opts_t none;
     const grove_spawn_opts_t *o = opts ? opts : &none;
@@ -341,7 +341,10 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     grove__count(CNT_SPAWNED, 1);
     if (out)
         *out = p->pid;
-    grove__enqueue_spawned(p);
+    if (flags & GROVE__SPAWN_AWAITED)
+        grove__enqueue(p);
+    else
+        grove__enqueue_spawned(p);
     grove__tls_set_in_rt(saved);
     return 0;
 }
