@@ -184,6 +184,8 @@ static void send_ack(const start_block_t *sb, int rc, grove_pid_t holder,
         a.reason = *r;
     int err = grove__send_ex(sb->parent, 0, sb->ack_ref, &a, sizeof a,
                              GROVE__MSGF_ACK);
+    if (err == 0) /* the starter's monitor ends with the answer */
+        grove__monitor_answered(sb->parent, sb->ack_ref);
     if (err == GROVE_ENOMEM) {
         grove_reason_t oom = grove_reason_error(GROVE_ENOMEM,
                                                 "start acknowledgement");
@@ -426,8 +428,12 @@ static int await_ack(grove_pid_t pid, grove_ref_t refs[2], const grove_gs_opts_t
     }
     ack_t a;
     memcpy(&a, grove_msg_data(m), sizeof a);
+    bool answered = grove_msg_from(m).id == pid.id;
     grove_msg_free(m);
-    grove_demonitor(refs[1], GROVE_DEMONITOR_FLUSH);
+    if (answered)
+        grove__demonitor_replied(refs[1]); /* the child dropped its side */
+    else
+        grove_demonitor(refs[1], GROVE_DEMONITOR_FLUSH);
     if (a.rc == 0) {
         if (out)
             *out = pid;

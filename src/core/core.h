@@ -46,6 +46,11 @@ GROVE__HIDDEN int grove__send_reply(grove_pid_t to, uint64_t tag,
                                     grove_ref_t ref, const void *data,
                                     size_t size, unsigned flags);
 GROVE__HIDDEN void grove__demonitor_replied(grove_ref_t ref);
+/* The replier's half of that: after answering under ref, ends the
+ * calling process's side of the monitor watcher holds under ref, if it
+ * does (a start acknowledgement, a reply). */
+GROVE__HIDDEN void grove__monitor_answered(grove_pid_t watcher,
+                                           grove_ref_t ref);
 /* As grove__send_ex, but out of memory it waits for memory instead of
  * failing: for replies and self-messages that someone waits on. */
 GROVE__HIDDEN int grove__send_reliable(grove_pid_t to, uint64_t tag,

@@ -327,17 +327,23 @@ int grove__send_reply(grove_pid_t to, uint64_t tag, grove_ref_t ref,
                       const void *data, size_t size, unsigned flags)
 {
     int rc = grove__send_reliable(to, tag, ref, data, size, flags);
+    if (rc == 0)
+        grove__monitor_answered(to, ref);
+    return rc;
+}
+
+void grove__monitor_answered(grove_pid_t watcher, grove_ref_t ref)
+{
     grove__proc_t *self = grove__current();
-    uint64_t watcher;
-    /* The caller drops its side when the reply comes from the process it
-     * monitors; a DOWN sent between the reply and this is flushed there. */
-    if (rc == 0 && self && ref.id &&
-        grove__map_get(&self->mon_in, ref.id, &watcher) &&
-        watcher == to.id) {
+    uint64_t w;
+    /* The watcher drops its side when the answer comes from the process
+     * it monitors; a DOWN sent between the answer and this is flushed
+     * there. */
+    if (self && ref.id && grove__map_get(&self->mon_in, ref.id, &w) &&
+        w == watcher.id) {
         grove__map_del(&self->mon_in, ref.id, NULL);
         GROVE__OWN_ADD(self->st_mon_in, -(1));
     }
-    return rc;
 }
 
 /* For replies and a behaviour's messages to itself, which someone waits

@@ -175,6 +175,36 @@ PROC_TEST(gen_server_G01_start_link_links)
     EXPECT_NO_MSG(20);
 }
 
+/* A start's monitor ends with the acknowledgement on both sides at once:
+ * the server drops its side before answering, so the starter neither
+ * holds a monitor nor is watched through one, and no demonitor has to
+ * travel to (and wake) the new server. Nothing is left in the mailbox. */
+PROC_TEST(gen_server_G01_start_leaves_no_monitor)
+{
+    static start_cfg_t cfg;
+    cfg = (start_cfg_t){.mode = M_OK, .parent = grove_self()};
+    grove_pid_t pid;
+    grove_reason_t why;
+    for (int i = 0; i < 20; i++) {
+        ASSERT_OK(start(&cfg, NULL, &pid, &why));
+        grove_process_info_t info;
+        ASSERT_OK(grove_process_info(grove_self(), &info));
+        ASSERT_EQ(info.monitors, 0);
+        ASSERT_EQ(info.mailbox_len, 0);
+        ASSERT_OK(grove_process_info(pid, &info));
+        ASSERT_EQ(info.monitored_by, 0);
+        stop_ok(pid);
+    }
+    /* A failed start too: its DOWN never reaches the starter. */
+    cfg = (start_cfg_t){.mode = M_STOP, .reason = grove_reason_shutdown(NULL)};
+    ASSERT_ERR(start(&cfg, NULL, &pid, &why), GROVE_ESTARTFAIL);
+    grove_process_info_t info;
+    EXPECT_NO_MSG(20);
+    ASSERT_OK(grove_process_info(grove_self(), &info));
+    ASSERT_EQ(info.monitors, 0);
+    ASSERT_EQ(info.mailbox_len, 0);
+}
+
 /* G-2: ok with a timeout, hibernate or continue is a successful start. */
 PROC_TEST(gen_server_G02_init_ok_with_modifiers)
 {
