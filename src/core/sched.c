@@ -331,15 +331,27 @@ static grove__proc_t *find_work(grove__sched_t *s)
 
 /* ---- sleeping and waking ---------------------------------------------------- */
 
-/* Makes the poller's wait return; np_active keeps the poller from being
- * closed under the call (grove__netpoll_clear). */
-static void netpoll_wake(void)
+/* Every use of the poller goes between these two: np_active counts the
+ * caller until it leaves, so grove__netpoll_clear cannot close the poller
+ * under it. Returns the poller, or NULL when there is none. */
+static const grove__netpoll_t *netpoll_enter(void)
 {
     atomic_fetch_add(&grove__rt.np_active, 1);
-    const grove__netpoll_t *np = atomic_load(&grove__rt.netpoll);
+    return atomic_load(&grove__rt.netpoll);
+}
+
+static void netpoll_leave(void)
+{
+    atomic_fetch_sub(&grove__rt.np_active, 1);
+}
+
+/* Makes the poller's wait return. */
+static void netpoll_wake(void)
+{
+    const grove__netpoll_t *np = netpoll_enter();
     if (np)
         np->wake();
-    atomic_fetch_sub(&grove__rt.np_active, 1);
+    netpoll_leave();
 }
 
 /* Under the sleeper's lock: either it has not yet decided to wait (it
@@ -409,15 +421,19 @@ void grove__netpoll_clear(void)
     }
 }
 
-/* After s handed out poll reports to its own queue: it runs the first
- * itself; more than that is work for an idle scheduler. */
+/* After a poll. A scheduler handed the reports out to its own queue: it
+ * runs the first itself; more than that is work for an idle scheduler
+ * (s is NULL for the service thread, whose reports went through the
+ * inject queue). */
 static void poll_done(grove__sched_t *s)
 {
-    s->polling = false;
     atomic_store_explicit(&grove__rt.np_last_ms,
                           atomic_load_explicit(&grove__rt.coarse_ms,
                                                memory_order_relaxed),
                           memory_order_relaxed);
+    if (!s)
+        return;
+    s->polling = false;
     if (atomic_load_explicit(&s->rq_fifo, memory_order_relaxed) > 1)
         maybe_wake_idle();
 }
@@ -430,16 +446,14 @@ static void poll_look(grove__sched_t *s)
     if (!atomic_load_explicit(&rt->netpoll, memory_order_relaxed) ||
         atomic_load_explicit(&rt->np_blocked, memory_order_relaxed))
         return;
-    atomic_fetch_add(&rt->np_active, 1);
-    const grove__netpoll_t *np = atomic_load(&rt->netpoll);
+    const grove__netpoll_t *np = netpoll_enter();
     if (np) {
         if (s)
             s->polling = true;
         np->poll(0);
-        if (s)
-            poll_done(s);
+        poll_done(s);
     }
-    atomic_fetch_sub(&rt->np_active, 1);
+    netpoll_leave();
 }
 
 /* Sleeps in the poller instead of on the condition variable, when there
@@ -453,8 +467,7 @@ static bool poll_sleep(grove__sched_t *s, uint64_t next)
     if (!atomic_load_explicit(&rt->netpoll, memory_order_relaxed) ||
         !atomic_compare_exchange_strong(&rt->np_blocked, &none, 1))
         return false;
-    atomic_fetch_add(&rt->np_active, 1);
-    const grove__netpoll_t *np = atomic_load(&rt->netpoll);
+    const grove__netpoll_t *np = netpoll_enter();
     if (np) {
         pthread_mutex_lock(&s->sleep_lock);
         bool woken = s->wake_pending || atomic_load(&rt->stopping);
@@ -481,7 +494,7 @@ static bool poll_sleep(grove__sched_t *s, uint64_t next)
         if (!woken)
             poll_done(s); /* awake now: not the one it would wake */
     }
-    atomic_fetch_sub(&rt->np_active, 1);
+    netpoll_leave();
     atomic_store(&rt->np_blocked, 0);
     return np != NULL;
 }
@@ -805,7 +818,6 @@ static void watch_schedulers(watch_t *w, uint64_t now)
     }
 }
 
-/* Gives back the stack pages of processes idle in receive for a while. */
 /* Ends the trimming of a batch: the stacks give their pages back in one
  * call, then each process is WAITING again, or queued if a message came
  * meanwhile. */
@@ -826,6 +838,8 @@ static void trim_finish(grove__proc_t **ps, grove__stack_t **sts, int nsts,
     }
 }
 
+/* Gives back the stack pages of processes idle in receive for a while,
+ * a batch at a time. */
 void grove__trim_stacks(uint64_t now)
 {
     int ms = grove__rt.cfg.stack_trim_ms;

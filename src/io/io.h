@@ -54,9 +54,9 @@ typedef struct grove__poll_event {
 } grove__poll_event_t;
 
 /* Creates the poller. Returns 0, GROVE_ENOSYS, GROVE_ELIMIT or
- * GROVE_ESYSCALL. Called before the I/O thread starts. */
+ * GROVE_ESYSCALL. Called before anyone polls. */
 GROVE__HIDDEN int grove__poller_open(void);
-/* Closes the poller once the I/O thread has ended. */
+/* Closes the poller once nobody polls any more. */
 GROVE__HIDDEN void grove__poller_close(void);
 /* Makes a grove__poller_wait in progress, or the next one with a
  * timeout, return (from any thread). */

@@ -348,7 +348,7 @@ ssize_t grove__io_read_sys(grove__io_sock_t *s, void *buf, size_t size)
 }
 
 /* After a timeout: either the wait is still recorded (no wake-up will
- * come: forget it) or the I/O thread took it and has already sent the
+ * come: forget it) or a poller report took it and has already sent the
  * wake-up, which is removed from the mailbox. Returns true if it fired. */
 static bool cancel_wait(grove__io_slot_t *sl, grove_ref_t ref)
 {
@@ -393,8 +393,9 @@ int grove__io_wait(grove__io_sock_t *s, unsigned ev, int64_t deadline)
     if (grove_recv_ref(&m, ref, t) == 0) {
         grove_msg_free(m);
         /* The wake-up was sent under the slot's lock: taking it once
-         * waits for the I/O thread to leave grove_send, so no runtime
-         * call of its own outlives what this caller does next. */
+         * waits for the thread that handled the report to leave the send,
+         * so no runtime call of its own outlives what this caller does
+         * next. */
         grove__spin_lock(&sl->lock);
         grove__spin_unlock(&sl->lock);
         return 0;

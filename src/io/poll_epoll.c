@@ -12,8 +12,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-/* The eventfd that wakes the I/O thread carries this token; no slot has
- * it (slots are 32-bit indexes with a generation above). */
+/* The eventfd that wakes a thread sleeping in the poller carries this
+ * token; no slot has it (slots are 32-bit indexes with a generation
+ * above). */
 #define WAKE_TOKEN UINT64_MAX
 
 static int epfd = -1;

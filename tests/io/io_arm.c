@@ -10,9 +10,7 @@
 PROC_TEST(io_arm_sends_one_message)
 {
     grove_io_t l, c, s;
-    int port = io_listen_local(&l);
-    ASSERT_OK(grove_io_connect_tcp("127.0.0.1", port, &c, 5000));
-    ASSERT_OK(grove_io_accept(l, &s, 5000));
+    io_pair_local(&l, &c, &s);
     ASSERT_OK(grove_io_arm(s, GROVE_IO_READABLE, TAG_READY));
     EXPECT_NO_MSG(30);
     ASSERT_OK(grove_io_write(c, "a\nb\n", 4, 1000));
@@ -46,9 +44,7 @@ PROC_TEST(io_arm_sends_one_message)
 PROC_TEST(io_arm_when_already_readable)
 {
     grove_io_t l, c, s;
-    int port = io_listen_local(&l);
-    ASSERT_OK(grove_io_connect_tcp("127.0.0.1", port, &c, 5000));
-    ASSERT_OK(grove_io_accept(l, &s, 5000));
+    io_pair_local(&l, &c, &s);
     ASSERT_OK(grove_io_write(c, "x\n", 2, 1000));
     EXPECT_NO_MSG(50); /* the report comes and finds nobody */
     ASSERT_OK(grove_io_arm(s, GROVE_IO_READABLE, TAG_READY));
@@ -70,9 +66,7 @@ PROC_TEST(io_arm_when_already_readable)
 PROC_TEST(io_arm_survives_a_blocking_write)
 {
     grove_io_t l, c, s;
-    int port = io_listen_local(&l);
-    ASSERT_OK(grove_io_connect_tcp("127.0.0.1", port, &c, 5000));
-    ASSERT_OK(grove_io_accept(l, &s, 5000));
+    io_pair_local(&l, &c, &s);
     ASSERT_OK(grove_io_arm(s, GROVE_IO_READABLE, TAG_READY));
     /* Fill the pipe so the write parks, then let the peer drain it. */
     static char big[1 << 20];

@@ -133,9 +133,7 @@ PROC_TEST(io_handoff_moves_a_socket)
 {
     int base = io_fd_baseline();
     grove_io_t l, c, s;
-    int port = io_listen_local(&l);
-    ASSERT_OK(grove_io_connect_tcp("127.0.0.1", port, &c, 5000));
-    ASSERT_OK(grove_io_accept(l, &s, 5000));
+    io_pair_local(&l, &c, &s);
     grove_pid_t p = SPAWN_MON(adopter, NULL, NULL);
     ASSERT_OK(grove_io_handoff(s, p, TAG_SOCK));
     /* The sender lost it at once. */

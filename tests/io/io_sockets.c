@@ -65,9 +65,7 @@ PROC_TEST(io_read_times_out_then_reads)
 PROC_TEST(io_peer_close_is_eclosed)
 {
     grove_io_t l, c, s;
-    int port = io_listen_local(&l);
-    ASSERT_OK(grove_io_connect_tcp("127.0.0.1", port, &c, 5000));
-    ASSERT_OK(grove_io_accept(l, &s, 5000));
+    io_pair_local(&l, &c, &s);
     ASSERT_OK(grove_io_write(c, "line\nunterminated", 17, 1000));
     ASSERT_OK(grove_io_close(c));
     EXPECT_LINE(s, "line\n");

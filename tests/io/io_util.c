@@ -59,6 +59,13 @@ int io_listen_local(grove_io_t *out)
     return port;
 }
 
+void io_pair_local(grove_io_t *l, grove_io_t *c, grove_io_t *s)
+{
+    int port = io_listen_local(l);
+    ASSERT_OK(grove_io_connect_tcp("127.0.0.1", port, c, 5000));
+    ASSERT_OK(grove_io_accept(*l, s, 5000));
+}
+
 void io_echo_main(void *arg)
 {
     (void)arg;

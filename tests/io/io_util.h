@@ -21,6 +21,9 @@ long io_raise_nofile(void);
 
 /* Listens on 127.0.0.1 with a free port; returns the port. */
 int io_listen_local(grove_io_t *out);
+/* A connected loopback pair: the listener *l, the client *c and the
+ * server side *s it accepted. */
+void io_pair_local(grove_io_t *l, grove_io_t *c, grove_io_t *s);
 
 /* An echo server: accepts one connection on the listener it is handed
  * (grove_io_handoff with IO_TAG_LISTENER), then echoes lines until the
