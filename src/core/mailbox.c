@@ -176,8 +176,12 @@ int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m)
     do {
         if (h == INBOX_CLOSED ||
             atomic_load_explicit(&p->gen, memory_order_relaxed) != gen) {
+            /* The slot number, read where other threads may read it: a
+             * spawn reusing the slot rewrites p->pid meanwhile. */
+            grove_pid_t slot_pid = {atomic_load_explicit(
+                &p->pid_atomic, memory_order_relaxed)};
             dead_letter(m, (grove_pid_t){((uint64_t)gen << 32) |
-                                        grove_pid_slot(p->pid)});
+                                        grove_pid_slot(slot_pid)});
             return GROVE_ENOPROC;
         }
         m->link.next = (grove__dlist_t *)h;
