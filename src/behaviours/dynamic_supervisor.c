@@ -3,7 +3,8 @@
  * Children are kept in a table keyed by pid (a restarting child by the pid
  * it had), so every operation on one child is O(1) whatever their number.
  * Stopping the supervisor signals every child at once and waits for their
- * DOWNs together, matched by monitor reference in a table: the stop takes
+ * DOWNs together, each matched to its child's record by pid and monitor
+ * reference: the stop takes
  * as long as the slowest child, and no mailbox is ever rescanned per
  * child.
  */
@@ -29,6 +30,10 @@ typedef struct dchild {
     uint64_t restarts;
     uint32_t delay_ms;
     uint64_t started_ms;
+    /* while the supervisor stops: the child's shutdown is awaited */
+    grove_ref_t sd_ref; /* its monitor */
+    uint64_t sd_deadline; /* ms when it is killed; 0: never */
+    bool sd_waiting, sd_killed;
 } dchild_t;
 
 typedef struct dsup {
@@ -171,72 +176,55 @@ static grove_gs_ret_t child_exited(dsup_t *d, dchild_t *c,
 
 /* ---- shutdown of everything at once ------------------------------------------ */
 
-typedef struct pending {
-    grove_pid_t pid;
-    grove_timeout_t shutdown;
-    int restart;
-    uint64_t deadline; /* ms; 0: none */
-    bool killed;
-} pending_t;
-
-static uint64_t signal_all(dsup_t *d, grove__map_t *by_ref, size_t *n)
+/* Signals every running child (monitor, unlink, exit in one signal) and
+ * marks it awaited in its own record; returns the first shutdown deadline
+ * (ms) and the number awaited in *n. */
+static uint64_t signal_all(dsup_t *d, size_t *n)
 {
     uint64_t k, v, next = UINT64_MAX, now = grove__mono_ms();
     for (uint32_t i = 0; grove__map_next(&d->kids, &i, &k, &v);) {
         dchild_t *c = (dchild_t *)(uintptr_t)v;
         if (c->restarting)
             continue;
-        pending_t *p = grove__calloc(1, sizeof *p);
-        grove_ref_t ref;
-        if (!p || grove_monitor(c->pid, &ref) < 0) {
+        grove_reason_t sig = c->spec.shutdown == GROVE_SHUTDOWN_BRUTAL_KILL
+                                 ? grove_reason_of(GROVE_EXIT_KILL)
+                                 : grove_reason_shutdown(NULL);
+        if (grove__shutdown_signal(c->pid, &sig, &c->sd_ref) < 0) {
             /* Out of memory: it cannot be waited for; make sure it ends. */
             grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
-            free(p);
             grove_unlink(c->pid);
             grove_exit_signal(c->pid, &kill);
             continue;
         }
-        p->pid = c->pid;
-        p->shutdown = c->spec.shutdown;
-        p->restart = c->spec.restart;
-        grove_unlink(c->pid);
-        grove_reason_t sig = p->shutdown == GROVE_SHUTDOWN_BRUTAL_KILL
-                                 ? grove_reason_of(GROVE_EXIT_KILL)
-                                 : grove_reason_shutdown(NULL);
-        grove_exit_signal(c->pid, &sig);
-        if (p->shutdown > 0)
-            p->deadline = now + (uint64_t)p->shutdown;
-        else if (p->shutdown == GROVE_SHUTDOWN_IMMEDIATE)
-            p->deadline = now;
-        if (p->deadline && p->deadline < next)
-            next = p->deadline;
-        if (grove__map_put(by_ref, ref.id, (uint64_t)(uintptr_t)p) < 0) {
-            grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
-            grove_exit_signal(p->pid, &kill);
-            grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
-            free(p);
-            continue;
-        }
+        c->sd_waiting = true;
+        c->sd_killed = false;
+        c->sd_deadline = 0;
+        if (c->spec.shutdown > 0)
+            c->sd_deadline = now + (uint64_t)c->spec.shutdown;
+        else if (c->spec.shutdown == GROVE_SHUTDOWN_IMMEDIATE)
+            c->sd_deadline = now;
+        if (c->sd_deadline && c->sd_deadline < next)
+            next = c->sd_deadline;
         (*n)++;
     }
     return next;
 }
 
-/* Kills every child whose shutdown time is over; returns the next
+/* Kills every awaited child whose shutdown time is over; returns the next
  * deadline. */
-static uint64_t kill_expired(grove__map_t *by_ref)
+static uint64_t kill_expired(dsup_t *d)
 {
     uint64_t k, v, now = grove__mono_ms(), next = UINT64_MAX;
-    for (uint32_t i = 0; grove__map_next(by_ref, &i, &k, &v);) {
-        pending_t *p = (pending_t *)(uintptr_t)v;
-        if (!p->deadline || p->killed)
+    for (uint32_t i = 0; grove__map_next(&d->kids, &i, &k, &v);) {
+        dchild_t *c = (dchild_t *)(uintptr_t)v;
+        if (!c->sd_waiting || !c->sd_deadline || c->sd_killed)
             continue;
-        if (p->deadline <= now) {
+        if (c->sd_deadline <= now) {
             grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
-            grove_exit_signal(p->pid, &kill);
-            p->killed = true;
-        } else if (p->deadline < next) {
-            next = p->deadline;
+            grove_exit_signal(c->pid, &kill);
+            c->sd_killed = true;
+        } else if (c->sd_deadline < next) {
+            next = c->sd_deadline;
         }
     }
     return next;
@@ -244,9 +232,8 @@ static uint64_t kill_expired(grove__map_t *by_ref)
 
 static void shutdown_all(dsup_t *d)
 {
-    grove__map_t by_ref = {0};
     size_t left = 0;
-    uint64_t next = signal_all(d, &by_ref, &left);
+    uint64_t next = signal_all(d, &left);
     while (left) {
         grove_timeout_t wait = GROVE_INFINITY;
         if (next != UINT64_MAX) {
@@ -255,25 +242,25 @@ static void shutdown_all(dsup_t *d)
         }
         grove_msg_t *m;
         if (grove_recv(&m, wait) != 0) {
-            next = kill_expired(&by_ref);
+            next = kill_expired(d);
             continue;
         }
-        uint64_t v;
-        if (grove_msg_kind(m) == GROVE_MSG_DOWN &&
-            grove__map_del(&by_ref, grove_msg_ref(m).id, &v)) {
-            pending_t *p = (pending_t *)(uintptr_t)v;
+        dchild_t *c = grove_msg_kind(m) == GROVE_MSG_DOWN
+                          ? find(d, grove_msg_from(m))
+                          : NULL;
+        if (c && c->sd_waiting && c->sd_ref.id == grove_msg_ref(m).id) {
             const grove_reason_t *r = grove_msg_reason(m);
             /* noproc: it had ended by itself just before; its own EXIT
              * (already counted as an exit) said how. */
             if (r->kind != GROVE_EXIT_NOPROC &&
-                !grove__shutdown_accepted(p->restart, p->shutdown, r))
-                report("shutdown_error", p->pid, r);
-            free(p);
+                !grove__shutdown_accepted(c->spec.restart, c->spec.shutdown,
+                                          r))
+                report("shutdown_error", c->pid, r);
+            c->sd_waiting = false;
             left--;
         }
         grove_msg_free(m);
     }
-    grove__map_free(&by_ref);
 }
 
 /* ---- callbacks -------------------------------------------------------------------- */

@@ -98,7 +98,11 @@ void grove__child_shutdown(grove_pid_t pid, grove_timeout_t t,
                            grove_reason_t *end)
 {
     grove_ref_t mref;
-    if (grove_monitor(pid, &mref) < 0) {
+    grove_reason_t sig = t == GROVE_SHUTDOWN_BRUTAL_KILL
+                             ? grove_reason_of(GROVE_EXIT_KILL)
+                             : grove_reason_shutdown(NULL);
+    /* Monitor, unlink and exit signal, in OTP's order, as one signal. */
+    if (grove__shutdown_signal(pid, &sig, &mref) < 0) {
         /* Out of memory for the monitor: it cannot be waited for, so it
          * is killed (exit signals are never lost). */
         grove_unlink(pid);
@@ -107,19 +111,16 @@ void grove__child_shutdown(grove_pid_t pid, grove_timeout_t t,
         *end = grove_reason_of(GROVE_EXIT_KILLED);
         return;
     }
-    grove_unlink(pid);
     grove_msg_t *m = NULL;
     uint64_t id = pid.id;
+    /* An EXIT it sent before the unlink took effect tells how it ended by
+     * itself (the exit signal then found it gone). */
     if (grove_recv_match(&m, is_exit_from, &id, 0) == 0) {
-        *end = *grove_msg_reason(m); /* it had already ended */
+        *end = *grove_msg_reason(m);
         grove_msg_free(m);
         grove_demonitor(mref, GROVE_DEMONITOR_FLUSH);
         return;
     }
-    grove_reason_t sig = t == GROVE_SHUTDOWN_BRUTAL_KILL
-                             ? grove_reason_of(GROVE_EXIT_KILL)
-                             : grove_reason_shutdown(NULL);
-    grove_exit_signal(pid, &sig);
     grove_timeout_t wait = t == GROVE_SHUTDOWN_BRUTAL_KILL ||
                                    t == GROVE_SHUTDOWN_INFINITY
                                ? GROVE_INFINITY

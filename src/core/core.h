@@ -74,6 +74,14 @@ GROVE__HIDDEN int grove__spawn(grove_entry_fn fn, void *arg,
                                const grove_spawn_opts_t *opts,
                                grove_pid_t *out, uint64_t mref,
                                unsigned flags);
+/* A supervisor's shutdown of pid in one signal: monitors it (*mref),
+ * unlinks from it and sends it an exit signal with reason, with exactly
+ * the effect of grove_monitor, grove_unlink and grove_exit_signal in that
+ * order, but one delivery and one wake-up. Returns 0, GROVE_EINVAL,
+ * GROVE_ENOTPROC or GROVE_ENOMEM (nothing was sent). */
+GROVE__HIDDEN int grove__shutdown_signal(grove_pid_t pid,
+                                         const grove_reason_t *reason,
+                                         grove_ref_t *mref);
 /* Monitors pid under a reference the caller made (grove_make_ref). */
 GROVE__HIDDEN int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref);
 /* A hook run on the process's own stack when it ends itself through

@@ -45,7 +45,9 @@ enum {
     SIG_LINK,      /* the sender linked to us */
     SIG_UNLINK,    /* the sender unlinked */
     SIG_MONITOR,   /* the sender monitors us under ref */
-    SIG_DEMONITOR  /* the sender dropped monitor ref */
+    SIG_DEMONITOR, /* the sender dropped monitor ref */
+    SIG_SHUTDOWN   /* a supervisor's shutdown: SIG_MONITOR under ref, then
+                    * SIG_UNLINK, then SIG_EXIT with the reason, as one */
 };
 
 #define MSGF_OWNED 1u    /* data is the sender's buffer, dtor frees it */
@@ -76,7 +78,7 @@ struct grove_msg {
  * if the receiver is gone, the sender gets DOWN noproc. */
 static inline bool grove__msg_asks_monitor(const grove_msg_t *m)
 {
-    return m->sig == SIG_MONITOR ||
+    return m->sig == SIG_MONITOR || m->sig == SIG_SHUTDOWN ||
            (m->sig == SIG_USER && (m->flags & MSGF_MON));
 }
 
@@ -217,6 +219,7 @@ struct grove__proc {
     bool hibernate_next;
     bool sl_cont;  /* restarted from a stackless wait: it continues */
     bool sl_armed; /* that wait's receive timer is armed */
+    bool sched_drain; /* its signals are handled on the scheduler's stack */
     /* -- statistics read by other threads (relaxed) -- */
     atomic_bool st_parked;
     atomic_bool st_trap;
@@ -259,6 +262,12 @@ void grove__block(grove__proc_t *p);
 _Noreturn void grove__block_stackless(grove__proc_t *p);
 /* Handles every signal that has arrived; may end the process. */
 void grove__drain(grove__proc_t *p);
+/* Handles every signal that has arrived for p, which waits stackless, on
+ * scheduler s's stack, so that signals which leave it waiting (a link, a
+ * monitor, a demonitor) or end it (an exit signal it does not trap) need
+ * no stack. Returns true when a signal ended it: s->exit_reason holds
+ * the reason and grove__proc_finish must follow. */
+bool grove__drain_waiting(grove__sched_t *s, grove__proc_t *p);
 void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m);
 void grove__run_exit_hook(grove__proc_t *p, const grove_reason_t *r);
 /* Crash report for a process that faulted or failed an assertion. */

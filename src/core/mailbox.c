@@ -441,10 +441,18 @@ void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m)
     GROVE__OWN_ADD(p->st_mbox, -(1));
 }
 
+/* Ends p for reason r. On the process's own stack this does not return;
+ * on the scheduler's (grove__drain_waiting) it records the reason and
+ * the exit request, and the drain stops there. */
 static void die(grove__proc_t *p, grove_msg_t *m, const grove_reason_t *r)
 {
     grove_reason_t copy = *r;
     grove__msg_destroy(m);
+    if (p->sched_drain) {
+        p->sched->exit_reason = copy;
+        p->request = REQ_EXIT;
+        return;
+    }
     grove__exit_self(p, &copy);
 }
 
@@ -469,6 +477,7 @@ static void on_exit_signal(grove__proc_t *p, grove_msg_t *m)
     if (r->kind == GROVE_EXIT_KILL) {
         grove_reason_t killed = grove_reason_of(GROVE_EXIT_KILLED);
         die(p, m, &killed);
+        return;
     }
     if (p->trap_exit)
         to_mailbox(p, m, GROVE_MSG_EXIT);
@@ -513,6 +522,14 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
         to_mailbox(p, m, GROVE_MSG_USER);
         return;
     case SIG_EXIT:
+        on_exit_signal(p, m);
+        return;
+    case SIG_SHUTDOWN:
+        if (grove__map_put(&p->mon_in, m->ref.id, m->from.id) == 1)
+            GROVE__OWN_ADD(p->st_mon_in, 1);
+        if (grove__map_del(&p->links, m->from.id, NULL))
+            GROVE__OWN_ADD(p->st_links, -(1));
+        m->ref = GROVE_REF_NONE; /* as an EXIT message it carries none */
         on_exit_signal(p, m);
         return;
     case SIG_DOWN:
@@ -563,7 +580,19 @@ void grove__drain(grove__proc_t *p)
         p->pending = (grove_msg_t *)m->link.next;
         grove__dlist_init(&m->link);
         handle(p, m);
+        if (p->request == REQ_EXIT)
+            return; /* only on the scheduler's stack (die) */
     }
+}
+
+bool grove__drain_waiting(grove__sched_t *s, grove__proc_t *p)
+{
+    p->sched = s;
+    p->request = REQ_NONE;
+    p->sched_drain = true;
+    grove__drain(p);
+    p->sched_drain = false;
+    return p->request == REQ_EXIT;
 }
 
 /* ---- receive ------------------------------------------------------------ */

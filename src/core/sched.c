@@ -604,16 +604,18 @@ static void park_stack_if_needed(grove__sched_t *s, grove__proc_t *p)
     (void)s;
 }
 
-static void on_block(grove__sched_t *s, grove__proc_t *p)
+/* Publishes p, which switched out to wait, as waiting, unless news came
+ * meanwhile; since_ms: when its wait began, 0 to keep the recorded time
+ * (a wait that goes on). */
+static void wait_on(grove__sched_t *s, grove__proc_t *p, uint64_t since_ms)
 {
     uint32_t seq = p->wait_seq;
     if (has_news(p, seq))
         goto again;
     park_stack_if_needed(s, p);
-    atomic_store_explicit(&p->wait_since_atomic,
-                          atomic_load_explicit(&grove__rt.coarse_ms,
-                                               memory_order_relaxed),
-                          memory_order_relaxed);
+    if (since_ms)
+        atomic_store_explicit(&p->wait_since_atomic, since_ms,
+                              memory_order_relaxed);
     /* seq_cst store then load: pairs with a sender's CAS on the inbox
      * followed by its load of the state (grove__deliver, grove__wake). */
     atomic_store(&p->state, PS_WAITING);
@@ -626,6 +628,12 @@ static void on_block(grove__sched_t *s, grove__proc_t *p)
 again:
     atomic_store(&p->state, PS_RUNNABLE);
     grove__enqueue_tail(s, p);
+}
+
+static void on_block(grove__sched_t *s, grove__proc_t *p)
+{
+    wait_on(s, p, atomic_load_explicit(&grove__rt.coarse_ms,
+                                       memory_order_relaxed));
 }
 
 /* The process waited stackless: its stack goes back to this scheduler's
@@ -642,8 +650,27 @@ static void drop_stack(grove__sched_t *s, grove__proc_t *p)
     atomic_store_explicit(&p->st_parked, true, memory_order_relaxed);
 }
 
+/* p waits stackless and was woken: its signals are handled here, on the
+ * scheduler's stack. Returns true when it must run: a message or its
+ * wait's timeout is there. Otherwise it has ended or waits again, and no
+ * stack was taken for it. */
+static bool wake_stackless(grove__sched_t *s, grove__proc_t *p)
+{
+    if (grove__drain_waiting(s, p)) {
+        grove__proc_finish(s, p);
+        return false;
+    }
+    if (!grove__dlist_empty(&p->mbox) ||
+        (p->sl_armed && atomic_load(&p->timeout_seq) == p->wait_seq))
+        return true;
+    wait_on(s, p, 0);
+    return false;
+}
+
 void grove__run_process(grove__sched_t *s, grove__proc_t *p)
 {
+    if (!p->stack && p->sl_cont && !wake_stackless(s, p))
+        return;
     if (!p->stack && grove__proc_restack(s, p) != 0) {
         s->exit_reason = grove_reason_error(GROVE_ENOMEM,
                                             "no stack to resume on");

@@ -124,6 +124,30 @@ static int monitor_common(grove__proc_t *self, grove_pid_t pid,
     return 0;
 }
 
+int grove__shutdown_signal(grove_pid_t pid, const grove_reason_t *reason,
+                           grove_ref_t *mref)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (!reason || !mref || pid.id == 0 || pid.id == self->pid.id)
+        return GROVE_EINVAL;
+    RT_ENTER();
+    uint64_t r = grove__ref_new();
+    int rc = grove__map_put(&self->mon_out, r, pid.id);
+    if (rc >= 0) {
+        GROVE__OWN_ADD(self->st_mon_out, 1);
+        if (grove__map_del(&self->links, pid.id, NULL))
+            GROVE__OWN_ADD(self->st_links, -(1));
+        mref->id = r;
+        /* A dead target answers DOWN noproc through the dead-letter path. */
+        grove__send_signal(pid, SIG_SHUTDOWN, self->pid, *mref, reason, 0);
+        rc = 0;
+    }
+    RT_LEAVE();
+    return rc;
+}
+
 int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref)
 {
     grove__proc_t *self = grove__current();

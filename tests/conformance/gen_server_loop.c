@@ -491,6 +491,57 @@ PROC_TEST(gen_server_G_idle_holds_no_stack)
     ls_stop(pid);
 }
 
+static uint64_t reductions_of(grove_pid_t pid)
+{
+    grove_process_info_t info;
+    ASSERT_OK(grove_process_info(pid, &info));
+    return info.reductions;
+}
+
+static size_t monitored_by(grove_pid_t pid)
+{
+    grove_process_info_t info;
+    return grove_process_info(pid, &info) == 0 ? info.monitored_by : 99;
+}
+
+static size_t links_of_server(grove_pid_t pid)
+{
+    grove_process_info_t info;
+    return grove_process_info(pid, &info) == 0 ? info.links : 99;
+}
+
+/* Signals that leave an idle server waiting (link, unlink, monitor,
+ * demonitor) are handled without running it: it takes no stack and is
+ * not scheduled for them. An exit signal it does not trap ends it the
+ * same way, with the signal's reason. */
+PROC_TEST(gen_server_G_idle_signals_need_no_stack)
+{
+    grove_pid_t pid = ls_start(NULL);
+    ASSERT_EQ(call_count(pid), 0);
+    WAIT_UNTIL(waits_stackless(pid));
+    uint64_t runs = reductions_of(pid);
+    for (int i = 0; i < 50; i++) {
+        grove_ref_t ref;
+        ASSERT_OK(grove_link(pid));
+        ASSERT_OK(grove_monitor(pid, &ref));
+        WAIT_UNTIL(monitored_by(pid) == 1 && links_of_server(pid) == 1);
+        ASSERT_TRUE(waits_stackless(pid));
+        ASSERT_OK(grove_unlink(pid));
+        ASSERT_OK(grove_demonitor(ref, 0));
+        WAIT_UNTIL(monitored_by(pid) == 0 && links_of_server(pid) == 0);
+    }
+    ASSERT_TRUE(waits_stackless(pid));
+    ASSERT_EQ(reductions_of(pid), runs);
+    ASSERT_EQ(call_count(pid), 1); /* its state survived */
+    WAIT_UNTIL(waits_stackless(pid));
+    grove_reason_t why = grove_reason_error(7, "stop here");
+    WATCH(pid);
+    ASSERT_OK(grove_exit_signal(pid, &why));
+    ASSERT_REASON_EQ(AWAIT_EXIT(pid), why);
+    ASSERT_FALSE(grove_is_alive(pid));
+    ASSERT_EVENTS("init"); /* no terminate: it does not trap exits */
+}
+
 /* Missing callbacks (the header's defaults): init starts with a NULL
  * state; an unexpected call or cast ends the server with badarg; a
  * plain message is dropped; a continue without handle_continue ends it
