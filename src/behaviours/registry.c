@@ -33,6 +33,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "behaviours/behaviours.h"
@@ -42,8 +43,13 @@
 #define KEY_WORDS (INLINE_KEY / 8)
 #define OWNER_INLINE 3 /* entries an owner lists without an allocation */
 #define READ_TRIES 8   /* lock-free attempts before a lookup locks */
-#define SLAB 64        /* entries allocated at once (the first is the
-                          slab's link) */
+/* Entries are allocated a slab at a time (the first entry is the slab's
+ * link and records its size); each slab of a stripe is twice the last, up
+ * to 2 MiB, which is aligned and asked to be a huge page: lookups over
+ * many entries then miss the TLB far less. */
+#define SLAB_MIN 64u
+#define SLAB_DOUBLINGS 9u /* SLAB_MIN << 9 entries = 2 MiB */
+#define SLAB_HUGE ((size_t)2 << 20)
 
 /* One cache line. Every field a lock-free reader reads is atomic; kw is
  * read and, while others may read it, written with __atomic builtins.
@@ -73,6 +79,7 @@ typedef struct stripe {
     entry_t *slabs; /* every slab of the stripe, linked by next */
     entry_t *bump;  /* the newest slab's unused entries */
     size_t left;
+    size_t nslabs;
 } stripe_t;
 
 typedef struct owner {
@@ -600,10 +607,28 @@ static void notify(grove_registry_t *r, uint64_t tag, grove_pid_t pid,
     free(buf);
 }
 
-static entry_t *slab_alloc(void)
+/* Entries in a stripe's next slab when it has nslabs. */
+static size_t slab_entries(size_t nslabs)
+{
+    return (size_t)SLAB_MIN
+           << (nslabs < SLAB_DOUBLINGS ? nslabs : SLAB_DOUBLINGS);
+}
+
+static entry_t *slab_alloc(size_t n)
 {
     _Static_assert(sizeof(entry_t) == 64, "an entry is one cache line");
-    return grove__aligned_alloc(64, SLAB * sizeof(entry_t));
+    size_t bytes = n * sizeof(entry_t);
+    entry_t *slab = grove__aligned_alloc(bytes >= SLAB_HUGE ? SLAB_HUGE : 64,
+                                         bytes);
+    if (!slab)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    if (bytes >= SLAB_HUGE)
+        (void)madvise(slab, bytes, MADV_HUGEPAGE); /* a hint only */
+#endif
+    atomic_init(&slab->len, n);
+    atomic_init(&slab->next, NULL);
+    return slab;
 }
 
 /* Fills a free entry. Stale readers may still be reading it: every store
@@ -655,15 +680,18 @@ static int insert(grove_registry_t *r, uint64_t h, const void *key,
         s->free = LOAD(e->next);
     } else {
         if (!s->left && *spare) {
-            atomic_init(&(*spare)->next, s->slabs);
+            atomic_store_explicit(&(*spare)->next, s->slabs,
+                                  memory_order_relaxed);
             s->slabs = *spare;
             s->bump = *spare + 1;
-            s->left = SLAB - 1;
+            s->left = LOAD((*spare)->len) - 1;
+            s->nslabs++;
             *spare = NULL;
         }
         if (!s->left) {
+            size_t want = slab_entries(s->nslabs);
             grove__spin_unlock(&s->lock);
-            *spare = slab_alloc();
+            *spare = slab_alloc(want);
             return *spare ? GROVE_EAGAIN : GROVE_ENOMEM;
         }
         e = s->bump++;
