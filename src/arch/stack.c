@@ -42,7 +42,8 @@ typedef struct region {
     struct region *next;
     char *base;
     size_t len;
-    unsigned carved; /* slots handed out so far */
+    unsigned carved;  /* slots handed out so far */
+    unsigned guarded; /* slots whose guard the region's set-up installed */
     grove__stack_t descs[REGION_STACKS];
 } region_t;
 
@@ -124,6 +125,35 @@ void grove__stacks_fini(void)
     atomic_store(&n_parked, 0);
 }
 
+static long self_madvise(const struct iovec *iov, size_t n, int advice);
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* A new region (lightweight guards): every slot's guard marker in one
+ * call instead of one per stack, and the top page of every stack, where
+ * a new process's first frames go, populated at once rather than by a
+ * page fault per spawn. Best effort: slots it did not guard get their
+ * guard as they are carved. Called with the lock held. */
+static void region_prepare(region_t *r)
+{
+    static struct iovec iov[REGION_STACKS]; /* under S.lock */
+    for (unsigned i = 0; i < REGION_STACKS; i++) {
+        iov[i].iov_base = r->base + (size_t)i * S.slot;
+        iov[i].iov_len = S.page;
+    }
+    long done = self_madvise(iov, REGION_STACKS, MADV_GUARD_INSTALL);
+    if (done <= 0)
+        return;
+    r->guarded = (unsigned)((size_t)done / S.page);
+    if (r->guarded > REGION_STACKS)
+        r->guarded = REGION_STACKS;
+    for (unsigned i = 0; i < r->guarded; i++)
+        iov[i].iov_base = r->base + (size_t)(i + 1) * S.slot - S.page;
+    (void)self_madvise(iov, r->guarded, MADV_POPULATE_WRITE);
+}
+
 /* Carves one more default slot; called with the lock held. */
 static grove__stack_t *carve_locked(int *err)
 {
@@ -145,12 +175,15 @@ static grove__stack_t *carve_locked(int *err)
         }
         r->next = S.regions;
         S.regions = r;
+        if (S.light)
+            region_prepare(r);
     }
     grove__stack_t *st = &r->descs[r->carved];
     st->lo = r->base + (size_t)r->carved * S.slot + S.page;
     st->size = S.default_size;
     st->chunked = true;
-    if (S.light && grove__madvise(st->lo - S.page, S.page, MADV_GUARD_INSTALL)) {
+    if (S.light && r->carved >= r->guarded &&
+        grove__madvise(st->lo - S.page, S.page, MADV_GUARD_INSTALL)) {
         *err = GROVE_ENOMEM;
         return NULL;
     }
@@ -445,12 +478,21 @@ static void pidfd_close(void)
     pthread_mutex_unlock(&pidfd_lock);
 }
 
-static int drop_batch(grove__stack_t **sts, int n)
+/* One madvise over many ranges of the program's own memory; returns the
+ * bytes advised from the front, or -1 where the call is not supported. */
+static long self_madvise(const struct iovec *iov, size_t n, int advice)
 {
-    if (!S.light || n < 2 || grove__fp_fail(GROVE__FP_MADVISE))
-        return 0;
+    if (grove__fp_fail(GROVE__FP_MADVISE))
+        return -1;
     int pidfd = pidfd_get();
     if (pidfd < 0)
+        return -1;
+    return syscall(SYS_process_madvise, pidfd, iov, n, advice, 0u);
+}
+
+static int drop_batch(grove__stack_t **sts, int n)
+{
+    if (!S.light || n < 2)
         return 0;
     struct iovec iov[GROVE__PARK_BATCH];
     size_t total = 0;
@@ -459,8 +501,7 @@ static int drop_batch(grove__stack_t **sts, int n)
         iov[i].iov_len = sts[i]->size;
         total += sts[i]->size;
     }
-    long done = syscall(SYS_process_madvise, pidfd, iov, (size_t)n,
-                        MADV_DONTNEED, 0u);
+    long done = self_madvise(iov, (size_t)n, MADV_DONTNEED);
     if (done < 0)
         return 0;
     if ((size_t)done == total)
@@ -474,6 +515,13 @@ static int drop_batch(grove__stack_t **sts, int n)
     return k;
 }
 #else
+static long self_madvise(const struct iovec *iov, size_t n, int advice)
+{
+    (void)iov;
+    (void)n;
+    (void)advice;
+    return -1;
+}
 static int drop_batch(grove__stack_t **sts, int n)
 {
     (void)sts;

@@ -916,6 +916,23 @@ static unsigned keep_pool(uint64_t *seen)
     return busy ? UINT32_MAX : 1024;
 }
 
+/* Whether the idle stacks may be trimmed now. Trimming gives memory back
+ * in idle time: copying stacks out and the page releases' interrupts
+ * would take time from processes that have work, and the processes
+ * trimmed meanwhile would pay again to resume. So it waits while every
+ * scheduler is busy, but not longer than twice stack_trim_ms (at least
+ * 1 s) since the last pass, so a runtime that is never idle still gives
+ * memory back. */
+static bool trim_allowed(uint64_t now, uint64_t last_trim)
+{
+    if (atomic_load_explicit(&grove__rt.nsleeping, memory_order_relaxed) +
+            atomic_load_explicit(&grove__rt.nspinning, memory_order_relaxed) >
+        0)
+        return true;
+    uint64_t most = 2 * (uint64_t)grove__rt.cfg.stack_trim_ms;
+    return now - last_trim >= (most > 1000 ? most : 1000);
+}
+
 __attribute__((unused)) static void *service_main(void *arg)
 {
     (void)arg;
@@ -934,7 +951,7 @@ __attribute__((unused)) static void *service_main(void *arg)
         if (now - atomic_load_explicit(&grove__rt.np_last_ms,
                                        memory_order_relaxed) >= 5)
             poll_look(NULL);
-        if (now - last_trim >= 100) {
+        if (now - last_trim >= 100 && trim_allowed(now, last_trim)) {
             grove__trim_stacks(now);
             /* Keep a modest pool warm; what a burst left behind goes
              * back once spawning pauses, so steady churn keeps its
