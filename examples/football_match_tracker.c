@@ -204,6 +204,11 @@ static void final_whistle(grove_pid_t pid)
     grove_child_counts_t c;
     grove_dynsup_count_children(grove_server_name(SUPERVISOR), &c);
     CHECK(c.specs == 0, "the supervisor has no children left");
+    grove_sup_stats_t st;
+    grove_dynsup_stats(grove_server_name(SUPERVISOR), &st);
+    printf("  %-46s -> %llu\n", "restarts (DynamicSupervisor stats)",
+           (unsigned long long)st.restarts);
+    CHECK(st.restarts == 1, "one restart: the bad event, not the end");
 }
 
 static void main_process(void *arg)

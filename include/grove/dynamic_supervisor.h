@@ -78,6 +78,13 @@ GROVE_EXPORT int grove_dynsup_which_children(grove_server_t sup,
 GROVE_EXPORT int grove_dynsup_count_children(grove_server_t sup,
                                              grove_child_counts_t *out);
 
+/* Restart statistics, as grove_sup_stats gives a Supervisor's: automatic
+ * restarts so far, those in the intensity window as of the last restart,
+ * strategy (always one_for_one), max_restarts and max_seconds. Returns 0,
+ * GROVE_EINVAL, GROVE_ENOPROC or GROVE_ENOTPROC. */
+GROVE_EXPORT int grove_dynsup_stats(grove_server_t sup,
+                                    grove_sup_stats_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,7 @@ enum {
     REQ_TERMINATE_CHILD,
     REQ_WHICH_CHILDREN,
     REQ_COUNT_CHILDREN,
+    REQ_STATS,
     MSG_RETRY
 };
 
@@ -41,6 +42,7 @@ typedef struct dsup {
     grove__map_t kids; /* pid.id -> dchild_t* */
     size_t count, active, supervisors;
     grove__intensity_t intensity;
+    uint64_t total_restarts; /* automatic restarts, as the Supervisor's */
     unsigned seed;
 } dsup_t;
 
@@ -133,6 +135,7 @@ static grove_gs_ret_t restart(dsup_t *d, dchild_t *c)
         return GROVE_GS_STOP(grove_reason_shutdown(NULL));
     }
     c->restarts++;
+    d->total_restarts++;
     grove_pid_t pid;
     grove_reason_t why = grove_reason_normal();
     int rc = grove__child_start(&c->spec, d->o.extra, &pid, &why);
@@ -432,6 +435,17 @@ static grove_gs_ret_t ds_call(grove_gs_t *gs, const grove_msg_t *m,
                                   .workers = d->count - d->supervisors};
         return GROVE_GS_REPLY(0, &k, sizeof k);
     }
+    case REQ_STATS: {
+        grove_sup_stats_t st = {
+            .restarts = d->total_restarts,
+            .in_window = d->intensity.len,
+            .strategy = GROVE_ONE_FOR_ONE,
+            .max_restarts = d->o.max_restarts == GROVE_NO_RESTARTS
+                                ? 0
+                                : d->o.max_restarts,
+            .max_seconds = d->o.max_seconds};
+        return GROVE_GS_REPLY(0, &st, sizeof st);
+    }
     default:
         res.rc = GROVE_EINVAL;
     }
@@ -553,4 +567,11 @@ GROVE_EXPORT int grove_dynsup_count_children(grove_server_t sup,
         return GROVE_EINVAL;
     return grove__sup_call_copy(sup, REQ_COUNT_CHILDREN, NULL, 0, out,
                                 sizeof *out);
+}
+
+GROVE_EXPORT int grove_dynsup_stats(grove_server_t sup, grove_sup_stats_t *out)
+{
+    if (!out)
+        return GROVE_EINVAL;
+    return grove__sup_call_copy(sup, REQ_STATS, NULL, 0, out, sizeof *out);
 }

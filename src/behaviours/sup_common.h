@@ -28,9 +28,9 @@ int grove__intensity_init(grove__intensity_t *in, int max, int period);
 bool grove__intensity_add(grove__intensity_t *in);
 void grove__intensity_free(grove__intensity_t *in);
 
-/* OTP's shutdown procedure for one child: monitor, unlink (an EXIT
- * already queued is taken as its end), then kill or shutdown and wait up
- * to the shutdown time, then kill. Writes how it ended. */
+/* OTP's shutdown procedure for one child: monitor, unlink and kill or
+ * shutdown, as one signal (an EXIT already queued is taken as its end),
+ * then wait up to the shutdown time, then kill. Writes how it ended. */
 void grove__child_shutdown(grove_pid_t pid, grove_timeout_t shutdown,
                            grove_reason_t *end);
 /* Whether an end seen during shutdown is expected (else the supervisor

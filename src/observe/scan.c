@@ -239,8 +239,9 @@ static void helper_main(void *arg)
                   : grove_sup_which_children(srv, a->kids,
                                              GROVE__OBS_KIDS_INFO, &a->total);
     a->n = a->total < GROVE__OBS_KIDS_INFO ? a->total : GROVE__OBS_KIDS_INFO;
-    /* A DynamicSupervisor does not answer the statistics request. */
-    a->stats_rc = j.dyn || a->rc < 0 ? 1 : grove_sup_stats(srv, &a->stats);
+    a->stats_rc = a->rc < 0   ? 1
+                  : j.dyn     ? grove_dynsup_stats(srv, &a->stats)
+                              : grove_sup_stats(srv, &a->stats);
     grove_send_ref(j.reply_to, GROVE__OBS_TAG_ANSWER, j.ref, a,
                    sizeof *a + a->n * sizeof a->kids[0]);
     grove_free(a);

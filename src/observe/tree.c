@@ -127,16 +127,6 @@ static void sup_fields(tw_t *t, size_t i)
                           a->stats.max_restarts, a->stats.max_seconds,
                           (unsigned long long)a->stats.restarts,
                           (unsigned long long)a->stats.in_window);
-    } else if (a && a->rc == 0 && n->dyn) {
-        /* Its intensity is not exposed; its children's restarts are. */
-        uint64_t r = 0;
-        for (size_t k = 0; k < a->n; k++)
-            r += a->kids[k].restarts;
-        grove__obs_printf(w,
-                          ",\"strategy\":\"one_for_one\",\"max_restarts\":"
-                          "null,\"max_seconds\":null,\"restarts\":%llu,"
-                          "\"restarts_in_window\":null",
-                          (unsigned long long)r);
     } else {
         grove__obs_puts(w, ",\"strategy\":null,\"max_restarts\":null,"
                            "\"max_seconds\":null,\"restarts\":null,"

@@ -459,3 +459,44 @@ PROC_TEST(dynsup_D11_old_restarts_forgotten)
     ASSERT_REASON_EQ(EXPECT_EXIT(sup), grove_reason_shutdown(NULL));
     ASSERT_EQ(dk_starts(&k1), 3);
 }
+
+/* Restart statistics, as a Supervisor's: every automatic restart counts;
+ * the window count and the limits are reported; a child terminated
+ * through the supervisor is no restart. Bad input: NULL out, a dead
+ * supervisor. */
+PROC_TEST(dynsup_D11_stats)
+{
+    dk_init(&k1);
+    dk_init(&k2);
+    grove_dynsup_opts_t o = {.max_restarts = 10, .max_seconds = 7};
+    grove_pid_t sup = DS_START(&o);
+    grove_sup_stats_t st;
+    ASSERT_OK(grove_dynsup_stats(grove_server_pid(sup), &st));
+    ASSERT_EQ(st.restarts, 0);
+    ASSERT_EQ(st.in_window, 0);
+    ASSERT_EQ(st.strategy, GROVE_ONE_FOR_ONE);
+    ASSERT_EQ(st.max_restarts, 10);
+    ASSERT_EQ(st.max_seconds, 7);
+
+    grove_child_spec_t s1 = dk_spec(&k1, GROVE_PERMANENT);
+    grove_child_spec_t s2 = dk_spec(&k2, GROVE_PERMANENT);
+    grove_pid_t p = DS_CHILD(sup, &s1);
+    grove_pid_t other = DS_CHILD(sup, &s2);
+    for (int i = 0; i < 3; i++) {
+        dk_exit(p, grove_reason_error(1, "crash"));
+        WAIT_UNTIL(dk_starts(&k1) == i + 2);
+        p = dk_last_pid(&k1);
+    }
+    ASSERT_OK(grove_dynsup_stats(grove_server_pid(sup), &st));
+    ASSERT_EQ(st.restarts, 3);
+    ASSERT_EQ(st.in_window, 3);
+    /* A child stopped through the supervisor is not restarted. */
+    ASSERT_OK(grove_dynsup_terminate_child(grove_server_pid(sup), other));
+    ASSERT_OK(grove_dynsup_stats(grove_server_pid(sup), &st));
+    ASSERT_EQ(st.restarts, 3);
+
+    ASSERT_ERR(grove_dynsup_stats(grove_server_pid(sup), NULL), GROVE_EINVAL);
+    DS_STOP(sup);
+    ASSERT_ERR(grove_dynsup_stats(grove_server_pid(sup), &st), GROVE_ENOPROC);
+    dk_drain_saw();
+}

@@ -256,6 +256,55 @@ PROC_TEST(observe_kill_restarts_a_worker_under_a_new_pid)
     obs_stop_tree(sup);
 }
 
+/* A DynamicSupervisor shows its own restart statistics: its limits, and
+ * restarts that outlive the children they happened to (a child that was
+ * restarted and then terminated still counts). */
+PROC_TEST(observe_tree_shows_dynamic_supervisor_stats)
+{
+    grove_dynsup_opts_t o = {.max_restarts = 9, .max_seconds = 4};
+    grove_pid_t ds, obs, kid;
+    grove_reason_t why;
+    ASSERT_OK(grove_dynsup_start(&o, &ds, &why));
+    grove_child_spec_t spec = {.entry = obs_worker_main};
+    ASSERT_OK(grove_dynsup_start_child(grove_server_pid(ds), &spec, &kid,
+                                       &why));
+    grove_sup_stats_t st;
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(grove_exit_signal(kid, &(grove_reason_t){
+                                              .kind = GROVE_EXIT_KILL}));
+        grove_child_info_t ci;
+        size_t n = 0;
+        WAIT_UNTIL(grove_dynsup_which_children(grove_server_pid(ds), &ci, 1,
+                                               &n) == 0 &&
+                   n == 1 && !grove_pid_equal(ci.pid, kid) &&
+                   ci.state == GROVE_CHILD_RUNNING);
+        kid = ci.pid;
+    }
+    ASSERT_OK(grove_dynsup_terminate_child(grove_server_pid(ds), kid));
+    ASSERT_OK(grove_dynsup_stats(grove_server_pid(ds), &st));
+    ASSERT_EQ(st.restarts, 2);
+    int port = OBS_START(NULL, &obs);
+    gj_t *t = OBS_GET_JSON(port, "/api/tree", 200);
+    const gj_t *root = obs_find_root(t, ds);
+    ASSERT_NOT_NULL(root);
+    ASSERT_STREQ(gj_str(root, "behaviour", ""), "dynamic_supervisor");
+    ASSERT_STREQ(gj_str(root, "strategy", ""), "one_for_one");
+    ASSERT_EQ(gj_num(root, "max_restarts", 0), 9);
+    ASSERT_EQ(gj_num(root, "max_seconds", 0), 4);
+    ASSERT_EQ(gj_num(root, "restarts", -1), 2);
+    ASSERT_EQ(gj_num(root, "restarts_in_window", -1), 2);
+    ASSERT_EQ(gj_num(root, "children_total", -1), 0);
+    gj_free(t);
+    ASSERT_OK(grove_observer_stop(obs));
+    grove_ref_t ref;
+    ASSERT_OK(grove_monitor(ds, &ref));
+    ASSERT_OK(grove_exit_signal(ds, &(grove_reason_t){
+                                        .kind = GROVE_EXIT_SHUTDOWN}));
+    grove_msg_t *m;
+    ASSERT_OK(grove_recv_ref(&m, ref, gt_scaled_ms(GT_WAIT_MS)));
+    grove_msg_free(m);
+}
+
 PROC_TEST(observe_kill_refused_when_disabled_or_malformed)
 {
     grove_observer_opts_t o = {.kill = GROVE_OBSERVER_KILL_OFF};
