@@ -395,6 +395,18 @@ PROC_TEST(dynsup_D10_failed_restart_is_retried)
     DS_STOP(sup);
 }
 
+/* Crashes k1's process n times, each time waiting for its restart;
+ * returns the latest pid. k1 has started once so far. */
+static grove_pid_t crash_k1_times(grove_pid_t p, int n)
+{
+    for (int i = 0; i < n; i++) {
+        dk_exit(p, grove_reason_error(1, "crash"));
+        WAIT_UNTIL(dk_starts(&k1) == i + 2);
+        p = dk_last_pid(&k1);
+    }
+    return p;
+}
+
 /* D-10, D-11: each retry counts toward the intensity. With max_restarts
  * 1, a crash whose restart fails and whose retry would be the second
  * restart ends the supervisor with shutdown after two start attempts. */
@@ -425,11 +437,7 @@ PROC_TEST(dynsup_D11_intensity_ends_the_supervisor)
     grove_child_spec_t s2 = dk_spec(&k2, GROVE_PERMANENT);
     grove_pid_t sibling = DS_CHILD(sup, &s2);
     grove_pid_t p = DS_CHILD(sup, &s1);
-    for (int i = 0; i < 2; i++) {
-        dk_exit(p, grove_reason_error(1, "crash"));
-        WAIT_UNTIL(dk_starts(&k1) == i + 2);
-        p = dk_last_pid(&k1);
-    }
+    p = crash_k1_times(p, 2);
     ASSERT_TRUE(grove_is_alive(sup));
     dk_exit(p, grove_reason_error(1, "crash"));
     ASSERT_REASON_EQ(EXPECT_EXIT(sup), grove_reason_shutdown(NULL));
@@ -482,11 +490,7 @@ PROC_TEST(dynsup_D11_stats)
     grove_child_spec_t s2 = dk_spec(&k2, GROVE_PERMANENT);
     grove_pid_t p = DS_CHILD(sup, &s1);
     grove_pid_t other = DS_CHILD(sup, &s2);
-    for (int i = 0; i < 3; i++) {
-        dk_exit(p, grove_reason_error(1, "crash"));
-        WAIT_UNTIL(dk_starts(&k1) == i + 2);
-        p = dk_last_pid(&k1);
-    }
+    p = crash_k1_times(p, 3);
     ASSERT_OK(grove_dynsup_stats(grove_server_pid(sup), &st));
     ASSERT_EQ(st.restarts, 3);
     ASSERT_EQ(st.in_window, 3);
