@@ -304,8 +304,12 @@ struct grove__sched {
     _Atomic(grove__proc_t *) runnext; /* written under rq_lock */
     grove__proc_t *rq_head, *rq_tail;
     atomic_uint rq_len;
-    atomic_uint rq_fifo; /* entries thieves may take (not runnext) */
     char pad1[64];
+    /* Entries thieves may take (not runnext), on a line of its own: idle
+     * schedulers poll it, and a handoff through runnext, which writes
+     * the lines above, must not bounce it between cores. */
+    _Alignas(64) atomic_uint rq_fifo;
+    char pad2[60];
     /* -- sleeping -- */
     atomic_bool sleeping;
     pthread_mutex_t sleep_lock;
