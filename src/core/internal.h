@@ -289,6 +289,7 @@ struct grove__sched {
     unsigned slice_sends; /* sends by the running process this slice */
     unsigned runnext_streak;
     unsigned pops;
+    unsigned steal_patience; /* polls that saw only lone queued entries */
     pthread_t thread;
     grove__wheel_t wheel; /* receive timeouts; locked: others cancel */
     /* The process that is ending on this scheduler: its reason and, for a
@@ -335,11 +336,14 @@ typedef struct grove__rt {
     /* inject queue for wake-ups from outside any scheduler */
     pthread_mutex_t inject_lock;
     grove__proc_t *inj_head, *inj_tail;
-    atomic_uint inj_len;
-    atomic_int nsleeping;
+    /* Idle schedulers poll inj_len at every spin: it has a line of its
+     * own, written only when the inject queue changes, not each time a
+     * busy scheduler checks nsleeping (an atomic read-modify-write). */
+    _Alignas(64) atomic_uint inj_len;
+    _Alignas(64) atomic_int nsleeping;
     atomic_int nspinning; /* idle schedulers looking for work, awake */
     /* grove_wait / grove_stop */
-    pthread_mutex_t wait_lock;
+    _Alignas(64) pthread_mutex_t wait_lock;
     pthread_cond_t wait_cond;
     pthread_t service;
     atomic_int service_stop;
@@ -352,9 +356,11 @@ typedef struct grove__rt {
     /* ms since start, refreshed by the service thread every few ms: for
      * bookkeeping that must not read the clock on the hot path. */
     atomic_uint_fast64_t coarse_ms;
-    /* the poller the schedulers drive (grove__netpoll_set) */
-    _Atomic(const grove__netpoll_t *) netpoll;
-    atomic_int np_active;  /* threads inside netpoll's functions */
+    /* the poller the schedulers drive (grove__netpoll_set); idle
+     * schedulers read the pointer at every spin, so the counters every
+     * look at the poller writes are on another line */
+    _Alignas(64) _Atomic(const grove__netpoll_t *) netpoll;
+    _Alignas(64) atomic_int np_active; /* threads inside netpoll's functions */
     atomic_int np_blocked; /* 1 while a scheduler sleeps in the poller */
     atomic_uint_fast64_t np_last_ms; /* coarse_ms of the last poll */
 } grove__rt_t;

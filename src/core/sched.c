@@ -299,18 +299,37 @@ static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
     return first;
 }
 
+/* A victim whose queue holds a single process most often has just put it
+ * there in passing (a wake-up displaced its runnext) and takes it next
+ * itself: a thief leaves such a lone entry alone for STEAL_PATIENCE
+ * polls, a microsecond or two, before it takes the victim's lock. Taking
+ * it at once would move the process off its warm core, and each attempt
+ * pulls the victim's queue lock off the core that is using it. */
+#define STEAL_PATIENCE 16
+
 static grove__proc_t *steal(grove__sched_t *s)
 {
     int n = grove__rt.nsched;
     int start = (int)(s->tick % (unsigned)n);
+    bool lone = false;
     for (int i = 0; i < n; i++) {
         grove__sched_t *v = &grove__rt.scheds[(start + i) % n];
         if (v == s)
             continue;
+        unsigned f = atomic_load_explicit(&v->rq_fifo, memory_order_relaxed);
+        if (f == 0)
+            continue;
+        if (f == 1 && s->steal_patience < STEAL_PATIENCE) {
+            lone = true;
+            continue;
+        }
         grove__proc_t *p = steal_from(s, v);
-        if (p)
+        if (p) {
+            s->steal_patience = 0;
             return p;
+        }
     }
+    s->steal_patience = lone ? s->steal_patience + 1 : 0;
     return NULL;
 }
 
