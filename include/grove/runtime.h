@@ -24,8 +24,9 @@ typedef struct grove_config {
      * GROVE_LONG_SCHEDULE_MS env); negative disables. */
     int long_schedule_ms;
     /* A process that has waited in receive this long gives its stack pages
-     * back to the OS, keeping only the bytes in use; default 1000 ms;
-     * negative disables. */
+     * back to the OS, keeping only the bytes in use (when a scheduler is
+     * idle, or at most twice this long later); default 1000 ms; negative
+     * disables. */
     int stack_trim_ms;
     /* Deterministic builds (GROVE_DETERMINISTIC) only: the seed of the
      * scheduling order; 0: the GROVE_SEED environment variable, else one
