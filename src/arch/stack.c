@@ -263,6 +263,9 @@ static grove__stack_t *get_custom(size_t size, int *err)
     return st;
 }
 
+static int drop_batch(grove__stack_t **sts, int n);
+static int drop_pages(grove__stack_t *st);
+
 grove__stack_t *grove__stack_get(grove__stack_cache_t *c, size_t size,
                                  int *err)
 {
@@ -326,12 +329,7 @@ void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
     pthread_mutex_unlock(&S.lock);
     if (!keep) {
         /* Too many idle stacks: give the memory (and mapping) back. */
-        if (S.light)
-            grove__madvise(st->lo, st->size, MADV_DONTNEED);
-        else
-            grove__mmap(st->lo, st->size, PROT_NONE,
-                 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-                 0);
+        (void)drop_pages(st);
         atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
         pthread_mutex_lock(&S.lock);
         st->next = S.fresh;
@@ -346,29 +344,31 @@ void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
  * back into PROT_NONE. Either way it becomes a fresh slot. */
 void grove__stacks_trim_pool(unsigned keep)
 {
+    grove__stack_t *batch[GROVE__PARK_BATCH];
     for (;;) {
+        int n = 0;
         pthread_mutex_lock(&S.lock);
-        grove__stack_t *st = NULL;
-        if (S.pool_len > keep) {
-            st = S.pool;
-            S.pool = st->next;
+        while (n < GROVE__PARK_BATCH && S.pool_len > keep) {
+            batch[n++] = S.pool;
+            S.pool = S.pool->next;
             S.pool_len--;
         }
         pthread_mutex_unlock(&S.lock);
-        if (!st)
+        if (!n)
             return;
-        if (S.light)
-            grove__madvise(st->lo, st->size, MADV_DONTNEED);
-        else
-            grove__mmap(st->lo, st->size, PROT_NONE,
-                        MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS |
-                            MAP_NORESERVE,
-                        -1, 0);
+        /* A batch at a time, as trimming: one TLB flush, not one per
+         * stack, where the kernel takes the batch in one call. */
+        int done = drop_batch(batch, n);
+        for (int i = done; i < n; i++)
+            (void)drop_pages(batch[i]);
         if (!S.light)
-            atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&n_mapped, (unsigned)n,
+                                      memory_order_relaxed);
         pthread_mutex_lock(&S.lock);
-        st->next = S.fresh;
-        S.fresh = st;
+        for (int i = 0; i < n; i++) {
+            batch[i]->next = S.fresh;
+            S.fresh = batch[i];
+        }
         pthread_mutex_unlock(&S.lock);
     }
 }
