@@ -4,9 +4,8 @@
  * it had), so every operation on one child is O(1) whatever their number.
  * Stopping the supervisor signals every child at once and waits for their
  * DOWNs together, each matched to its child's record by pid and monitor
- * reference: the stop takes
- * as long as the slowest child, and no mailbox is ever rescanned per
- * child.
+ * reference: the stop takes as long as the slowest child, and no mailbox
+ * is ever rescanned per child.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,16 +188,9 @@ static uint64_t signal_all(dsup_t *d, size_t *n)
         dchild_t *c = (dchild_t *)(uintptr_t)v;
         if (c->restarting)
             continue;
-        grove_reason_t sig = c->spec.shutdown == GROVE_SHUTDOWN_BRUTAL_KILL
-                                 ? grove_reason_of(GROVE_EXIT_KILL)
-                                 : grove_reason_shutdown(NULL);
-        if (grove__shutdown_signal(c->pid, &sig, &c->sd_ref) < 0) {
-            /* Out of memory: it cannot be waited for; make sure it ends. */
-            grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
-            grove_unlink(c->pid);
-            grove_exit_signal(c->pid, &kill);
-            continue;
-        }
+        if (!grove__child_shutdown_begin(c->pid, c->spec.shutdown,
+                                         &c->sd_ref))
+            continue; /* killed: it cannot be waited for */
         c->sd_waiting = true;
         c->sd_killed = false;
         c->sd_deadline = 0;
@@ -436,14 +428,8 @@ static grove_gs_ret_t ds_call(grove_gs_t *gs, const grove_msg_t *m,
         return GROVE_GS_REPLY(0, &k, sizeof k);
     }
     case REQ_STATS: {
-        grove_sup_stats_t st = {
-            .restarts = d->total_restarts,
-            .in_window = d->intensity.len,
-            .strategy = GROVE_ONE_FOR_ONE,
-            .max_restarts = d->o.max_restarts == GROVE_NO_RESTARTS
-                                ? 0
-                                : d->o.max_restarts,
-            .max_seconds = d->o.max_seconds};
+        grove_sup_stats_t st = grove__intensity_stats(
+            &d->intensity, d->total_restarts, GROVE_ONE_FOR_ONE);
         return GROVE_GS_REPLY(0, &st, sizeof st);
     }
     default:

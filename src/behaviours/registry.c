@@ -79,7 +79,7 @@ typedef struct stripe {
     entry_t *slabs; /* every slab of the stripe, linked by next */
     entry_t *bump;  /* the newest slab's unused entries */
     size_t left;
-    size_t nslabs;
+    size_t nslabs; /* slabs so far: the next is slab_entries(nslabs) */
 } stripe_t;
 
 typedef struct owner {

@@ -39,6 +39,16 @@ int grove__child_start(const grove_child_spec_t *sp, void *extra,
     return rc;
 }
 
+grove_sup_stats_t grove__intensity_stats(const grove__intensity_t *in,
+                                         uint64_t restarts, int strategy)
+{
+    return (grove_sup_stats_t){.restarts = restarts,
+                               .in_window = in->len,
+                               .strategy = strategy,
+                               .max_restarts = in->max,
+                               .max_seconds = (int)in->period};
+}
+
 int grove__intensity_init(grove__intensity_t *in, int max, int period)
 {
     memset(in, 0, sizeof *in);
@@ -94,20 +104,28 @@ static bool is_exit_from(const grove_msg_t *m, void *arg)
            grove_msg_from(m).id == *(uint64_t *)arg;
 }
 
-void grove__child_shutdown(grove_pid_t pid, grove_timeout_t t,
-                           grove_reason_t *end)
+bool grove__child_shutdown_begin(grove_pid_t pid, grove_timeout_t t,
+                                 grove_ref_t *mref)
 {
-    grove_ref_t mref;
     grove_reason_t sig = t == GROVE_SHUTDOWN_BRUTAL_KILL
                              ? grove_reason_of(GROVE_EXIT_KILL)
                              : grove_reason_shutdown(NULL);
     /* Monitor, unlink and exit signal, in OTP's order, as one signal. */
-    if (grove__shutdown_signal(pid, &sig, &mref) < 0) {
-        /* Out of memory for the monitor: it cannot be waited for, so it
-         * is killed (exit signals are never lost). */
-        grove_unlink(pid);
-        grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
-        grove_exit_signal(pid, &kill);
+    if (grove__shutdown_signal(pid, &sig, mref) == 0)
+        return true;
+    /* Out of memory for the monitor: it cannot be waited for, so it is
+     * killed (exit signals are never lost). */
+    grove_unlink(pid);
+    grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+    grove_exit_signal(pid, &kill);
+    return false;
+}
+
+void grove__child_shutdown(grove_pid_t pid, grove_timeout_t t,
+                           grove_reason_t *end)
+{
+    grove_ref_t mref;
+    if (!grove__child_shutdown_begin(pid, t, &mref)) {
         *end = grove_reason_of(GROVE_EXIT_KILLED);
         return;
     }

@@ -27,10 +27,20 @@ int grove__intensity_init(grove__intensity_t *in, int max, int period);
  * amortized whatever max is. */
 bool grove__intensity_add(grove__intensity_t *in);
 void grove__intensity_free(grove__intensity_t *in);
+/* A supervisor's statistics record: restarts so far, the window and the
+ * limits of in. */
+grove_sup_stats_t grove__intensity_stats(const grove__intensity_t *in,
+                                         uint64_t restarts, int strategy);
 
-/* OTP's shutdown procedure for one child: monitor, unlink and kill or
- * shutdown, as one signal (an EXIT already queued is taken as its end),
- * then wait up to the shutdown time, then kill. Writes how it ended. */
+/* Starts OTP's shutdown of one child: monitor (*mref), unlink and kill
+ * or shutdown as its shutdown setting says, as one signal. False when
+ * there was no memory for the monitor: it was unlinked and killed, and
+ * cannot be waited for. */
+bool grove__child_shutdown_begin(grove_pid_t pid, grove_timeout_t shutdown,
+                                 grove_ref_t *mref);
+/* OTP's whole shutdown procedure for one child: the above (an EXIT
+ * already queued is then taken as its end), then wait up to the shutdown
+ * time, then kill. Writes how it ended. */
 void grove__child_shutdown(grove_pid_t pid, grove_timeout_t shutdown,
                            grove_reason_t *end);
 /* Whether an end seen during shutdown is expected (else the supervisor

@@ -797,11 +797,8 @@ static grove_gs_ret_t req_spec(sup_t *s, const char *id)
 
 static grove_gs_ret_t req_stats(sup_t *s)
 {
-    grove_sup_stats_t st = {.restarts = s->total_restarts,
-                            .in_window = s->intensity.len,
-                            .strategy = s->flags.strategy,
-                            .max_restarts = max_restarts(s),
-                            .max_seconds = s->flags.max_seconds};
+    grove_sup_stats_t st = grove__intensity_stats(
+        &s->intensity, s->total_restarts, s->flags.strategy);
     return GROVE_GS_REPLY(0, &st, sizeof st);
 }
 

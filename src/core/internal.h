@@ -219,7 +219,6 @@ struct grove__proc {
     bool hibernate_next;
     bool sl_cont;  /* restarted from a stackless wait: it continues */
     bool sl_armed; /* that wait's receive timer is armed */
-    bool sched_drain; /* its signals are handled on the scheduler's stack */
     /* -- statistics read by other threads (relaxed) -- */
     atomic_bool st_parked;
     atomic_bool st_trap;

@@ -442,13 +442,14 @@ void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m)
 }
 
 /* Ends p for reason r. On the process's own stack this does not return;
- * on the scheduler's (grove__drain_waiting) it records the reason and
- * the exit request, and the drain stops there. */
+ * for a process without one, drained on the scheduler's stack
+ * (grove__drain_waiting), it records the reason and the exit request,
+ * and the drain stops there. */
 static void die(grove__proc_t *p, grove_msg_t *m, const grove_reason_t *r)
 {
     grove_reason_t copy = *r;
     grove__msg_destroy(m);
-    if (p->sched_drain) {
+    if (!p->stack) { /* only grove__drain_waiting runs a stackless one */
         p->sched->exit_reason = copy;
         p->request = REQ_EXIT;
         return;
@@ -502,6 +503,20 @@ static void on_down(grove__proc_t *p, grove_msg_t *m)
     to_mailbox(p, m, GROVE_MSG_DOWN);
 }
 
+/* The target's side of a monitor from watcher under ref. */
+static void watched_by(grove__proc_t *p, uint64_t ref, grove_pid_t watcher)
+{
+    if (grove__map_put(&p->mon_in, ref, watcher.id) == 1)
+        GROVE__OWN_ADD(p->st_mon_in, 1);
+}
+
+/* The target's side of an unlink by from. */
+static void unlinked_by(grove__proc_t *p, grove_pid_t from)
+{
+    if (grove__map_del(&p->links, from.id, NULL))
+        GROVE__OWN_ADD(p->st_links, -(1));
+}
+
 static void handle(grove__proc_t *p, grove_msg_t *m)
 {
     if (m->to_gen != grove_pid_generation(p->pid)) {
@@ -510,9 +525,8 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
     }
     switch (m->sig) {
     case SIG_USER:
-        if ((m->flags & MSGF_MON) &&
-            grove__map_put(&p->mon_in, m->ref.id, m->from.id) == 1)
-            GROVE__OWN_ADD(p->st_mon_in, 1);
+        if (m->flags & MSGF_MON)
+            watched_by(p, m->ref.id, m->from);
         /* A reply to an alias its owner gave up on never shows. */
         if ((m->flags & GROVE__MSGF_ALIAS) &&
             !grove__map_get(&p->aliases, m->ref.id, NULL)) {
@@ -525,10 +539,8 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
         on_exit_signal(p, m);
         return;
     case SIG_SHUTDOWN:
-        if (grove__map_put(&p->mon_in, m->ref.id, m->from.id) == 1)
-            GROVE__OWN_ADD(p->st_mon_in, 1);
-        if (grove__map_del(&p->links, m->from.id, NULL))
-            GROVE__OWN_ADD(p->st_links, -(1));
+        watched_by(p, m->ref.id, m->from);
+        unlinked_by(p, m->from);
         m->ref = GROVE_REF_NONE; /* as an EXIT message it carries none */
         on_exit_signal(p, m);
         return;
@@ -540,12 +552,10 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
             GROVE__OWN_ADD(p->st_links, 1);
         break;
     case SIG_UNLINK:
-        if (grove__map_del(&p->links, m->from.id, NULL))
-            GROVE__OWN_ADD(p->st_links, -(1));
+        unlinked_by(p, m->from);
         break;
     case SIG_MONITOR:
-        if (grove__map_put(&p->mon_in, m->ref.id, m->from.id) == 1)
-            GROVE__OWN_ADD(p->st_mon_in, 1);
+        watched_by(p, m->ref.id, m->from);
         break;
     case SIG_DEMONITOR:
         if (grove__map_del(&p->mon_in, m->ref.id, NULL))
@@ -589,9 +599,7 @@ bool grove__drain_waiting(grove__sched_t *s, grove__proc_t *p)
 {
     p->sched = s;
     p->request = REQ_NONE;
-    p->sched_drain = true;
     grove__drain(p);
-    p->sched_drain = false;
     return p->request == REQ_EXIT;
 }
 

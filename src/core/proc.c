@@ -211,7 +211,6 @@ static void proc_reset(grove__proc_t *p)
     p->hibernate_next = false;
     p->sl_cont = false;
     p->sl_armed = false;
-    p->sched_drain = false;
     atomic_store_explicit(&p->pinned, false, memory_order_relaxed);
     p->wait_seq = 0;
     p->sched = NULL;

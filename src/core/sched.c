@@ -255,10 +255,8 @@ grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
  * runnext, which its owner is about to run). */
 static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
 {
-    /* Read-only check first: a victim with only a runnext has nothing to
-     * give, and touching its lock would pull the line off its core. */
-    if (atomic_load_explicit(&v->rq_fifo, memory_order_relaxed) == 0 ||
-        !grove__spin_trylock(&v->rq_lock))
+    /* The caller looked at v's stealable count first (steal). */
+    if (!grove__spin_trylock(&v->rq_lock))
         return NULL;
     unsigned count = 0;
     for (grove__proc_t *p = v->rq_head; p; p = p->rq_next)
@@ -316,6 +314,9 @@ static grove__proc_t *steal(grove__sched_t *s)
         grove__sched_t *v = &grove__rt.scheds[(start + i) % n];
         if (v == s)
             continue;
+        /* Read-only check first: a victim with only a runnext has nothing
+         * to give, and touching its lock would pull the line off its
+         * core. */
         unsigned f = atomic_load_explicit(&v->rq_fifo, memory_order_relaxed);
         if (f == 0)
             continue;

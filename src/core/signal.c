@@ -79,6 +79,15 @@ out:
     return rc;
 }
 
+/* Drops the caller's side of a link to pid; whether there was one. */
+static bool unlink_local(grove__proc_t *self, grove_pid_t pid)
+{
+    if (!grove__map_del(&self->links, pid.id, NULL))
+        return false;
+    GROVE__OWN_ADD(self->st_links, -(1));
+    return true;
+}
+
 GROVE_EXPORT int grove_unlink(grove_pid_t pid)
 {
     grove__proc_t *self = grove__current();
@@ -87,16 +96,16 @@ GROVE_EXPORT int grove_unlink(grove_pid_t pid)
     if (pid.id == 0)
         return GROVE_EINVAL;
     RT_ENTER();
-    if (grove__map_del(&self->links, pid.id, NULL)) {
-        GROVE__OWN_ADD(self->st_links, -(1));
+    if (unlink_local(self, pid))
         grove__send_signal(pid, SIG_UNLINK, self->pid, GROVE_REF_NONE, NULL,
                            0);
-    }
     RT_LEAVE();
     return 0;
 }
 
-static int monitor_common(grove__proc_t *self, grove_pid_t pid,
+/* The caller's side of a monitor on pid: its table entries under *ref
+ * (made here when ref->id is 0). Sends nothing. 0 or GROVE_ENOMEM. */
+static int monitor_record(grove__proc_t *self, grove_pid_t pid,
                           const char *name, grove_ref_t *ref)
 {
     uint64_t r = ref->id ? ref->id : grove__ref_new();
@@ -114,6 +123,15 @@ static int monitor_common(grove__proc_t *self, grove_pid_t pid,
     }
     GROVE__OWN_ADD(self->st_mon_out, 1);
     ref->id = r;
+    return 0;
+}
+
+static int monitor_common(grove__proc_t *self, grove_pid_t pid,
+                          const char *name, grove_ref_t *ref)
+{
+    int rc = monitor_record(self, pid, name, ref);
+    if (rc < 0)
+        return rc;
     if (pid.id == 0) {
         grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
         grove__send_signal(self->pid, SIG_DOWN, pid, *ref, &noproc, 0);
@@ -133,16 +151,12 @@ int grove__shutdown_signal(grove_pid_t pid, const grove_reason_t *reason,
     if (!reason || !mref || pid.id == 0 || pid.id == self->pid.id)
         return GROVE_EINVAL;
     RT_ENTER();
-    uint64_t r = grove__ref_new();
-    int rc = grove__map_put(&self->mon_out, r, pid.id);
-    if (rc >= 0) {
-        GROVE__OWN_ADD(self->st_mon_out, 1);
-        if (grove__map_del(&self->links, pid.id, NULL))
-            GROVE__OWN_ADD(self->st_links, -(1));
-        mref->id = r;
+    mref->id = 0;
+    int rc = monitor_record(self, pid, NULL, mref);
+    if (rc == 0) {
+        unlink_local(self, pid);
         /* A dead target answers DOWN noproc through the dead-letter path. */
         grove__send_signal(pid, SIG_SHUTDOWN, self->pid, *mref, reason, 0);
-        rc = 0;
     }
     RT_LEAVE();
     return rc;
@@ -208,7 +222,10 @@ static void flush_down(grove__proc_t *p, uint64_t ref)
     }
 }
 
-void grove__demonitor_replied(grove_ref_t ref)
+/* On every call's path (the caller's end of it): aligned so that its
+ * flush loop's placement does not move with unrelated edits to this file
+ * (a 2-3% swing of the call benchmark was measured from that alone). */
+__attribute__((aligned(64))) void grove__demonitor_replied(grove_ref_t ref)
 {
     grove__proc_t *self = grove__current();
     if (!self)
