@@ -620,6 +620,8 @@ static grove_gs_ret_t on_retry(sup_t *s, const grove_msg_t *m)
     if (grove_msg_size(m) != sizeof msg)
         return GROVE_GS_NOREPLY();
     memcpy(&msg, grove_msg_data(m), sizeof msg);
+    if (!memchr(msg.id, '\0', sizeof msg.id))
+        return GROVE_GS_NOREPLY(); /* not one of its own: a forged id */
     child_t *c = find_id(s, msg.id);
     if (!c || c->state != GROVE_CHILD_RESTARTING || c->retry_gen != msg.gen)
         return GROVE_GS_NOREPLY(); /* terminated or deleted meanwhile */
