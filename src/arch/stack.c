@@ -33,6 +33,12 @@
 #define REGION_STACKS 512   /* stacks per reserved region */
 #define CACHE_MAX 256       /* per-thread cache */
 #define POOL_MAX 16384      /* global pool of ready stacks */
+/* Stacks moved between a thread's cache and the pool under one lock: a
+ * burst of spawns or exits (a supervisor starting or stopping thousands of
+ * children, a tree of spawns) takes the pool's lock once per batch, not
+ * once per stack, on every scheduler at once. */
+#define CACHE_BATCH 64
+_Static_assert(CACHE_BATCH <= GROVE__PARK_BATCH, "a batch fits a drop call");
 #define RED_ZONE 128        /* bytes below sp the ABI lets leaf code use */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -207,6 +213,15 @@ static grove__stack_t *get_default(grove__stack_cache_t *c, int *err)
         st = S.pool;
         S.pool = st->next;
         S.pool_len--;
+        /* The next spawns on this thread find theirs in its cache. */
+        for (int i = 1; c && i < CACHE_BATCH && S.pool; i++) {
+            grove__stack_t *x = S.pool;
+            S.pool = x->next;
+            S.pool_len--;
+            x->next = c->head;
+            c->head = x;
+            c->count++;
+        }
     } else if (S.fresh) {
         st = S.fresh;
         S.fresh = st->next;
@@ -265,6 +280,7 @@ static grove__stack_t *get_custom(size_t size, int *err)
 
 static int drop_batch(grove__stack_t **sts, int n);
 static int drop_pages(grove__stack_t *st);
+static void drop_to_fresh(grove__stack_t **sts, int n);
 
 grove__stack_t *grove__stack_get(grove__stack_cache_t *c, size_t size,
                                  int *err)
@@ -314,28 +330,55 @@ void grove__stack_put(grove__stack_cache_t *c, grove__stack_t *st)
         c->count++;
         return;
     }
+    /* A full cache sends this stack and CACHE_BATCH - 1 of its own to the
+     * pool together. */
+    grove__stack_t *batch[CACHE_BATCH];
+    int n = 0;
+    batch[n++] = st;
+    while (c && n < CACHE_BATCH && c->head) {
+        batch[n++] = c->head;
+        c->head = c->head->next;
+        c->count--;
+    }
+    grove__stack_t *drop[CACHE_BATCH];
+    int ndrop = 0;
     pthread_mutex_lock(&S.lock);
-    /* Past the mapping budget an idle stack is worth less than the
-     * mapping it holds. */
-    bool keep = S.pool_len < POOL_MAX &&
-                (S.light ||
-                 atomic_load_explicit(&n_mapped, memory_order_relaxed) <=
-                     S.budget);
-    if (keep) {
-        st->next = S.pool;
-        S.pool = st;
-        S.pool_len++;
+    for (int i = 0; i < n; i++) {
+        /* Past the mapping budget an idle stack is worth less than the
+         * mapping it holds. */
+        bool keep = S.pool_len < POOL_MAX &&
+                    (S.light ||
+                     atomic_load_explicit(&n_mapped, memory_order_relaxed) <=
+                         S.budget);
+        if (keep) {
+            batch[i]->next = S.pool;
+            S.pool = batch[i];
+            S.pool_len++;
+        } else {
+            drop[ndrop++] = batch[i];
+        }
     }
     pthread_mutex_unlock(&S.lock);
-    if (!keep) {
-        /* Too many idle stacks: give the memory (and mapping) back. */
-        (void)drop_pages(st);
-        atomic_fetch_sub_explicit(&n_mapped, 1, memory_order_relaxed);
-        pthread_mutex_lock(&S.lock);
-        st->next = S.fresh;
-        S.fresh = st;
-        pthread_mutex_unlock(&S.lock);
+    if (ndrop)
+        drop_to_fresh(drop, ndrop);
+}
+
+/* Gives back the pages (and, without lightweight guards, the mapping) of
+ * idle stacks, in as few system calls as the kernel allows, and makes them
+ * fresh slots. */
+static void drop_to_fresh(grove__stack_t **sts, int n)
+{
+    int done = drop_batch(sts, n);
+    for (int i = done; i < n; i++)
+        (void)drop_pages(sts[i]);
+    /* Either way each becomes a fresh slot, counted again when reused. */
+    atomic_fetch_sub_explicit(&n_mapped, (unsigned)n, memory_order_relaxed);
+    pthread_mutex_lock(&S.lock);
+    for (int i = 0; i < n; i++) {
+        sts[i]->next = S.fresh;
+        S.fresh = sts[i];
     }
+    pthread_mutex_unlock(&S.lock);
 }
 
 /* Gives back the pages of pooled stacks beyond keep: a burst of exits
@@ -358,18 +401,7 @@ void grove__stacks_trim_pool(unsigned keep)
             return;
         /* A batch at a time, as trimming: one TLB flush, not one per
          * stack, where the kernel takes the batch in one call. */
-        int done = drop_batch(batch, n);
-        for (int i = done; i < n; i++)
-            (void)drop_pages(batch[i]);
-        if (!S.light)
-            atomic_fetch_sub_explicit(&n_mapped, (unsigned)n,
-                                      memory_order_relaxed);
-        pthread_mutex_lock(&S.lock);
-        for (int i = 0; i < n; i++) {
-            batch[i]->next = S.fresh;
-            S.fresh = batch[i];
-        }
-        pthread_mutex_unlock(&S.lock);
+        drop_to_fresh(batch, n);
     }
 }
 

@@ -167,18 +167,9 @@ bool grove__map_del(grove__map_t *m, uint64_t key, uint64_t *val)
     }
 }
 
-bool grove__map_next(const grove__map_t *m, uint32_t *i, uint64_t *key,
-                     uint64_t *val)
+bool grove__map_next_slots(const grove__map_t *m, uint32_t *i, uint64_t *key,
+                           uint64_t *val)
 {
-    if (m->cap == 0) {
-        if (*i == 0 && m->ik != MAP_EMPTY) {
-            *key = m->ik;
-            *val = m->iv;
-            *i = 1;
-            return true;
-        }
-        return false;
-    }
     uint64_t *keys = map_keys(m);
     for (; *i < m->cap; (*i)++) {
         uint64_t k = keys[*i];
@@ -191,10 +182,9 @@ bool grove__map_next(const grove__map_t *m, uint32_t *i, uint64_t *key,
     }
     return false;
 }
-void grove__map_free(grove__map_t *m)
+void grove__map_free_slots(grove__map_t *m)
 {
-    if (m->cap)
-        free(m->slots);
+    free(m->slots);
     m->slots = NULL;
     m->iv = 0;
     m->cap = m->len = m->tomb = 0;

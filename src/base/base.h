@@ -136,10 +136,34 @@ GROVE__HIDDEN int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val);
 /* Returns true if the key was present (value to *val if non-NULL). */
 GROVE__HIDDEN bool grove__map_del(grove__map_t *m, uint64_t key,
                                   uint64_t *val);
-GROVE__HIDDEN void grove__map_free(grove__map_t *m);
+GROVE__HIDDEN void grove__map_free_slots(grove__map_t *m);
+GROVE__HIDDEN bool grove__map_next_slots(const grove__map_t *m, uint32_t *i,
+                                         uint64_t *key, uint64_t *val);
+/* Frees the table. Inline for the common map of one entry or none: an
+ * exiting process frees several. */
+static inline void grove__map_free(grove__map_t *m)
+{
+    if (m->cap) {
+        grove__map_free_slots(m);
+        return;
+    }
+    m->ik = 0;
+    m->iv = 0;
+    m->len = m->tomb = 0;
+}
 /* Iteration: for (uint32_t i = 0; grove__map_next(m, &i, &k, &v);) */
-GROVE__HIDDEN bool grove__map_next(const grove__map_t *m, uint32_t *i,
-                                   uint64_t *key, uint64_t *val);
+static inline bool grove__map_next(const grove__map_t *m, uint32_t *i,
+                                   uint64_t *key, uint64_t *val)
+{
+    if (m->cap)
+        return grove__map_next_slots(m, i, key, val);
+    if (*i != 0 || m->ik == 0)
+        return false;
+    *key = m->ik;
+    *val = m->iv;
+    *i = 1;
+    return true;
+}
 
 
 #endif

@@ -57,17 +57,23 @@ uint64_t grove__ref_new(void)
 /* The two pushes return whether the stealable part of the queue was
  * empty before: only then may an idle scheduler need waking (see
  * maybe_wake_idle). */
+static bool rq_splice_tail_locked(grove__sched_t *s, grove__proc_t *first,
+                                  grove__proc_t *last, unsigned n)
+{
+    first->rq_prev = s->rq_tail;
+    if (s->rq_tail)
+        s->rq_tail->rq_next = first;
+    else
+        s->rq_head = first;
+    s->rq_tail = last;
+    return atomic_fetch_add_explicit(&s->rq_fifo, n,
+                                     memory_order_relaxed) == 0;
+}
+
 static bool rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
 {
     p->rq_next = NULL;
-    p->rq_prev = s->rq_tail;
-    if (s->rq_tail)
-        s->rq_tail->rq_next = p;
-    else
-        s->rq_head = p;
-    s->rq_tail = p;
-    return atomic_fetch_add_explicit(&s->rq_fifo, 1,
-                                     memory_order_relaxed) == 0;
+    return rq_splice_tail_locked(s, p, p, 1);
 }
 
 static bool rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
@@ -250,32 +256,37 @@ grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
     return p;
 }
 
-/* Takes the older half of a victim's queue, from its tail: the work that
- * was spawned first, the largest pieces of a tree of spawns (never its
- * runnext, which its owner is about to run). */
+/* At most this many processes move per steal. The thief walks what it
+ * takes under the victim's lock, which the victim needs for every push:
+ * half of a queue of 100,000 (a supervisor that has just signalled all its
+ * children) would hold the lock, and the victim, for a long walk over cold
+ * memory, and each later steal would walk the rest again. */
+#define STEAL_MAX 128
+
+/* Takes the older half of a victim's queue, up to STEAL_MAX, from its
+ * tail: the work that was spawned first, the largest pieces of a tree of
+ * spawns (never its runnext, which its owner is about to run). Walks only
+ * what it takes: the queue's length is its stealable count. */
 static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
 {
     /* The caller looked at v's stealable count first (steal). */
     if (!grove__spin_trylock(&v->rq_lock))
         return NULL;
-    unsigned count = 0;
-    for (grove__proc_t *p = v->rq_head; p; p = p->rq_next)
-        count++;
+    unsigned count = atomic_load_explicit(&v->rq_fifo, memory_order_relaxed);
     unsigned n = (count + 1) / 2;
-    grove__proc_t *first = NULL;
-    if (n == count) {
-        first = v->rq_head;
-        v->rq_head = v->rq_tail = NULL;
-    } else if (n) {
-        grove__proc_t *cut = v->rq_head;
-        for (unsigned i = 1; i < count - n; i++)
-            cut = cut->rq_next;
-        first = cut->rq_next;
-        cut->rq_next = NULL;
+    if (n > STEAL_MAX)
+        n = STEAL_MAX;
+    grove__proc_t *first = NULL, *last = v->rq_tail;
+    if (n && last) {
+        first = last;
+        for (unsigned i = 1; i < n; i++)
+            first = first->rq_prev;
+        v->rq_tail = first->rq_prev;
+        if (v->rq_tail)
+            v->rq_tail->rq_next = NULL;
+        else
+            v->rq_head = NULL;
         first->rq_prev = NULL;
-        v->rq_tail = cut;
-    }
-    if (n) {
         atomic_fetch_sub_explicit(&v->rq_len, n, memory_order_relaxed);
         atomic_fetch_sub_explicit(&v->rq_fifo, n, memory_order_relaxed);
     }
@@ -284,14 +295,12 @@ static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
         return NULL;
     atomic_fetch_add_explicit(&s->steals, 1, memory_order_relaxed);
     grove__proc_t *rest = first->rq_next;
+    first->rq_next = NULL;
     if (rest) {
+        /* The rest joins this scheduler's queue in one splice. */
         grove__spin_lock(&s->rq_lock);
-        for (grove__proc_t *p = rest; p;) {
-            grove__proc_t *next = p->rq_next;
-            rq_push_tail_locked(s, p);
-            atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
-            p = next;
-        }
+        rq_splice_tail_locked(s, rest, last, n - 1);
+        atomic_fetch_add_explicit(&s->rq_len, n - 1, memory_order_relaxed);
         grove__spin_unlock(&s->rq_lock);
     }
     return first;
