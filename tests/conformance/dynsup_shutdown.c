@@ -230,6 +230,58 @@ PROC_TEST(dynsup_D13_children_choose_their_reason)
     ASSERT_REASON_EQ(DK_EXPECT_SAW(b).reason, grove_reason_shutdown(NULL));
 }
 
+/* D-13: which ends of a stop are reported as shutdown_error, as a
+ * Supervisor's: a permanent child leaving with normal, and a child killed
+ * when its shutdown time ran out; not {shutdown, oops} from a transient
+ * child, nor killed for brutal_kill, nor plain shutdown. */
+/* The report naming pid and what. */
+static int sd_reports_naming(grove_pid_t pid, const char *what)
+{
+    char ps[GROVE_PID_STR_MAX];
+    grove_pid_format(pid, ps, sizeof ps);
+    return gt_reports_naming(ps, what);
+}
+
+PROC_TEST(dynsup_D13_shutdown_errors_reported)
+{
+    grove_log_handler_t *h;
+    ASSERT_OK(gt_reports_start(&h));
+    dk_init(&k1);
+    dk_init(&k2);
+    dk_init(&k3);
+    dk_init(&k4);
+    dk_init(&k5);
+    k1.has_leave = true;
+    k1.leave = grove_reason_shutdown("oops");
+    k2.has_leave = true;
+    k2.leave = grove_reason_normal();
+    dk_set_stop(&k3, 0, true);
+    grove_pid_t sup = DS_START(NULL);
+    grove_child_spec_t s[5] = {
+        dk_spec(&k1, GROVE_TRANSIENT), dk_spec(&k2, GROVE_PERMANENT),
+        dk_spec(&k3, GROVE_PERMANENT), dk_spec(&k4, GROVE_PERMANENT),
+        dk_gs_spec(&k5, GROVE_PERMANENT)};
+    s[2].shutdown = 50;
+    s[3].shutdown = GROVE_SHUTDOWN_BRUTAL_KILL;
+    grove_pid_t p[5];
+    for (int i = 0; i < 5; i++) {
+        p[i] = DS_CHILD(sup, &s[i]);
+        WATCH(p[i]);
+    }
+    DS_STOP(sup);
+    ASSERT_REASON_EQ(AWAIT_EXIT(p[0]), grove_reason_shutdown("oops"));
+    ASSERT_REASON_EQ(AWAIT_EXIT(p[1]), grove_reason_normal());
+    ASSERT_REASON_EQ(AWAIT_EXIT(p[2]), grove_reason_of(GROVE_EXIT_KILLED));
+    ASSERT_REASON_EQ(AWAIT_EXIT(p[3]), grove_reason_of(GROVE_EXIT_KILLED));
+    ASSERT_REASON_EQ(AWAIT_EXIT(p[4]), grove_reason_shutdown(NULL));
+    ASSERT_OK(grove_log_remove_handler(h));
+    gt_reports_dump();
+    ASSERT_EQ(gt_reports_naming("shutdown_error", NULL), 2);
+    ASSERT_EQ(sd_reports_naming(p[1], "normal"), 1);
+    ASSERT_EQ(sd_reports_naming(p[2], "killed"), 1);
+    (void)dk_drain_saw();
+}
+
 /* ---- under a Supervisor ------------------------------------------------ */
 
 static grove_child_spec_t top_kids[1];

@@ -10,58 +10,13 @@
 
 #include "behaviours.h"
 
-#define REPORTS_MAX 128
-
-static struct {
-    pthread_mutex_t mu;
-    int n;
-    char text[REPORTS_MAX][512];
-} reports = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static void on_event(const grove_log_event_t *ev, void *arg)
-{
-    (void)arg;
-    if (!ev->kind || strcmp(ev->kind, "supervisor_report") != 0)
-        return;
-    char buf[512];
-    size_t len = (size_t)snprintf(buf, sizeof buf, "%s", ev->text);
-    for (size_t i = 0; i < ev->nfields && len < sizeof buf; i++)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, " %s=%s",
-                                ev->fields[i].key, ev->fields[i].value);
-    pthread_mutex_lock(&reports.mu);
-    if (reports.n < REPORTS_MAX)
-        snprintf(reports.text[reports.n++], sizeof reports.text[0], "%s",
-                 buf);
-    pthread_mutex_unlock(&reports.mu);
-}
-
-/* The number of reports whose text names what. */
-static int reports_naming(const char *what)
-{
-    int k = 0;
-    pthread_mutex_lock(&reports.mu);
-    for (int i = 0; i < reports.n; i++)
-        if (strstr(reports.text[i], what))
-            k++;
-    pthread_mutex_unlock(&reports.mu);
-    return k;
-}
-
-static void dump_reports(void)
-{
-    pthread_mutex_lock(&reports.mu);
-    for (int i = 0; i < reports.n; i++)
-        gt_note("report %d: %s", i, reports.text[i]);
-    pthread_mutex_unlock(&reports.mu);
-}
-
 static grove_child_spec_t kids[5];
 static grove_sup_spec_t spec;
 
 PROC_TEST(supervisor_S19_S21_which_exits_are_reported)
 {
     grove_log_handler_t *h;
-    ASSERT_OK(grove_log_add_handler(on_event, NULL, GROVE_LOG_DEBUG, &h));
+    ASSERT_OK(gt_reports_start(&h));
     memset(&spec, 0, sizeof spec);
     spec.flags.max_restarts = 10;
     spec.flags.max_seconds = 30;
@@ -78,14 +33,14 @@ PROC_TEST(supervisor_S19_S21_which_exits_are_reported)
     grove_pid_t p = gt_child_pid("perm_child");
     gt_child_exit("perm_child", grove_reason_normal());
     WAIT_RESTARTED(sup, "perm_child", p);
-    WAIT_UNTIL(reports_naming("perm_child") > 0);
+    WAIT_UNTIL(gt_reports_naming("perm_child", NULL) > 0);
 
     /* S-20/S-21: shutdown-class exits of transient and temporary
      * children are not; abnormal ones are. The abnormal ones come last,
      * so once they are reported the others would have been too. Reports
      * from before (the start, say) are not counted. */
-    int trans_before = reports_naming("trans_child");
-    int quiet_before = reports_naming("quiet_tmp");
+    int trans_before = gt_reports_naming("trans_child", NULL);
+    int quiet_before = gt_reports_naming("quiet_tmp", NULL);
     gt_child_exit("trans_child", grove_reason_normal());
     WAIT_NOT_RUNNING(sup, "trans_child");
     gt_child_exit("quiet_tmp", grove_reason_shutdown("done"));
@@ -95,11 +50,11 @@ PROC_TEST(supervisor_S19_S21_which_exits_are_reported)
     p = gt_child_pid("bad_trans");
     gt_child_exit("bad_trans", grove_reason_error(20, "transient fails"));
     WAIT_RESTARTED(sup, "bad_trans", p);
-    WAIT_UNTIL(reports_naming("loud_tmp") > 0 &&
-               reports_naming("bad_trans") > 0);
-    if (reports_naming("trans_child") != trans_before ||
-        reports_naming("quiet_tmp") != quiet_before) {
-        dump_reports();
+    WAIT_UNTIL(gt_reports_naming("loud_tmp", NULL) > 0 &&
+               gt_reports_naming("bad_trans", NULL) > 0);
+    if (gt_reports_naming("trans_child", NULL) != trans_before ||
+        gt_reports_naming("quiet_tmp", NULL) != quiet_before) {
+        gt_reports_dump();
         GT_FAIL("a shutdown-class exit of a transient or temporary child "
                 "was reported");
     }
@@ -111,7 +66,7 @@ PROC_TEST(supervisor_S19_S21_which_exits_are_reported)
 PROC_TEST(supervisor_S30_intensity_reached_is_reported)
 {
     grove_log_handler_t *h;
-    ASSERT_OK(grove_log_add_handler(on_event, NULL, GROVE_LOG_DEBUG, &h));
+    ASSERT_OK(gt_reports_start(&h));
     memset(&spec, 0, sizeof spec);
     spec.flags.max_restarts = GROVE_NO_RESTARTS;
     spec.flags.max_seconds = 30;
@@ -122,7 +77,7 @@ PROC_TEST(supervisor_S30_intensity_reached_is_reported)
     grove_pid_t sup = SUP_START(&spec);
     gt_child_exit("offender", grove_reason_error(30, "fails"));
     ASSERT_REASON_EQ(EXPECT_EXIT(sup), grove_reason_shutdown(NULL));
-    WAIT_UNTIL(reports_naming("intensity") > 0);
-    ASSERT_GT(reports_naming("offender"), 0);
+    WAIT_UNTIL(gt_reports_naming("intensity", NULL) > 0);
+    ASSERT_GT(gt_reports_naming("offender", NULL), 0);
     ASSERT_OK(grove_log_remove_handler(h));
 }

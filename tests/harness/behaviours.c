@@ -545,3 +545,66 @@ bool gt_reason_has(const grove_reason_t *r, const char *needle)
     grove_reason_format(r, buf, sizeof buf);
     return strstr(r->text, needle) != NULL || strstr(buf, needle) != NULL;
 }
+
+/* ---- supervisor reports ---------------------------------------------------- */
+
+#define GT_REPORTS_MAX 128
+
+static struct {
+    pthread_mutex_t mu;
+    int n;
+    char text[GT_REPORTS_MAX][512];
+} gt_reports = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void gt_on_report(const grove_log_event_t *ev, void *arg)
+{
+    (void)arg;
+    if (!ev->kind || strcmp(ev->kind, "supervisor_report") != 0)
+        return;
+    char buf[512];
+    size_t len = (size_t)snprintf(buf, sizeof buf, "%s", ev->text);
+    for (size_t i = 0; i < ev->nfields && len < sizeof buf; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, " %s=%s",
+                                ev->fields[i].key, ev->fields[i].value);
+    pthread_mutex_lock(&gt_reports.mu);
+    if (gt_reports.n < GT_REPORTS_MAX)
+        snprintf(gt_reports.text[gt_reports.n++], sizeof gt_reports.text[0],
+                 "%s", buf);
+    pthread_mutex_unlock(&gt_reports.mu);
+}
+
+int gt_reports_start(grove_log_handler_t **h)
+{
+    pthread_mutex_lock(&gt_reports.mu);
+    gt_reports.n = 0;
+    pthread_mutex_unlock(&gt_reports.mu);
+    return grove_log_add_handler(gt_on_report, NULL, GROVE_LOG_DEBUG, h);
+}
+
+int gt_reports_naming(const char *what, const char *and)
+{
+    int k = 0;
+    pthread_mutex_lock(&gt_reports.mu);
+    for (int i = 0; i < gt_reports.n; i++)
+        if (strstr(gt_reports.text[i], what) &&
+            (!and || strstr(gt_reports.text[i], and)))
+            k++;
+    pthread_mutex_unlock(&gt_reports.mu);
+    return k;
+}
+
+int gt_reports_count(void)
+{
+    pthread_mutex_lock(&gt_reports.mu);
+    int n = gt_reports.n;
+    pthread_mutex_unlock(&gt_reports.mu);
+    return n;
+}
+
+void gt_reports_dump(void)
+{
+    pthread_mutex_lock(&gt_reports.mu);
+    for (int i = 0; i < gt_reports.n; i++)
+        gt_note("report %d: %s", i, gt_reports.text[i]);
+    pthread_mutex_unlock(&gt_reports.mu);
+}

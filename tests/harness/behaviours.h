@@ -131,6 +131,18 @@ grove_pid_t gt_wait_restarted_at(const char *file, int line, grove_pid_t sup,
         ASSERT_EQ(gt_c_.workers, (w));                                       \
     } while (0)
 
+/* Supervisor reports (log events of kind "supervisor_report"), each kept
+ * as its text followed by its fields (" key=value"). gt_reports_start
+ * forgets those kept so far and adds the capturing handler, which the
+ * test removes with grove_log_remove_handler. */
+int gt_reports_start(grove_log_handler_t **h);
+/* How many kept reports contain what (and also and, unless NULL). */
+int gt_reports_naming(const char *what, const char *and);
+/* How many reports are kept. */
+int gt_reports_count(void);
+/* Notes every kept report in the test's output. */
+void gt_reports_dump(void);
+
 /* True when the reason's text contains needle. */
 bool gt_reason_has(const grove_reason_t *r, const char *needle);
 #define ASSERT_REASON_HAS(r, needle)                                         \
