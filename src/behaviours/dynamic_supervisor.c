@@ -140,7 +140,7 @@ static grove_gs_ret_t restart(dsup_t *d, dchild_t *c)
     if (rc == 0 && pid.id) {
         rekey(d, c, pid);
         set_restarting(d, c, false);
-        c->started_ms = grove__mono_ms();
+        c->started_ms = grove__backoff_started(&c->spec.backoff);
     } else if (rc == 0 || rc == GROVE_EIGNORE) {
         set_restarting(d, c, false);
         forget(d, c); /* ignore on restart removes the child */
@@ -394,7 +394,8 @@ static void req_start(dsup_t *d, const grove_msg_t *m, result_t *res)
     if (rc == 0 && pid.id) {
         dchild_t *c = grove__calloc(1, sizeof *c);
         if (!c || (c->spec = rq.spec, c->pid = pid,
-                   c->started_ms = grove__mono_ms(), insert(d, c)) < 0) {
+                   c->started_ms = grove__backoff_started(&c->spec.backoff),
+                   insert(d, c)) < 0) {
             free(c);
             grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
             grove_exit_signal(pid, &kill);
@@ -454,7 +455,6 @@ static grove_gs_ret_t req_which(dsup_t *d)
 static grove_gs_ret_t ds_call(grove_gs_t *gs, const grove_msg_t *m,
                               grove_gs_from_t from)
 {
-    (void)from;
     dsup_t *d = grove_gs_state(gs);
     result_t res;
     memset(&res, 0, sizeof res);
@@ -488,7 +488,10 @@ static grove_gs_ret_t ds_call(grove_gs_t *gs, const grove_msg_t *m,
     default:
         res.rc = GROVE_EINVAL;
     }
-    return GROVE_GS_REPLY(0, &res, sizeof res);
+    /* Sent from here: a result is larger than a reply kept inline, which
+     * would be copied to the heap and then into the message. */
+    grove_gs_reply(from, 0, &res, sizeof res);
+    return GROVE_GS_NOREPLY();
 }
 
 static int ds_status(grove_gs_t *gs, char *buf, size_t size)

@@ -163,6 +163,11 @@ bool grove__shutdown_accepted(int restart, grove_timeout_t shutdown,
     return restart != GROVE_PERMANENT && grove_reason_is_shutdown_class(r);
 }
 
+uint64_t grove__backoff_started(const grove_backoff_t *b)
+{
+    return b->initial_ms ? grove__mono_ms() : 0;
+}
+
 uint32_t grove__backoff_next(const grove_backoff_t *b, uint32_t *delay,
                              uint64_t started_ms, unsigned *seed)
 {

@@ -48,6 +48,10 @@ void grove__child_shutdown(grove_pid_t pid, grove_timeout_t shutdown,
 bool grove__shutdown_accepted(int restart, grove_timeout_t shutdown,
                               const grove_reason_t *end);
 
+/* When a child with backoff b starts: the time its stable period counts
+ * from; 0 without backoff, which never needs it (a clock read saved per
+ * start and restart). */
+uint64_t grove__backoff_started(const grove_backoff_t *b);
 /* The next backoff delay (0: restart at once). *delay holds the delay in
  * force and is updated; started_ms is when the child last started. */
 uint32_t grove__backoff_next(const grove_backoff_t *b, uint32_t *delay,

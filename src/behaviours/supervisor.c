@@ -242,7 +242,7 @@ static void set_pid(sup_t *s, child_t *c, grove_pid_t pid)
     if (pid.id) {
         grove__map_put(&s->by_pid, pid.id, (uint64_t)(uintptr_t)c);
         c->state = GROVE_CHILD_RUNNING;
-        c->started_ms = grove__mono_ms();
+        c->started_ms = grove__backoff_started(&c->spec.backoff);
     } else if (c->state == GROVE_CHILD_RUNNING) {
         c->state = GROVE_CHILD_UNDEFINED;
     }

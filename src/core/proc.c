@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/internal.h"
 #include "base/failpoint.h"
 
 #define CHUNK_BITS 12
 #define CHUNK_SIZE (1u << CHUNK_BITS)
+#define CHUNK_BYTES (CHUNK_SIZE * sizeof(grove__proc_t))
 
 static struct {
     _Atomic(grove__proc_t *) *chunks;
@@ -49,7 +51,7 @@ void grove__proc_table_fini(void)
             continue;
         for (uint32_t i = 0; i < CHUNK_SIZE; i++)
             grove__fiber_release(&chunk[i].fiber);
-        free(chunk);
+        munmap(chunk, CHUNK_BYTES);
     }
     free(T.chunks);
     free((void *)T.free_next);
@@ -107,12 +109,13 @@ static grove__proc_t *carve_slot(uint32_t *slot_out)
         pthread_mutex_lock(&T.grow_lock);
         chunk = atomic_load(&T.chunks[c]);
         if (!chunk) {
-            void *mem = NULL;
-            if (grove__posix_memalign(&mem, 64, CHUNK_SIZE * sizeof(grove__proc_t)))
-                mem = NULL;
-            chunk = mem;
+            /* Zeroed pages, faulted in by one call rather than one
+             * fault per page as the slots are first used. */
+            void *mem = grove__mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
+                                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                                    -1, 0);
+            chunk = mem == MAP_FAILED ? NULL : mem;
             if (chunk) {
-                memset(chunk, 0, CHUNK_SIZE * sizeof(grove__proc_t));
                 for (uint32_t i = 0; i < CHUNK_SIZE; i++)
                     atomic_store(&chunk[i].gen, 1);
                 atomic_store_explicit(&T.chunks[c], chunk,
