@@ -274,6 +274,8 @@ void grove__crash_report(grove__sched_t *s, grove__proc_t *p);
 
 /* ---- schedulers -------------------------------------------------------- */
 
+#define GROVE__SLOT_CACHE 64
+
 struct grove__sched {
     /* -- owner thread only -- */
     int id;
@@ -317,6 +319,11 @@ struct grove__sched {
     bool wake_pending;
     bool in_poll; /* asleep in the poller, not on sleep_cond (sleep_lock) */
     bool polling; /* handing out poll reports: wake-ups wait (owner) */
+    /* -- free process slots kept here (proc.c): the owner's, except
+     * that a spawn finding the table at its limit takes one anyway -- */
+    _Alignas(64) grove__spin_t slot_lock;
+    unsigned nslots;
+    uint32_t slots[GROVE__SLOT_CACHE];
     /* -- counters: written by the owner only, read by anyone -- */
     _Alignas(64) atomic_int_fast64_t cnt[CNT__N];
     /* -- read by the service thread -- */

@@ -131,40 +131,110 @@ static grove__proc_t *carve_slot(uint32_t *slot_out)
     return &chunk[slot & (CHUNK_SIZE - 1)];
 }
 
-static grove__proc_t *slot_alloc(uint32_t *slot_out)
+/* Free slots: a global Treiber stack, and a few per scheduler. A
+ * scheduler spawning and one finishing exits would otherwise take turns
+ * on the stack's head for every process; between a scheduler's cache and
+ * the stack they move SLOT_BATCH at a time, in one compare-and-swap. */
+#define SLOT_BATCH (GROVE__SLOT_CACHE / 2)
+
+/* Pops up to want slots into out; returns how many. A successful swap
+ * proves the chain walked was the stack's: every push and pop changes the
+ * head's tag. */
+static unsigned global_pop(uint32_t *out, unsigned want)
 {
     uint_fast64_t head = atomic_load_explicit(&T.free_head,
                                               memory_order_acquire);
     for (;;) {
-        uint32_t top = (uint32_t)head;
-        if (top == 0)
-            break;
-        uint32_t next = atomic_load_explicit(&T.free_next[top - 1],
-                                             memory_order_relaxed);
-        uint_fast64_t nh = ((head >> 32) + 1) << 32 | next;
+        uint32_t cur = (uint32_t)head;
+        unsigned k = 0;
+        while (cur && k < want) {
+            out[k++] = cur - 1;
+            cur = atomic_load_explicit(&T.free_next[cur - 1],
+                                       memory_order_relaxed);
+        }
+        if (k == 0)
+            return 0;
+        uint_fast64_t nh = ((head >> 32) + 1) << 32 | cur;
         if (atomic_compare_exchange_weak_explicit(&T.free_head, &head, nh,
                                                   memory_order_acquire,
-                                                  memory_order_acquire)) {
-            *slot_out = top - 1;
-            return grove__proc_slot(top - 1);
-        }
+                                                  memory_order_acquire))
+            return k;
     }
-    return carve_slot(slot_out);
 }
 
-static void slot_free(uint32_t slot)
+/* Pushes slots[0..n) (n >= 1) as one chain. */
+static void global_push(const uint32_t *slots, unsigned n)
 {
+    for (unsigned i = 0; i + 1 < n; i++)
+        atomic_store_explicit(&T.free_next[slots[i]], slots[i + 1] + 1,
+                              memory_order_relaxed);
     uint_fast64_t head = atomic_load_explicit(&T.free_head,
                                               memory_order_relaxed);
     for (;;) {
-        atomic_store_explicit(&T.free_next[slot], (uint32_t)head,
+        atomic_store_explicit(&T.free_next[slots[n - 1]], (uint32_t)head,
                               memory_order_relaxed);
-        uint_fast64_t nh = ((head >> 32) + 1) << 32 | (slot + 1);
+        uint_fast64_t nh = ((head >> 32) + 1) << 32 | (slots[0] + 1);
         if (atomic_compare_exchange_weak_explicit(&T.free_head, &head, nh,
                                                   memory_order_release,
                                                   memory_order_relaxed))
             return;
     }
+}
+
+/* A slot from another scheduler's cache: only when the table is at its
+ * limit, so that slots cached elsewhere never make a spawn fail. */
+static bool slot_from_others(uint32_t *slot)
+{
+    for (int i = 0; i < grove__rt.nsched; i++) {
+        grove__sched_t *o = &grove__rt.scheds[i];
+        grove__spin_lock(&o->slot_lock);
+        bool got = o->nslots > 0;
+        if (got)
+            *slot = o->slots[--o->nslots];
+        grove__spin_unlock(&o->slot_lock);
+        if (got)
+            return true;
+    }
+    return false;
+}
+
+static grove__proc_t *slot_alloc(grove__sched_t *s, uint32_t *slot_out)
+{
+    if (s) {
+        grove__spin_lock(&s->slot_lock);
+        if (!s->nslots)
+            s->nslots = global_pop(s->slots, SLOT_BATCH);
+        bool got = s->nslots > 0;
+        if (got)
+            *slot_out = s->slots[--s->nslots];
+        grove__spin_unlock(&s->slot_lock);
+        if (got)
+            return grove__proc_slot(*slot_out);
+    } else if (global_pop(slot_out, 1)) {
+        return grove__proc_slot(*slot_out);
+    }
+    grove__proc_t *p = carve_slot(slot_out);
+    if (!p && slot_from_others(slot_out))
+        p = grove__proc_slot(*slot_out);
+    return p;
+}
+
+static void slot_free(grove__sched_t *s, uint32_t slot)
+{
+    if (!s) {
+        global_push(&slot, 1);
+        return;
+    }
+    grove__spin_lock(&s->slot_lock);
+    if (s->nslots == GROVE__SLOT_CACHE) {
+        /* Full: the older half goes to the stack. */
+        global_push(s->slots, SLOT_BATCH);
+        memmove(s->slots, s->slots + SLOT_BATCH,
+                (GROVE__SLOT_CACHE - SLOT_BATCH) * sizeof s->slots[0]);
+        s->nslots -= SLOT_BATCH;
+    }
+    s->slots[s->nslots++] = slot;
+    grove__spin_unlock(&s->slot_lock);
 }
 
 static void proc_entry(void *arg)
@@ -288,7 +358,7 @@ static void spawn_undo(grove__proc_t *self, grove__proc_t *p, uint32_t slot)
     }
     p->stack = NULL;
     atomic_store(&p->state, PS_FREE);
-    slot_free(slot);
+    slot_free(grove__tls_get_sched(), slot);
 }
 
 int grove__name_claim(grove__proc_t *p, const char *name);
@@ -315,7 +385,7 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     int saved = grove__tls_get_in_rt();
     RT_ENTER();
     uint32_t slot = 0;
-    grove__proc_t *p = slot_alloc(&slot);
+    grove__proc_t *p = slot_alloc(grove__tls_get_sched(), &slot);
     if (!p) {
         grove__tls_set_in_rt(saved);
         return GROVE_ELIMIT;
@@ -563,7 +633,7 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     atomic_store(&p->gen, gen);
     grove__notify_waiters(p, why);
     atomic_store(&p->state, PS_FREE);
-    slot_free(grove_pid_slot(p->pid));
+    slot_free(s, grove_pid_slot(p->pid));
 }
 
 GROVE_EXPORT bool grove_is_alive(grove_pid_t pid)

@@ -261,7 +261,7 @@ grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
  * half of a queue of 100,000 (a supervisor that has just signalled all its
  * children) would hold the lock, and the victim, for a long walk over cold
  * memory, and each later steal would walk the rest again. */
-#define STEAL_MAX 128
+#define STEAL_MAX 64
 
 /* Takes the older half of a victim's queue, up to STEAL_MAX, from its
  * tail: the work that was spawned first, the largest pieces of a tree of

@@ -96,3 +96,43 @@ PROC_TEST_OPTS(process_table_recycles_slots, .max_processes = 16)
         ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
     }
 }
+
+/* Slots freed on other schedulers stay usable at the limit: processes
+ * spread over four schedulers exit there, each scheduler keeps some of
+ * their slots for itself, and one process must still fill the whole
+ * table again. */
+static void spread_exit(void *arg)
+{
+    (void)arg;
+    /* Wait to be spread by stealing, then exit wherever this runs. */
+    grove_msg_t *m;
+    if (grove_recv(&m, GROVE_INFINITY) == 0)
+        grove_msg_free(m);
+    grove_yield();
+}
+
+PROC_TEST_OPTS(process_table_limit_counts_slots_kept_elsewhere,
+               .max_processes = MAX_PROCS, .schedulers = 4)
+{
+    static grove_pid_t pids[MAX_PROCS * 2];
+    static grove_ref_t refs[MAX_PROCS * 2];
+    grove_stats_t base = gt_stats();
+    for (int round = 0; round < 3; round++) {
+        int n = 0;
+        for (;;) {
+            ASSERT_LT(n, MAX_PROCS * 2);
+            grove_spawn_opts_t o = {.monitor = true, .monitor_ref = &refs[n]};
+            int rc = grove_spawn(spread_exit, NULL, &o, &pids[n]);
+            if (rc == GROVE_ELIMIT)
+                break;
+            ASSERT_OK(rc);
+            n++;
+        }
+        ASSERT_EQ((uint64_t)n + base.processes_alive, MAX_PROCS);
+        release_all(pids, refs, n);
+        WAIT_UNTIL(gt_stats().processes_alive == base.processes_alive);
+        grove_sleep(gt_scaled_ms(20));
+    }
+    grove_stats_t end = gt_stats();
+    gt_note("%llu steals", (unsigned long long)end.steals);
+}
