@@ -36,6 +36,15 @@ static inline uint64_t *map_vals(const grove__map_t *m)
     return m->slots + m->cap;
 }
 
+void grove__map_prefetch(const grove__map_t *m, uint64_t key)
+{
+    if (!m->cap)
+        return;
+    uint32_t i = map_hash(key) & (m->cap - 1);
+    __builtin_prefetch(&map_keys(m)[i]);
+    __builtin_prefetch(&map_vals(m)[i]);
+}
+
 bool grove__map_get(const grove__map_t *m, uint64_t key, uint64_t *val)
 {
     if (m->cap == 0) {

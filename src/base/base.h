@@ -136,6 +136,8 @@ GROVE__HIDDEN int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val);
 /* Returns true if the key was present (value to *val if non-NULL). */
 GROVE__HIDDEN bool grove__map_del(grove__map_t *m, uint64_t key,
                                   uint64_t *val);
+/* Starts loading the slot where key is or would go (a hint only). */
+GROVE__HIDDEN void grove__map_prefetch(const grove__map_t *m, uint64_t key);
 GROVE__HIDDEN void grove__map_free_slots(grove__map_t *m);
 GROVE__HIDDEN bool grove__map_next_slots(const grove__map_t *m, uint32_t *i,
                                          uint64_t *key, uint64_t *val);

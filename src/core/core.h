@@ -82,6 +82,10 @@ GROVE__HIDDEN int grove__spawn(grove_entry_fn fn, void *arg,
 GROVE__HIDDEN int grove__shutdown_signal(grove_pid_t pid,
                                          const grove_reason_t *reason,
                                          grove_ref_t *mref);
+/* Starts loading what a signal to pid will touch: its process slot and
+ * the caller's link to it. A hint for loops over many processes (a
+ * supervisor stopping its children), issued a few iterations ahead. */
+GROVE__HIDDEN void grove__prefetch_peer(grove_pid_t pid);
 /* Monitors pid under a reference the caller made (grove_make_ref). */
 GROVE__HIDDEN int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref);
 /* A hook run on the process's own stack when it ends itself through

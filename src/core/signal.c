@@ -162,6 +162,21 @@ int grove__shutdown_signal(grove_pid_t pid, const grove_reason_t *reason,
     return rc;
 }
 
+void grove__prefetch_peer(grove_pid_t pid)
+{
+    uint32_t slot = grove_pid_slot(pid);
+    if (slot < grove__proc_slots_used()) {
+        grove__proc_t *p = grove__proc_slot(slot);
+        if (p) {
+            __builtin_prefetch(&p->inbox);
+            __builtin_prefetch(&p->rq_next);
+        }
+    }
+    grove__proc_t *self = grove__current();
+    if (self)
+        grove__map_prefetch(&self->links, pid.id);
+}
+
 int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref)
 {
     grove__proc_t *self = grove__current();
