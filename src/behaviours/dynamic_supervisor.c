@@ -202,69 +202,66 @@ static await_slot_t *await_find(const await_t *a, uint64_t ref)
     return &a->slots[i];
 }
 
-/* Signals one running child (monitor, unlink, exit in one signal) and
- * lists it in a; false if it is not awaited. */
-static bool signal_one(dchild_t *c, await_t *a, uint64_t now)
+/* Calls fn(c, arg) on every child record in the table's order, having
+ * called ahead(c, pid) AHEAD children earlier: for 100,000 children the
+ * records and what they lead to are cold, and loads asked for ahead of
+ * time arrive together instead of one by one. The key is the pid, so a
+ * process can be asked for before its record arrives. */
+#define AHEAD 8 /* a power of two */
+
+static void kids_each(dsup_t *d, void (*ahead)(dchild_t *, grove_pid_t),
+                      void (*fn)(dchild_t *, void *), void *arg)
 {
-    grove_ref_t ref;
-    if (c->restarting)
-        return false;
-    if (!grove__child_shutdown_begin(c->pid, c->spec.shutdown, &ref))
-        return false; /* killed: it cannot be waited for */
-    *await_find(a, ref.id) = (await_slot_t){ref.id, c};
-    c->sd_killed = false;
-    c->sd_deadline = 0;
-    if (c->spec.shutdown > 0)
-        c->sd_deadline = now + (uint64_t)c->spec.shutdown;
-    else if (c->spec.shutdown == GROVE_SHUTDOWN_IMMEDIATE)
-        c->sd_deadline = now;
-    return true;
+    dchild_t *ring[AHEAD];
+    unsigned in = 0, out = 0;
+    uint64_t k, v;
+    for (uint32_t i = 0; grove__map_next(&d->kids, &i, &k, &v);) {
+        if (in - out == AHEAD)
+            fn(ring[out++ % AHEAD], arg);
+        dchild_t *c = (dchild_t *)(uintptr_t)v;
+        ahead(c, (grove_pid_t){k});
+        ring[in++ % AHEAD] = c;
+    }
+    while (out < in)
+        fn(ring[out++ % AHEAD], arg);
 }
 
-/* How far ahead signal_all asks for what it will read: the child's record
- * AHEAD children ahead, then (the record in hand) the child's process
- * slot and the link to it AHEAD children later. For 100,000 children none
- * of it is in the cache, and the loads would otherwise wait one by one. */
-#define AHEAD 8
-#define RING 32 /* > 2 * AHEAD, a power of two */
+typedef struct signal_pass {
+    await_t *a;
+    uint64_t now, next; /* next: the first shutdown deadline */
+    size_t n;           /* children awaited */
+} signal_pass_t;
 
-static void signal_ahead(dchild_t *c)
+/* What signalling a child reads: its record, its process slot and the
+ * link to it (a restarting child's pid names a dead slot: harmless). */
+static void signal_ahead(dchild_t *c, grove_pid_t pid)
 {
     __builtin_prefetch(&c->pid);
     __builtin_prefetch(&c->spec.shutdown);
     __builtin_prefetch(&c->sd_deadline);
+    grove__prefetch_peer(pid);
 }
 
-/* Signals every running child and lists it in a; returns the first
- * shutdown deadline (ms) and the number awaited in *n. */
-static uint64_t signal_all(dsup_t *d, await_t *a, size_t *n)
+/* Signals a running child (monitor, unlink, exit in one signal) and lists
+ * it in the pass's table. */
+static void signal_one(dchild_t *c, void *arg)
 {
-    uint64_t k, v, next = UINT64_MAX, now = grove__mono_ms();
-    dchild_t *ring[RING];
-    unsigned in = 0, out = 0;
-    uint32_t i = 0;
-    for (bool more = true; more || out < in;) {
-        more = more && grove__map_next(&d->kids, &i, &k, &v);
-        if (more) {
-            ring[in++ % RING] = (dchild_t *)(uintptr_t)v;
-            signal_ahead(ring[(in - 1) % RING]);
-        }
-        if (in - out > AHEAD || (!more && out < in)) {
-            /* The record AHEAD back is (nearly) here: on to its process. */
-            unsigned mid = in - out > AHEAD ? in - 1 - AHEAD : in - 1;
-            if (mid >= out && !ring[mid % RING]->restarting)
-                grove__prefetch_peer(ring[mid % RING]->pid);
-        }
-        if (in - out > 2 * AHEAD || (!more && out < in)) {
-            dchild_t *c = ring[out++ % RING];
-            if (signal_one(c, a, now)) {
-                if (c->sd_deadline && c->sd_deadline < next)
-                    next = c->sd_deadline;
-                (*n)++;
-            }
-        }
-    }
-    return next;
+    signal_pass_t *sp = arg;
+    grove_ref_t ref;
+    if (c->restarting)
+        return;
+    if (!grove__child_shutdown_begin(c->pid, c->spec.shutdown, &ref))
+        return; /* killed: it cannot be waited for */
+    *await_find(sp->a, ref.id) = (await_slot_t){ref.id, c};
+    c->sd_killed = false;
+    c->sd_deadline = 0;
+    if (c->spec.shutdown > 0)
+        c->sd_deadline = sp->now + (uint64_t)c->spec.shutdown;
+    else if (c->spec.shutdown == GROVE_SHUTDOWN_IMMEDIATE)
+        c->sd_deadline = sp->now;
+    if (c->sd_deadline && c->sd_deadline < sp->next)
+        sp->next = c->sd_deadline;
+    sp->n++;
 }
 
 /* Kills every awaited child whose shutdown time is over; returns the next
@@ -314,8 +311,10 @@ static void shutdown_all(dsup_t *d)
         shutdown_each(d);
         return;
     }
-    size_t left = 0;
-    uint64_t next = signal_all(d, &a, &left);
+    signal_pass_t sp = {&a, grove__mono_ms(), UINT64_MAX, 0};
+    kids_each(d, signal_ahead, signal_one, &sp);
+    size_t left = sp.n;
+    uint64_t next = sp.next;
     while (left) {
         grove_timeout_t wait = GROVE_INFINITY;
         if (next != UINT64_MAX) {
@@ -335,9 +334,8 @@ static void shutdown_all(dsup_t *d)
             /* noproc: it had ended by itself just before; its own EXIT
              * (already counted as an exit) said how. A plain shutdown is
              * what every child is asked for: its record is not read. */
-            bool plain = r->kind == GROVE_EXIT_SHUTDOWN && !r->text[0] &&
-                         !r->code;
-            if (!plain && r->kind != GROVE_EXIT_NOPROC &&
+            if (!grove__reason_plain_shutdown(r) &&
+                r->kind != GROVE_EXIT_NOPROC &&
                 !grove__shutdown_accepted(w->c->spec.restart,
                                           w->c->spec.shutdown, r))
                 report("shutdown_error", w->c->pid, r);
@@ -351,22 +349,23 @@ static void shutdown_all(dsup_t *d)
 
 /* ---- callbacks -------------------------------------------------------------------- */
 
+/* free reads the allocator's header just below the record. */
+static void free_ahead(dchild_t *c, grove_pid_t pid)
+{
+    (void)pid;
+    __builtin_prefetch((char *)c - 16, 1);
+}
+
+static void free_child(dchild_t *c, void *arg)
+{
+    (void)arg;
+    free(c);
+}
+
 static void free_dsup(void *arg)
 {
     dsup_t *d = arg;
-    uint64_t k, v;
-    /* free reads the allocator's header just below each record: asked
-     * for AHEAD records early, as in signal_all. */
-    void *ring[RING];
-    unsigned in = 0, out = 0;
-    for (uint32_t i = 0; grove__map_next(&d->kids, &i, &k, &v);) {
-        ring[in++ % RING] = (void *)(uintptr_t)v;
-        __builtin_prefetch((char *)(uintptr_t)v - 16, 1);
-        if (in - out > AHEAD)
-            free(ring[out++ % RING]);
-    }
-    while (out < in)
-        free(ring[out++ % RING]);
+    kids_each(d, free_ahead, free_child, NULL);
     grove__map_free(&d->kids);
     grove__intensity_free(&d->intensity);
     free(d);

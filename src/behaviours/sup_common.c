@@ -158,7 +158,7 @@ bool grove__shutdown_accepted(int restart, grove_timeout_t shutdown,
 {
     if (r->kind == GROVE_EXIT_KILLED)
         return shutdown == GROVE_SHUTDOWN_BRUTAL_KILL;
-    if (r->kind == GROVE_EXIT_SHUTDOWN && !r->text[0] && !r->code)
+    if (grove__reason_plain_shutdown(r))
         return true;
     return restart != GROVE_PERMANENT && grove_reason_is_shutdown_class(r);
 }

@@ -47,6 +47,12 @@ void grove__child_shutdown(grove_pid_t pid, grove_timeout_t shutdown,
  * logs shutdown_error). */
 bool grove__shutdown_accepted(int restart, grove_timeout_t shutdown,
                               const grove_reason_t *end);
+/* The reason shutdown with no detail: what a child is asked to stop
+ * with, accepted whatever its spec. */
+static inline bool grove__reason_plain_shutdown(const grove_reason_t *r)
+{
+    return r->kind == GROVE_EXIT_SHUTDOWN && !r->text[0] && !r->code;
+}
 
 /* When a child with backoff b starts: the time its stable period counts
  * from; 0 without backoff, which never needs it (a clock read saved per

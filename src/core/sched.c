@@ -54,9 +54,9 @@ uint64_t grove__ref_new(void)
 
 /* ---- run queues ----------------------------------------------------------- */
 
-/* The two pushes return whether the stealable part of the queue was
- * empty before: only then may an idle scheduler need waking (see
- * maybe_wake_idle). */
+/* The pushes (and the splice of a stolen chain) return whether the
+ * stealable part of the queue was empty before: only then may an idle
+ * scheduler need waking (see maybe_wake_idle). */
 static bool rq_splice_tail_locked(grove__sched_t *s, grove__proc_t *first,
                                   grove__proc_t *last, unsigned n)
 {
