@@ -384,11 +384,23 @@ static void controller(void *arg)
         return;
     }
     grove_monitor(root, &root_ref);
+    uint64_t up_ms = grove_now_ms() - t0;
+    /* A process that has ended counts as live until its scheduler has
+     * completed its exit, and sessions start meanwhile: the walk is
+     * repeated while it finds issues, for up to 5 s, and the last one
+     * reports them (a stranger is named). */
     soak_walk_t w;
-    soak_tree_walk(root, true, &w);
+    for (uint64_t t1 = grove_now_ms();;) {
+        bool last = (int64_t)(grove_now_ms() - t1) > soak_ms(5000);
+        soak_tree_walk(root, last, &w);
+        if (w.issues == 0 || last)
+            break;
+        soak_walk_free(&w);
+        grove_sleep(50);
+    }
     soak_say("tree up in %llu ms: %zu processes (%zu supervisors, %zu "
-             "workers)", (unsigned long long)(grove_now_ms() - t0), w.npids,
-             w.supervisors, w.workers);
+             "workers)", (unsigned long long)up_ms, w.npids, w.supervisors,
+             w.workers);
     soak_walk_free(&w);
     if (!run_chaos(root_ref)) {
         check_escalations();

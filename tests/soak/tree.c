@@ -545,13 +545,25 @@ static void walk_globals(bool report, soak_walk_t *w)
     grove_processes(collect_proc, &live);
     size_t strangers = 0;
     uint64_t self = grove_self().id;
-    for (size_t i = 0; i < live.n; i++)
-        strangers += live.pids[i] != self &&
-                     !has_pid(w->pids, w->npids, live.pids[i]);
-    if (strangers || live.n != w->npids + 1)
+    grove_process_info_t first;
+    memset(&first, 0, sizeof first);
+    for (size_t i = 0; i < live.n; i++) {
+        if (live.pids[i] == self || has_pid(w->pids, w->npids, live.pids[i]))
+            continue;
+        if (strangers++ == 0 &&
+            grove_process_info((grove_pid_t){live.pids[i]}, &first) != 0)
+            first.pid = (grove_pid_t){live.pids[i]};
+    }
+    if (strangers || live.n != w->npids + 1) {
+        char who[GROVE_PID_STR_MAX], parent[GROVE_PID_STR_MAX];
+        grove_pid_format(first.pid, who, sizeof who);
+        grove_pid_format(first.parent, parent, sizeof parent);
         issue(w, report, "processes: %zu live, the tree has %zu (+1 "
-              "checker); %zu live processes are outside the tree",
-              live.n, w->npids, strangers);
+              "checker); %zu live processes are outside the tree (the "
+              "first: %s, status %d, behaviour '%s', name '%s', parent %s)",
+              live.n, w->npids, strangers, who, (int)first.status,
+              first.behaviour, first.name, parent);
+    }
     free(reg.pids);
     free(live.pids);
 }
