@@ -460,12 +460,15 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
         return rc;
     if (grove_self().id == 0)
         return GROVE_ENOTPROC;
-    /* A taken name fails before anything is spawned: init never runs. */
+    /* A taken name fails before init can run: a local name is claimed by
+     * the spawn itself, before the process first runs (GROVE_EEXIST
+     * below); a via name is looked up first, and claimed by the new
+     * process before its init. */
     grove_pid_t holder;
-    if ((o->name && grove_whereis(o->name, &holder) == 0) ||
-        (o->via && o->via->whereis_name(o->via->reg, o->via_key,
-                                        o->via_key_len, &holder) == 0 &&
-         grove_is_alive(holder)))
+    if (o->via &&
+        o->via->whereis_name(o->via->reg, o->via_key, o->via_key_len,
+                             &holder) == 0 &&
+        grove_is_alive(holder))
         return already_started(holder, pid, why);
     start_block_t *sb = make_block(cb, arg, o, &rc);
     if (!sb)
@@ -483,7 +486,7 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
         free(sb->via_key);
         free(sb->gs);
         free(sb);
-        if (rc == GROVE_EEXIST) { /* lost a race for the name */
+        if (rc == GROVE_EEXIST) { /* the name is taken */
             if (grove_whereis(o->name, &holder) != 0)
                 holder = GROVE_PID_NONE;
             return already_started(holder, pid, why);

@@ -1,4 +1,7 @@
-/* Registered names: a string-keyed table under a read-write lock. A
+/* Registered names: a string-keyed table under a spinlock (every holder
+ * of it runs a few dozen instructions and never blocks, so readers gain
+ * nothing from a read-write lock, whose bookkeeping costs more than the
+ * lookup). A
  * process's name is released by its exit path before its links and
  * monitors are told, so a watcher that hears of the death finds the name
  * free. */
@@ -17,11 +20,11 @@ typedef struct entry {
 } entry_t;
 
 static struct {
-    pthread_rwlock_t lock;
+    grove__spin_t lock;
     entry_t **buckets;
     size_t nbuckets;
     size_t count;
-} N = {.lock = PTHREAD_RWLOCK_INITIALIZER};
+} N;
 
 static uint64_t hash_str(const char *s)
 {
@@ -33,19 +36,19 @@ static uint64_t hash_str(const char *s)
 
 int grove__names_init(void)
 {
-    pthread_rwlock_wrlock(&N.lock);
+    grove__spin_lock(&N.lock);
     N.nbuckets = 256;
     N.buckets = grove__calloc(N.nbuckets, sizeof *N.buckets);
     N.count = 0;
     if (!N.buckets)
         N.nbuckets = 0;
-    pthread_rwlock_unlock(&N.lock);
+    grove__spin_unlock(&N.lock);
     return N.buckets ? 0 : GROVE_ENOMEM;
 }
 
 void grove__names_fini(void)
 {
-    pthread_rwlock_wrlock(&N.lock);
+    grove__spin_lock(&N.lock);
     for (size_t i = 0; i < N.nbuckets; i++) {
         entry_t *e = N.buckets[i];
         while (e) {
@@ -57,7 +60,7 @@ void grove__names_fini(void)
     free(N.buckets);
     N.buckets = NULL;
     N.nbuckets = N.count = 0;
-    pthread_rwlock_unlock(&N.lock);
+    grove__spin_unlock(&N.lock);
 }
 
 static entry_t **find(const char *name, uint64_t h)
@@ -99,7 +102,7 @@ int grove__name_claim(grove__proc_t *p, const char *name)
 {
     uint64_t h = hash_str(name);
     int rc = 0;
-    pthread_rwlock_wrlock(&N.lock);
+    grove__spin_lock(&N.lock);
     entry_t **pp = find(name, h);
     int st = atomic_load(&p->state);
     if (*pp)
@@ -109,10 +112,11 @@ int grove__name_claim(grove__proc_t *p, const char *name)
     else if (st == PS_EXITING || st == PS_FREE)
         rc = GROVE_ENOPROC;
     else {
-        entry_t *e = grove__calloc(1, sizeof *e);
+        entry_t *e = grove__malloc(sizeof *e);
         if (!e) {
             rc = GROVE_ENOMEM;
         } else {
+            e->next = NULL;
             e->hash = h;
             e->pid = p->pid;
             e->proc = p;
@@ -124,13 +128,13 @@ int grove__name_claim(grove__proc_t *p, const char *name)
                 grow();
         }
     }
-    pthread_rwlock_unlock(&N.lock);
+    grove__spin_unlock(&N.lock);
     return rc;
 }
 
 void grove__name_release(grove__proc_t *p)
 {
-    pthread_rwlock_wrlock(&N.lock);
+    grove__spin_lock(&N.lock);
     if (p->has_name) {
         entry_t **pp = find(p->name, hash_str(p->name));
         if (*pp && (*pp)->proc == p) {
@@ -142,14 +146,14 @@ void grove__name_release(grove__proc_t *p)
         p->has_name = false;
         p->name = NULL;
     }
-    pthread_rwlock_unlock(&N.lock);
+    grove__spin_unlock(&N.lock);
 }
 
 void grove__names_info(grove__proc_t *p, char *buf, size_t size)
 {
-    pthread_rwlock_rdlock(&N.lock);
+    grove__spin_lock(&N.lock);
     snprintf(buf, size, "%s", p->has_name && p->name ? p->name : "");
-    pthread_rwlock_unlock(&N.lock);
+    grove__spin_unlock(&N.lock);
 }
 
 GROVE_EXPORT int grove_register(const char *name, grove_pid_t pid)
@@ -176,7 +180,7 @@ GROVE_EXPORT int grove_unregister(const char *name)
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTFOUND;
     int rc = GROVE_ENOTFOUND;
-    pthread_rwlock_wrlock(&N.lock);
+    grove__spin_lock(&N.lock);
     entry_t **pp = find(name, hash_str(name));
     if (*pp) {
         entry_t *e = *pp;
@@ -187,7 +191,7 @@ GROVE_EXPORT int grove_unregister(const char *name)
         N.count--;
         rc = 0;
     }
-    pthread_rwlock_unlock(&N.lock);
+    grove__spin_unlock(&N.lock);
     return rc;
 }
 
@@ -198,12 +202,12 @@ GROVE_EXPORT int grove_whereis(const char *name, grove_pid_t *pid)
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTFOUND;
     int rc = GROVE_ENOTFOUND;
-    pthread_rwlock_rdlock(&N.lock);
+    grove__spin_lock(&N.lock);
     entry_t **pp = find(name, hash_str(name));
     if (*pp) {
         *pid = (*pp)->pid;
         rc = 0;
     }
-    pthread_rwlock_unlock(&N.lock);
+    grove__spin_unlock(&N.lock);
     return rc;
 }
