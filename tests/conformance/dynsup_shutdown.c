@@ -208,7 +208,8 @@ PROC_TEST(dynsup_D12_parent_reason)
 /* D-13: a trapping child may leave with a reason of its own ({shutdown,
  * oops}, or normal from a permanent child); the supervisor still stops
  * with shutdown. */
-PROC_TEST(dynsup_D13_children_choose_their_reason)
+/* k1 leaves with {shutdown, oops}, k2 with normal, when told to stop. */
+static void dk_init_leavers(void)
 {
     dk_init(&k1);
     dk_init(&k2);
@@ -216,6 +217,11 @@ PROC_TEST(dynsup_D13_children_choose_their_reason)
     k1.leave = grove_reason_shutdown("oops");
     k2.has_leave = true;
     k2.leave = grove_reason_normal();
+}
+
+PROC_TEST(dynsup_D13_children_choose_their_reason)
+{
+    dk_init_leavers();
     grove_pid_t sup = DS_START(NULL);
     grove_child_spec_t s1 = dk_spec(&k1, GROVE_TRANSIENT);
     grove_child_spec_t s2 = dk_spec(&k2, GROVE_PERMANENT);
@@ -230,10 +236,6 @@ PROC_TEST(dynsup_D13_children_choose_their_reason)
     ASSERT_REASON_EQ(DK_EXPECT_SAW(b).reason, grove_reason_shutdown(NULL));
 }
 
-/* D-13: which ends of a stop are reported as shutdown_error, as a
- * Supervisor's: a permanent child leaving with normal, and a child killed
- * when its shutdown time ran out; not {shutdown, oops} from a transient
- * child, nor killed for brutal_kill, nor plain shutdown. */
 /* The report naming pid and what. */
 static int sd_reports_naming(grove_pid_t pid, const char *what)
 {
@@ -242,19 +244,18 @@ static int sd_reports_naming(grove_pid_t pid, const char *what)
     return gt_reports_naming(ps, what);
 }
 
+/* D-13: which ends of a stop are reported as shutdown_error, as a
+ * Supervisor's: a permanent child leaving with normal, and a child killed
+ * when its shutdown time ran out; not {shutdown, oops} from a transient
+ * child, nor killed for brutal_kill, nor plain shutdown. */
 PROC_TEST(dynsup_D13_shutdown_errors_reported)
 {
     grove_log_handler_t *h;
     ASSERT_OK(gt_reports_start(&h));
-    dk_init(&k1);
-    dk_init(&k2);
+    dk_init_leavers();
     dk_init(&k3);
     dk_init(&k4);
     dk_init(&k5);
-    k1.has_leave = true;
-    k1.leave = grove_reason_shutdown("oops");
-    k2.has_leave = true;
-    k2.leave = grove_reason_normal();
     dk_set_stop(&k3, 0, true);
     grove_pid_t sup = DS_START(NULL);
     grove_child_spec_t s[5] = {
