@@ -288,6 +288,72 @@ GROVE_EXPORT int grove_gs_stop(grove_server_t srv,
                                const grove_reason_t *reason,
                                grove_timeout_t timeout, grove_reason_t *why);
 
+/* ---- asynchronous requests (gen_server:send_request and its answers) --------- */
+
+/* An outstanding request: the server it went to (GROVE_PID_NONE when the
+ * reference named no process) and the reference that is both the
+ * caller's monitor of the server and the alias the reply comes through.
+ * Once its response has been collected, ref is GROVE_REF_NONE. */
+typedef struct grove_gs_request {
+    grove_pid_t server;
+    grove_ref_t ref;
+} grove_gs_request_t;
+
+/* Sends a call request without waiting for the reply
+ * (gen_server:send_request/2); the server sees an ordinary call. The
+ * response is collected later with grove_gs_wait_response,
+ * grove_gs_receive_response, grove_gs_wait_any or grove_gs_check_response;
+ * until then the caller monitors the server. A server that is not there
+ * is no error here: its response is GROVE_ENOPROC. Returns 0 (*rq set),
+ * GROVE_EINVAL (NULL rq, malformed reference, NULL req with a size),
+ * GROVE_ENOMEM or GROVE_ENOTPROC (not called from a process). */
+GROVE_EXPORT int grove_gs_send_request(grove_server_t srv, uint64_t tag,
+                                       const void *req, size_t size,
+                                       grove_gs_request_t *rq);
+
+/* Waits up to timeout ms for the response to rq
+ * (gen_server:wait_response/2). Returns 0 with *reply (free it with
+ * grove_msg_free; NULL drops it), GROVE_ENOPROC or GROVE_EEXITED (the
+ * server was not there, or exited before replying: *why gets the reason,
+ * may be NULL), GROVE_ETIMEDOUT (no response yet: rq stays outstanding
+ * and may be waited on again), GROVE_EINVAL (NULL rq, or its response was
+ * already collected) or GROVE_ENOTPROC. Any answer but the timeout
+ * completes rq. */
+GROVE_EXPORT int grove_gs_wait_response(grove_gs_request_t *rq,
+                                        grove_timeout_t timeout,
+                                        grove_msg_t **reply,
+                                        grove_reason_t *why);
+
+/* As grove_gs_wait_response, but on the timeout rq is abandoned
+ * (gen_server:receive_response/2): its monitor and alias are removed, so
+ * a reply sent later never reaches the caller, and rq is completed. A
+ * reply that arrived just before that still counts. */
+GROVE_EXPORT int grove_gs_receive_response(grove_gs_request_t *rq,
+                                           grove_timeout_t timeout,
+                                           grove_msg_t **reply,
+                                           grove_reason_t *why);
+
+/* Waits for the response to whichever of the n requests answers first
+ * (gen_server:wait_response/3 over a request-id collection, deleting the
+ * one answered). Completed entries (ref GROVE_REF_NONE) are skipped.
+ * Returns as grove_gs_wait_response, with *which set to the index of the
+ * request answered; GROVE_ENOTFOUND when none is outstanding; on
+ * GROVE_ETIMEDOUT every request stays outstanding. Each message looked
+ * at is compared with every entry: keep n moderate. */
+GROVE_EXPORT int grove_gs_wait_any(grove_gs_request_t *rqs, size_t n,
+                                   grove_timeout_t timeout, size_t *which,
+                                   grove_msg_t **reply, grove_reason_t *why);
+
+/* Tells whether m, a message the caller received by other means, is the
+ * response to rq (gen_server:check_response/2). Returns 0 when m is the
+ * reply, GROVE_ENOPROC or GROVE_EEXITED (*why set) when m is the server's
+ * DOWN for rq — either completes rq — or GROVE_ENOTFOUND when m is not
+ * about rq (OTP's no_reply). m stays the caller's in every case.
+ * GROVE_EINVAL for NULL arguments or a completed rq; GROVE_ENOTPROC. */
+GROVE_EXPORT int grove_gs_check_response(const grove_msg_t *m,
+                                         grove_gs_request_t *rq,
+                                         grove_reason_t *why);
+
 /* ---- from inside a server ---------------------------------------------------- */
 
 /* The pid that started this server (its parent). */

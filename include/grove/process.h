@@ -83,6 +83,58 @@ GROVE_EXPORT int grove_monitor_name(const char *name, grove_ref_t *ref);
  * fired or was unknown), GROVE_EINVAL or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags);
 
+/* ---- aliases (EEP 53) ------------------------------------------------------ */
+
+/* An alias: a reference that names the process that made it. A message
+ * sent to it (grove_send_alias) reaches that process only while the alias
+ * is active; one sent after it was deactivated is dropped before it
+ * reaches the mailbox, and one already queued stays. The message carries
+ * the alias's reference, so grove_recv_ref(&m, alias.ref, ...) waits for
+ * it. */
+typedef struct grove_alias {
+    grove_pid_t pid; /* the process the alias belongs to */
+    grove_ref_t ref; /* the reference it is known by */
+} grove_alias_t;
+
+/* When an alias is deactivated by itself (grove_unalias always does). */
+typedef enum grove_alias_mode {
+    GROVE_ALIAS_EXPLICIT_UNALIAS = 0, /* only by grove_unalias */
+    GROVE_ALIAS_REPLY = 1,            /* also once a message through it is
+                                         received */
+    GROVE_ALIAS_DEMONITOR = 2,        /* monitor alias: also when the monitor
+                                         goes (DOWN or grove_demonitor) */
+    GROVE_ALIAS_REPLY_DEMONITOR = 3,  /* as DEMONITOR, and a message through
+                                         it also removes the monitor */
+} grove_alias_mode_t;
+
+/* Makes a new alias of the caller (erlang:alias/1). mode is
+ * GROVE_ALIAS_EXPLICIT_UNALIAS or GROVE_ALIAS_REPLY. Returns 0,
+ * GROVE_EINVAL (NULL alias, other mode), GROVE_ENOTPROC or GROVE_ENOMEM. */
+GROVE_EXPORT int grove_alias(grove_alias_mode_t mode, grove_alias_t *alias);
+
+/* Deactivates an alias of the caller (erlang:unalias/1). Messages sent
+ * to it before the call stay (the caller acts on what has arrived, as
+ * grove_demonitor does); later ones are dropped. Returns 1 if it was
+ * active, 0 if not (already deactivated, or another process's),
+ * GROVE_ENOTPROC. */
+GROVE_EXPORT int grove_unalias(grove_alias_t alias);
+
+/* Sends a copy of data to alias, carrying alias.ref. Callable from any
+ * thread. Returns 0 (also when the alias is no longer active: the
+ * receiver drops it, as Erlang does), GROVE_ENOPROC (its process is dead),
+ * GROVE_EINVAL (no reference, NULL data with size > 0, size too big) or
+ * GROVE_ENOMEM. */
+GROVE_EXPORT int grove_send_alias(grove_alias_t alias, uint64_t tag,
+                                  const void *data, size_t size);
+
+/* Monitors pid as grove_monitor does, with the monitor's reference also an
+ * alias of the caller (erlang:monitor/3 with {alias, Mode}). mode is
+ * GROVE_ALIAS_EXPLICIT_UNALIAS, GROVE_ALIAS_DEMONITOR or
+ * GROVE_ALIAS_REPLY_DEMONITOR. Writes the alias (its ref is the monitor's)
+ * to *alias. Returns 0, GROVE_EINVAL, GROVE_ENOTPROC or GROVE_ENOMEM. */
+GROVE_EXPORT int grove_monitor_alias(grove_pid_t pid, grove_alias_mode_t mode,
+                                     grove_alias_t *alias);
+
 /* True when pid names a live process. Callable from any thread. */
 GROVE_EXPORT bool grove_is_alive(grove_pid_t pid);
 

@@ -741,27 +741,96 @@ static bool same_ref(const grove_msg_t *m, void *arg)
     return grove_msg_ref(m).id == *(uint64_t *)arg;
 }
 
-static int finish_call(grove_msg_t *m, grove_pid_t pid, grove_ref_t ref,
-                       grove_msg_t **reply, grove_reason_t *why)
+/* What m, a message carrying ref, says of the request to pid: 0 for the
+ * reply, GROVE_ENOPROC or GROVE_EEXITED (*why) for the server's DOWN.
+ * Either way the request's alias and monitor are gone; m is untouched. */
+static int response_of(const grove_msg_t *m, grove_pid_t pid, grove_ref_t ref,
+                       grove_reason_t *why)
 {
     grove__alias_deactivate(ref);
     if (grove_msg_kind(m) == GROVE_MSG_DOWN) {
         const grove_reason_t *r = grove_msg_reason(m);
-        int rc = r->kind == GROVE_EXIT_NOPROC ? GROVE_ENOPROC : GROVE_EEXITED;
         if (why)
             *why = *r;
-        grove_msg_free(m);
-        return rc;
+        return r->kind == GROVE_EXIT_NOPROC ? GROVE_ENOPROC : GROVE_EEXITED;
     }
     if (grove_msg_from(m).id == pid.id)
         grove__demonitor_replied(ref); /* the server dropped its side */
     else
         grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
-    if (reply)
+    return 0;
+}
+
+/* response_of for a message the caller received for the request: hands
+ * the reply over, or frees it. */
+static int finish_call(grove_msg_t *m, grove_pid_t pid, grove_ref_t ref,
+                       grove_msg_t **reply, grove_reason_t *why)
+{
+    int rc = response_of(m, pid, ref, why);
+    if (rc == 0 && reply)
         *reply = m;
     else
         grove_msg_free(m);
-    return 0;
+    return rc;
+}
+
+/* The caller gives up on its request under ref: no reply or DOWN for it
+ * can arrive after this. A reply that arrived meanwhile still counts
+ * (OTP's race rule): returns 0 with it, or GROVE_ETIMEDOUT. */
+static int give_up(grove_ref_t ref, grove_msg_t **reply)
+{
+    grove_msg_t *m;
+    grove__alias_deactivate(ref);
+    grove_demonitor(ref, 0);
+    /* A DOWN for ref now could only be the one just cancelled. */
+    uint64_t id = ref.id;
+    bool late = grove_recv_match(&m, same_ref, &id, 0) == 0;
+    if (late && grove_msg_kind(m) == GROVE_MSG_USER) {
+        grove_flush(same_ref, &id);
+        if (reply)
+            *reply = m;
+        else
+            grove_msg_free(m);
+        return 0;
+    }
+    if (late)
+        grove_msg_free(m);
+    grove_flush(same_ref, &id);
+    return GROVE_ETIMEDOUT;
+}
+
+/* Sends a call to pid under a new reference, which becomes an alias of
+ * the caller and its monitor of pid (*ref). On an error nothing is left
+ * set up. */
+static int request_send(grove_pid_t pid, uint64_t tag, const void *req,
+                        size_t size, grove_ref_t *ref)
+{
+    int rc;
+    *ref = grove_make_ref();
+    if ((rc = grove__alias_activate(*ref)) < 0)
+        return rc;
+    rc = grove__send_call(pid, tag, *ref, req, size, GROVE__MSGF_CALL);
+    if (rc < 0)
+        grove__alias_deactivate(*ref);
+    return rc;
+}
+
+/* Waits for the response to the request under ref to pid; on the
+ * timeout, gives the request up when abandon is set. */
+static int request_await(grove_pid_t pid, grove_ref_t ref,
+                         grove_timeout_t timeout, bool abandon,
+                         grove_msg_t **reply, grove_reason_t *why)
+{
+    grove_msg_t *m;
+    int rc = grove_recv_ref(&m, ref, timeout);
+    if (rc == GROVE_ETIMEDOUT)
+        return abandon ? give_up(ref, reply) : rc;
+    if (rc < 0) {
+        grove__alias_deactivate(ref);
+        grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
+        return rc;
+    }
+    return finish_call(m, pid, ref, reply, why);
 }
 
 GROVE_EXPORT int grove_gs_try_call(grove_server_t srv, uint64_t tag,
@@ -781,45 +850,15 @@ GROVE_EXPORT int grove_gs_try_call(grove_server_t srv, uint64_t tag,
         return rc;
     if (pid.id == self.id)
         return GROVE_ECALLINGSELF;
-    grove_ref_t ref = grove_make_ref();
-    if ((rc = grove__alias_activate(ref)) < 0)
-        return rc;
-    rc = grove__send_call(pid, tag, ref, req, size, GROVE__MSGF_CALL);
+    grove_ref_t ref;
+    rc = request_send(pid, tag, req, size, &ref);
     if (rc < 0) {
         /* A dead server: noproc at once (the monitor is gone). */
-        grove__alias_deactivate(ref);
         if (rc == GROVE_ENOPROC && why)
             *why = grove_reason_of(GROVE_EXIT_NOPROC);
         return rc;
     }
-    grove_msg_t *m;
-    rc = grove_recv_ref(&m, ref, timeout);
-    if (rc == GROVE_ETIMEDOUT) {
-        grove__alias_deactivate(ref);
-        grove_demonitor(ref, 0);
-        /* A reply that arrived meanwhile still counts (OTP's race rule);
-         * a DOWN for ref now could only be the one we just cancelled. */
-        uint64_t id = ref.id;
-        bool late = grove_recv_match(&m, same_ref, &id, 0) == 0;
-        if (late && grove_msg_kind(m) == GROVE_MSG_USER) {
-            grove_flush(same_ref, &id);
-            if (reply)
-                *reply = m;
-            else
-                grove_msg_free(m);
-            return 0;
-        }
-        if (late)
-            grove_msg_free(m);
-        grove_flush(same_ref, &id);
-        return GROVE_ETIMEDOUT;
-    }
-    if (rc < 0) {
-        grove__alias_deactivate(ref);
-        grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
-        return rc;
-    }
-    return finish_call(m, pid, ref, reply, why);
+    return request_await(pid, ref, timeout, true, reply, why);
 }
 
 GROVE_EXPORT int grove_gs_call(grove_server_t srv, uint64_t tag,
@@ -855,6 +894,129 @@ GROVE_EXPORT int grove_gs_call(grove_server_t srv, uint64_t tag,
         break;
     }
     grove_exit(&r);
+}
+
+/* ---- asynchronous requests ------------------------------------------------------ */
+
+GROVE_EXPORT int grove_gs_send_request(grove_server_t srv, uint64_t tag,
+                                       const void *req, size_t size,
+                                       grove_gs_request_t *rq)
+{
+    if (!rq || (size && !req))
+        return GROVE_EINVAL;
+    if (grove_self().id == 0)
+        return GROVE_ENOTPROC;
+    grove_pid_t pid = GROVE_PID_NONE;
+    int rc = grove_server_whereis(srv, &pid);
+    if (rc < 0 && rc != GROVE_ENOPROC)
+        return rc;
+    grove_ref_t ref = GROVE_REF_NONE;
+    rc = pid.id ? request_send(pid, tag, req, size, &ref) : GROVE_ENOPROC;
+    if (rc == GROVE_ENOPROC) {
+        /* Nobody to ask: the response is the DOWN noproc this monitor
+         * brings, as in OTP. */
+        if (ref.id == 0)
+            ref = grove_make_ref();
+        if ((rc = grove__alias_activate(ref)) == 0 &&
+            (rc = grove__monitor_with_ref(pid, ref)) < 0)
+            grove__alias_deactivate(ref);
+    }
+    if (rc < 0)
+        return rc;
+    rq->server = pid;
+    rq->ref = ref;
+    return 0;
+}
+
+static int response_wait(grove_gs_request_t *rq, grove_timeout_t timeout,
+                         bool abandon, grove_msg_t **reply,
+                         grove_reason_t *why)
+{
+    if (!rq || rq->ref.id == 0 || timeout < GROVE_INFINITY)
+        return GROVE_EINVAL;
+    if (grove_self().id == 0)
+        return GROVE_ENOTPROC;
+    int rc = request_await(rq->server, rq->ref, timeout, abandon, reply, why);
+    if (rc != GROVE_ETIMEDOUT || abandon)
+        rq->ref = GROVE_REF_NONE;
+    return rc;
+}
+
+GROVE_EXPORT int grove_gs_wait_response(grove_gs_request_t *rq,
+                                        grove_timeout_t timeout,
+                                        grove_msg_t **reply,
+                                        grove_reason_t *why)
+{
+    return response_wait(rq, timeout, false, reply, why);
+}
+
+GROVE_EXPORT int grove_gs_receive_response(grove_gs_request_t *rq,
+                                           grove_timeout_t timeout,
+                                           grove_msg_t **reply,
+                                           grove_reason_t *why)
+{
+    return response_wait(rq, timeout, true, reply, why);
+}
+
+typedef struct {
+    const grove_gs_request_t *rqs;
+    size_t n, hit;
+} any_t;
+
+static bool any_ref(const grove_msg_t *m, void *arg)
+{
+    any_t *a = arg;
+    uint64_t id = grove_msg_ref(m).id;
+    if (id == 0)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->rqs[i].ref.id == id) {
+            a->hit = i;
+            return true;
+        }
+    return false;
+}
+
+GROVE_EXPORT int grove_gs_wait_any(grove_gs_request_t *rqs, size_t n,
+                                   grove_timeout_t timeout, size_t *which,
+                                   grove_msg_t **reply, grove_reason_t *why)
+{
+    if ((n && !rqs) || !which || timeout < GROVE_INFINITY)
+        return GROVE_EINVAL;
+    if (grove_self().id == 0)
+        return GROVE_ENOTPROC;
+    any_t a = {rqs, n, 0};
+    size_t open = 0;
+    for (size_t i = 0; i < n; i++)
+        open += rqs[i].ref.id != 0;
+    if (open == 0)
+        return GROVE_ENOTFOUND;
+    grove_msg_t *m;
+    int rc = grove_recv_match(&m, any_ref, &a, timeout);
+    if (rc < 0)
+        return rc;
+    grove_gs_request_t *rq = &rqs[a.hit];
+    *which = a.hit;
+    rc = finish_call(m, rq->server, rq->ref, reply, why);
+    rq->ref = GROVE_REF_NONE;
+    return rc;
+}
+
+GROVE_EXPORT int grove_gs_check_response(const grove_msg_t *m,
+                                         grove_gs_request_t *rq,
+                                         grove_reason_t *why)
+{
+    if (!m || !rq || rq->ref.id == 0)
+        return GROVE_EINVAL;
+    if (grove_self().id == 0)
+        return GROVE_ENOTPROC;
+    grove_msg_kind_t kind = grove_msg_kind(m);
+    if (grove_msg_ref(m).id != rq->ref.id ||
+        (kind != GROVE_MSG_USER && kind != GROVE_MSG_DOWN))
+        return GROVE_ENOTFOUND;
+    int rc = response_of(m, rq->server, rq->ref, why);
+    rq->ref = GROVE_REF_NONE;
+    return rc;
 }
 
 GROVE_EXPORT int grove_gs_cast(grove_server_t srv, uint64_t tag,

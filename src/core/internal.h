@@ -267,6 +267,12 @@ void grove__drain(grove__proc_t *p);
  * no stack. Returns true when a signal ended it: s->exit_reason holds
  * the reason and grove__proc_finish must follow. */
 bool grove__drain_waiting(grove__sched_t *s, grove__proc_t *p);
+/* A message through alias ref reached p: returns whether the alias is
+ * active, deactivating it (and with REPLY_DEMONITOR ending its monitor)
+ * when its mode says so. */
+bool grove__alias_admits(grove__proc_t *p, uint64_t ref);
+/* p's monitor ref is gone: deactivates an alias tied to it. */
+void grove__alias_monitor_gone(grove__proc_t *p, uint64_t ref);
 void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m);
 void grove__run_exit_hook(grove__proc_t *p, const grove_reason_t *r);
 /* Crash report for a process that faulted or failed an assertion. */

@@ -385,6 +385,15 @@ void grove__alias_deactivate(grove_ref_t ref)
         grove__map_del(&p->aliases, ref.id, NULL);
 }
 
+GROVE_EXPORT int grove_send_alias(grove_alias_t alias, uint64_t tag,
+                                  const void *data, size_t size)
+{
+    if (alias.ref.id == 0)
+        return GROVE_EINVAL;
+    return send_common(alias.pid, tag, alias.ref, data, size,
+                       GROVE__MSGF_ALIAS);
+}
+
 GROVE_EXPORT int grove_send_name(const char *name, uint64_t tag,
                                  const void *data, size_t size)
 {
@@ -497,6 +506,7 @@ static void on_down(grove__proc_t *p, grove_msg_t *m)
         return;
     }
     GROVE__OWN_ADD(p->st_mon_out, -(1));
+    grove__alias_monitor_gone(p, m->ref.id);
     uint64_t name;
     if (grove__map_del(&p->mon_names, m->ref.id, &name))
         m->name = (char *)(uintptr_t)name;
@@ -529,7 +539,7 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
             watched_by(p, m->ref.id, m->from);
         /* A reply to an alias its owner gave up on never shows. */
         if ((m->flags & GROVE__MSGF_ALIAS) &&
-            !grove__map_get(&p->aliases, m->ref.id, NULL)) {
+            !grove__alias_admits(p, m->ref.id)) {
             grove__msg_destroy(m);
             return;
         }

@@ -255,6 +255,23 @@ __attribute__((aligned(64))) void grove__demonitor_replied(grove_ref_t ref)
     RT_LEAVE();
 }
 
+/* Removes p's side of its monitor ref, tells the target, and deactivates
+ * an alias tied to the monitor. Returns whether the monitor was there. */
+static bool monitor_drop(grove__proc_t *p, uint64_t ref)
+{
+    uint64_t target, name;
+    if (!grove__map_del(&p->mon_out, ref, &target))
+        return false;
+    GROVE__OWN_ADD(p->st_mon_out, -(1));
+    if (grove__map_del(&p->mon_names, ref, &name))
+        free((void *)(uintptr_t)name);
+    if (target)
+        grove__send_signal((grove_pid_t){target}, SIG_DEMONITOR, p->pid,
+                           (grove_ref_t){ref}, NULL, 0);
+    grove__alias_monitor_gone(p, ref);
+    return true;
+}
+
 GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
 {
     grove__proc_t *self = grove__current();
@@ -266,18 +283,7 @@ GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
     /* Handle what has arrived, so "already fired" is decided on every DOWN
      * the target sent before this call. */
     grove__drain(self);
-    uint64_t target;
-    int removed = 0;
-    if (grove__map_del(&self->mon_out, ref.id, &target)) {
-        removed = 1;
-        GROVE__OWN_ADD(self->st_mon_out, -(1));
-        uint64_t name;
-        if (grove__map_del(&self->mon_names, ref.id, &name))
-            free((void *)(uintptr_t)name);
-        if (target)
-            grove__send_signal((grove_pid_t){target}, SIG_DEMONITOR,
-                               self->pid, ref, NULL, 0);
-    }
+    int removed = monitor_drop(self, ref.id);
     /* A DOWN is queued only as its monitor is removed, so while the
      * monitor was still there none can be queued: flushing is needed only
      * when it had fired, and then only past the mark of the reference. */
@@ -285,4 +291,95 @@ GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
         flush_down(self, ref.id);
     RT_LEAVE();
     return (flags & GROVE_DEMONITOR_INFO) ? removed : 0;
+}
+
+/* ---- aliases ------------------------------------------------------------------ */
+
+/* p->aliases maps an active alias to its mode + 1; the aliases behaviours
+ * make for their calls are explicit ones (grove__alias_activate). */
+#define ALIAS_VAL(mode) ((uint64_t)(mode) + 1)
+
+void grove__alias_monitor_gone(grove__proc_t *p, uint64_t ref)
+{
+    uint64_t v;
+    if (grove__map_get(&p->aliases, ref, &v) &&
+        v >= ALIAS_VAL(GROVE_ALIAS_DEMONITOR))
+        grove__map_del(&p->aliases, ref, NULL);
+}
+
+bool grove__alias_admits(grove__proc_t *p, uint64_t ref)
+{
+    uint64_t v;
+    if (!grove__map_get(&p->aliases, ref, &v))
+        return false;
+    if (v == ALIAS_VAL(GROVE_ALIAS_REPLY)) {
+        grove__map_del(&p->aliases, ref, NULL);
+    } else if (v == ALIAS_VAL(GROVE_ALIAS_REPLY_DEMONITOR)) {
+        grove__map_del(&p->aliases, ref, NULL);
+        monitor_drop(p, ref);
+    }
+    return true;
+}
+
+/* Makes a new alias of self in mode; with monitor, also monitors that
+ * process under the alias's reference. */
+static int alias_new(grove__proc_t *self, grove_alias_mode_t mode,
+                     const grove_pid_t *monitor, grove_alias_t *alias)
+{
+    grove_ref_t ref = grove_make_ref();
+    RT_ENTER();
+    int rc = grove__map_put(&self->aliases, ref.id, ALIAS_VAL(mode));
+    if (rc >= 0 && monitor) {
+        rc = monitor_common(self, *monitor, NULL, &ref);
+        if (rc < 0)
+            grove__map_del(&self->aliases, ref.id, NULL);
+    }
+    RT_LEAVE();
+    if (rc < 0)
+        return GROVE_ENOMEM;
+    alias->pid = self->pid;
+    alias->ref = ref;
+    return 0;
+}
+
+GROVE_EXPORT int grove_alias(grove_alias_mode_t mode, grove_alias_t *alias)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (!alias || (mode != GROVE_ALIAS_EXPLICIT_UNALIAS &&
+                   mode != GROVE_ALIAS_REPLY))
+        return GROVE_EINVAL;
+    return alias_new(self, mode, NULL, alias);
+}
+
+GROVE_EXPORT int grove_unalias(grove_alias_t alias)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (alias.pid.id != self->pid.id || alias.ref.id == 0)
+        return 0;
+    RT_ENTER();
+    /* What was sent before this call is kept: handle it first. */
+    grove__drain(self);
+    bool was = grove__map_del(&self->aliases, alias.ref.id, NULL);
+    RT_LEAVE();
+    return was ? 1 : 0;
+}
+
+GROVE_EXPORT int grove_monitor_alias(grove_pid_t pid, grove_alias_mode_t mode,
+                                     grove_alias_t *alias)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    if (!alias || pid.id == 0 || grove_pid_generation(pid) == 0 ||
+        (mode != GROVE_ALIAS_EXPLICIT_UNALIAS &&
+         mode != GROVE_ALIAS_DEMONITOR && mode != GROVE_ALIAS_REPLY_DEMONITOR))
+        return GROVE_EINVAL;
+    grove__proc_t *t;
+    if (grove__proc_lookup(pid, &t) == GROVE_EINVAL)
+        return GROVE_EINVAL;
+    return alias_new(self, mode, &pid, alias);
 }
