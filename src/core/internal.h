@@ -267,10 +267,12 @@ void grove__drain(grove__proc_t *p);
  * no stack. Returns true when a signal ended it: s->exit_reason holds
  * the reason and grove__proc_finish must follow. */
 bool grove__drain_waiting(grove__sched_t *s, grove__proc_t *p);
-/* A message through alias ref reached p: returns whether the alias is
- * active, deactivating it (and with REPLY_DEMONITOR ending its monitor)
- * when its mode says so. */
-bool grove__alias_admits(grove__proc_t *p, uint64_t ref);
+/* p->aliases maps each active alias to its grove_alias_mode_t + 1. */
+#define GROVE__ALIAS_EXPLICIT ((uint64_t)GROVE_ALIAS_EXPLICIT_UNALIAS + 1)
+/* A message through p's active alias ref, of mode value v, is being
+ * delivered: deactivates the alias (and with REPLY_DEMONITOR ends its
+ * monitor) when the mode says so. */
+void grove__alias_used(grove__proc_t *p, uint64_t ref, uint64_t v);
 /* p's monitor ref is gone: deactivates an alias tied to it. */
 void grove__alias_monitor_gone(grove__proc_t *p, uint64_t ref);
 void grove__mbox_remove(grove__proc_t *p, grove_msg_t *m);

@@ -375,7 +375,9 @@ int grove__alias_activate(grove_ref_t ref)
     grove__proc_t *p = grove__current();
     if (!p)
         return GROVE_ENOTPROC;
-    return grove__map_put(&p->aliases, ref.id, 1) < 0 ? GROVE_ENOMEM : 0;
+    return grove__map_put(&p->aliases, ref.id, GROVE__ALIAS_EXPLICIT) < 0
+               ? GROVE_ENOMEM
+               : 0;
 }
 
 void grove__alias_deactivate(grove_ref_t ref)
@@ -537,11 +539,15 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
     case SIG_USER:
         if (m->flags & MSGF_MON)
             watched_by(p, m->ref.id, m->from);
-        /* A reply to an alias its owner gave up on never shows. */
-        if ((m->flags & GROVE__MSGF_ALIAS) &&
-            !grove__alias_admits(p, m->ref.id)) {
-            grove__msg_destroy(m);
-            return;
+        if (m->flags & GROVE__MSGF_ALIAS) {
+            /* A reply to an alias its owner gave up on never shows. */
+            uint64_t mode;
+            if (!grove__map_get(&p->aliases, m->ref.id, &mode)) {
+                grove__msg_destroy(m);
+                return;
+            }
+            if (mode != GROVE__ALIAS_EXPLICIT)
+                grove__alias_used(p, m->ref.id, mode);
         }
         to_mailbox(p, m, GROVE_MSG_USER);
         return;

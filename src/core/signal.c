@@ -295,8 +295,8 @@ GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
 
 /* ---- aliases ------------------------------------------------------------------ */
 
-/* p->aliases maps an active alias to its mode + 1; the aliases behaviours
- * make for their calls are explicit ones (grove__alias_activate). */
+/* The aliases behaviours make for their calls are explicit ones
+ * (grove__alias_activate). */
 #define ALIAS_VAL(mode) ((uint64_t)(mode) + 1)
 
 void grove__alias_monitor_gone(grove__proc_t *p, uint64_t ref)
@@ -307,18 +307,14 @@ void grove__alias_monitor_gone(grove__proc_t *p, uint64_t ref)
         grove__map_del(&p->aliases, ref, NULL);
 }
 
-bool grove__alias_admits(grove__proc_t *p, uint64_t ref)
+void grove__alias_used(grove__proc_t *p, uint64_t ref, uint64_t v)
 {
-    uint64_t v;
-    if (!grove__map_get(&p->aliases, ref, &v))
-        return false;
     if (v == ALIAS_VAL(GROVE_ALIAS_REPLY)) {
         grove__map_del(&p->aliases, ref, NULL);
     } else if (v == ALIAS_VAL(GROVE_ALIAS_REPLY_DEMONITOR)) {
         grove__map_del(&p->aliases, ref, NULL);
         monitor_drop(p, ref);
     }
-    return true;
 }
 
 /* Makes a new alias of self in mode; with monitor, also monitors that
