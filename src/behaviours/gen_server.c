@@ -910,13 +910,12 @@ GROVE_EXPORT int grove_gs_send_request(grove_server_t srv, uint64_t tag,
     int rc = grove_server_whereis(srv, &pid);
     if (rc < 0 && rc != GROVE_ENOPROC)
         return rc;
-    grove_ref_t ref = GROVE_REF_NONE;
+    grove_ref_t ref;
     rc = pid.id ? request_send(pid, tag, req, size, &ref) : GROVE_ENOPROC;
     if (rc == GROVE_ENOPROC) {
         /* Nobody to ask: the response is the DOWN noproc this monitor
          * brings, as in OTP. */
-        if (ref.id == 0)
-            ref = grove_make_ref();
+        ref = grove_make_ref();
         if ((rc = grove__alias_activate(ref)) == 0 &&
             (rc = grove__monitor_with_ref(pid, ref)) < 0)
             grove__alias_deactivate(ref);

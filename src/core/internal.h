@@ -267,8 +267,10 @@ void grove__drain(grove__proc_t *p);
  * no stack. Returns true when a signal ended it: s->exit_reason holds
  * the reason and grove__proc_finish must follow. */
 bool grove__drain_waiting(grove__sched_t *s, grove__proc_t *p);
-/* p->aliases maps each active alias to its grove_alias_mode_t + 1. */
-#define GROVE__ALIAS_EXPLICIT ((uint64_t)GROVE_ALIAS_EXPLICIT_UNALIAS + 1)
+/* p->aliases maps each active alias to GROVE__ALIAS_VAL(its mode); the
+ * aliases behaviours make for their calls are explicit ones. */
+#define GROVE__ALIAS_VAL(mode) ((uint64_t)(mode) + 1)
+#define GROVE__ALIAS_EXPLICIT GROVE__ALIAS_VAL(GROVE_ALIAS_EXPLICIT_UNALIAS)
 /* A message through p's active alias ref, of mode value v, is being
  * delivered: deactivates the alias (and with REPLY_DEMONITOR ends its
  * monitor) when the mode says so. */

@@ -188,17 +188,22 @@ int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref)
     return rc;
 }
 
+/* Whether pid can be monitored: a well-formed pid, alive or not. */
+static bool monitor_target_ok(grove_pid_t pid)
+{
+    grove__proc_t *t;
+    return pid.id != 0 && grove_pid_generation(pid) != 0 &&
+           grove__proc_lookup(pid, &t) != GROVE_EINVAL;
+}
+
 GROVE_EXPORT int grove_monitor(grove_pid_t pid, grove_ref_t *ref)
 {
     grove__proc_t *self = grove__current();
     if (!self)
         return GROVE_ENOTPROC;
-    if (!ref || pid.id == 0 || grove_pid_generation(pid) == 0)
+    if (!ref || !monitor_target_ok(pid))
         return GROVE_EINVAL;
     ref->id = 0;
-    grove__proc_t *t;
-    if (grove__proc_lookup(pid, &t) == GROVE_EINVAL)
-        return GROVE_EINVAL;
     RT_ENTER();
     int rc = monitor_common(self, pid, NULL, ref);
     RT_LEAVE();
@@ -295,23 +300,20 @@ GROVE_EXPORT int grove_demonitor(grove_ref_t ref, unsigned flags)
 
 /* ---- aliases ------------------------------------------------------------------ */
 
-/* The aliases behaviours make for their calls are explicit ones
- * (grove__alias_activate). */
-#define ALIAS_VAL(mode) ((uint64_t)(mode) + 1)
 
 void grove__alias_monitor_gone(grove__proc_t *p, uint64_t ref)
 {
     uint64_t v;
     if (grove__map_get(&p->aliases, ref, &v) &&
-        v >= ALIAS_VAL(GROVE_ALIAS_DEMONITOR))
+        v >= GROVE__ALIAS_VAL(GROVE_ALIAS_DEMONITOR))
         grove__map_del(&p->aliases, ref, NULL);
 }
 
 void grove__alias_used(grove__proc_t *p, uint64_t ref, uint64_t v)
 {
-    if (v == ALIAS_VAL(GROVE_ALIAS_REPLY)) {
+    if (v == GROVE__ALIAS_VAL(GROVE_ALIAS_REPLY)) {
         grove__map_del(&p->aliases, ref, NULL);
-    } else if (v == ALIAS_VAL(GROVE_ALIAS_REPLY_DEMONITOR)) {
+    } else if (v == GROVE__ALIAS_VAL(GROVE_ALIAS_REPLY_DEMONITOR)) {
         grove__map_del(&p->aliases, ref, NULL);
         monitor_drop(p, ref);
     }
@@ -324,7 +326,7 @@ static int alias_new(grove__proc_t *self, grove_alias_mode_t mode,
 {
     grove_ref_t ref = grove_make_ref();
     RT_ENTER();
-    int rc = grove__map_put(&self->aliases, ref.id, ALIAS_VAL(mode));
+    int rc = grove__map_put(&self->aliases, ref.id, GROVE__ALIAS_VAL(mode));
     if (rc >= 0 && monitor) {
         rc = monitor_common(self, *monitor, NULL, &ref);
         if (rc < 0)
@@ -370,12 +372,9 @@ GROVE_EXPORT int grove_monitor_alias(grove_pid_t pid, grove_alias_mode_t mode,
     grove__proc_t *self = grove__current();
     if (!self)
         return GROVE_ENOTPROC;
-    if (!alias || pid.id == 0 || grove_pid_generation(pid) == 0 ||
+    if (!alias || !monitor_target_ok(pid) ||
         (mode != GROVE_ALIAS_EXPLICIT_UNALIAS &&
          mode != GROVE_ALIAS_DEMONITOR && mode != GROVE_ALIAS_REPLY_DEMONITOR))
-        return GROVE_EINVAL;
-    grove__proc_t *t;
-    if (grove__proc_lookup(pid, &t) == GROVE_EINVAL)
         return GROVE_EINVAL;
     return alias_new(self, mode, &pid, alias);
 }
