@@ -536,8 +536,12 @@ static grove_gs_ret_t ds_call(grove_gs_t *gs, const grove_msg_t *m,
         res.rc = GROVE_EINVAL;
     }
     /* Sent from here: a result is larger than a reply kept inline, which
-     * would be copied to the heap and then into the message. */
-    grove_gs_reply(from, 0, &res, sizeof res);
+     * would be copied to the heap and then into the message. The reason
+     * goes only with a failure: without it the reply fits a small
+     * message node, and the caller reads a short reply as zeros. */
+    bool failed = res.rc < 0 && res.rc != GROVE_EIGNORE;
+    grove_gs_reply(from, 0, &res,
+                   failed ? sizeof res : offsetof(result_t, why));
     return GROVE_GS_NOREPLY();
 }
 

@@ -182,7 +182,9 @@ static void send_ack(const start_block_t *sb, int rc, grove_pid_t holder,
     ack_t a = {.rc = rc, .holder = holder};
     if (r)
         a.reason = *r;
-    int err = grove__send_ex(sb->parent, 0, sb->ack_ref, &a, sizeof a,
+    /* Without a reason the ack fits a small message node. */
+    int err = grove__send_ex(sb->parent, 0, sb->ack_ref, &a,
+                             r ? sizeof a : offsetof(ack_t, reason),
                              GROVE__MSGF_ACK);
     if (err == 0) /* the starter's monitor ends with the answer */
         grove__monitor_answered(sb->parent, sb->ack_ref);
@@ -427,7 +429,9 @@ static int await_ack(grove_pid_t pid, grove_ref_t refs[2], const grove_gs_opts_t
         return GROVE_ESTARTFAIL;
     }
     ack_t a;
-    memcpy(&a, grove_msg_data(m), sizeof a);
+    size_t got = grove_msg_size(m);
+    memset(&a, 0, sizeof a);
+    memcpy(&a, grove_msg_data(m), got < sizeof a ? got : sizeof a);
     bool answered = grove_msg_from(m).id == pid.id;
     grove_msg_free(m);
     if (answered)
