@@ -6,7 +6,10 @@
  *   2. monitoring a pid that is already dead: DOWN with reason noproc;
  *   3. grove_demonitor before the process dies: no DOWN ever arrives;
  *   4. grove_demonitor with GROVE_DEMONITOR_FLUSH after the DOWN was
- *      already queued: the flush removes it from the mailbox.
+ *      already queued: the flush removes it from the mailbox;
+ *   5. a gen_server started with a monitor (gen_server:start_monitor):
+ *      the monitor exists from the spawn on, so a server that stops
+ *      right after init still reports its own reason, not noproc.
  *
  * Run:  build/release/examples/monitors
  * Exits 0 when every monitor behaved as described above.
@@ -59,6 +62,29 @@ static bool note_down(const grove_msg_t *m, void *arg)
         pk->seen = true;
     return false;
 }
+
+/* A server that stops as soon as it has started: init queues it a
+ * message, and the message stops it. */
+static grove_gs_ret_t brief_init(grove_gs_t *gs, void *arg)
+{
+    (void)gs;
+    (void)arg;
+    grove_send(grove_self(), TAG_QUIT, NULL, 0);
+    return GROVE_GS_INIT_OK();
+}
+
+static grove_gs_ret_t brief_info(grove_gs_t *gs, const grove_msg_t *m)
+{
+    (void)gs;
+    (void)m;
+    return GROVE_GS_STOP(grove_reason_error(5, "done at once"));
+}
+
+static const grove_gs_callbacks_t brief_server = {
+    .name = "brief",
+    .init = brief_init,
+    .handle_info = brief_info,
+};
 
 static void main_process(void *arg)
 {
@@ -125,6 +151,22 @@ static void main_process(void *arg)
     check(removed == 0, "grove_demonitor says the monitor had fired");
     check(grove_recv_ref(&m, ref, 0) == GROVE_ETIMEDOUT,
           "the flush removed the queued DOWN");
+
+    printf("5. start_monitor: a gen_server watched from its spawn on\n");
+    grove_gs_opts_t opts = {.monitor = true, .monitor_ref = &ref};
+    grove_reason_t start_why;
+    int rc = grove_gs_start(&brief_server, NULL, &opts, &w, &start_why);
+    check(rc == 0 && ref.id != 0, "started, with the monitor's reference");
+    if (rc == 0 && grove_recv_ref(&m, ref, 2000) == 0) {
+        grove_reason_format(grove_msg_reason(m), why, sizeof why);
+        snprintf(line, sizeof line, "DOWN with its own reason: %s", why);
+        check(grove_msg_reason(m)->kind == GROVE_EXIT_ERROR &&
+                  grove_msg_reason(m)->code == 5,
+              line);
+        grove_msg_free(m);
+    } else {
+        check(false, "a DOWN from the started server");
+    }
 }
 
 int main(void)

@@ -218,6 +218,14 @@ typedef struct grove_gs_opts {
     grove_timeout_t hibernate_after;
     /* Spawn with trap_exit already set (before init runs). */
     bool trap_exit;
+    /* start_monitor: the caller monitors the new server from its spawn
+     * on, and a successful start writes the monitor's reference to
+     * *monitor_ref (required with monitor); the DOWN comes when the
+     * server exits. A start that fails leaves no monitor and no DOWN
+     * behind, and writes GROVE_REF_NONE. Ignored in a child spec: a
+     * supervisor links to its children instead. */
+    bool monitor;
+    grove_ref_t *monitor_ref;
 } grove_gs_opts_t;
 
 /* Starts a server and waits until its init has returned (OTP's start and
@@ -234,7 +242,9 @@ typedef struct grove_gs_opts {
  *  GROVE_ENOTPROC       (not called from a process)
  * With link set and init stopping with a reason other than normal, a
  * caller that does not trap exits is killed by the link (as in OTP); a
- * trapping caller finds no EXIT message left behind by a failed start. */
+ * trapping caller finds no EXIT message left behind by a failed start.
+ * With monitor set (OTP's start_monitor), the monitor stays after a
+ * successful start; see grove_gs_opts_t. */
 GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
                                 const grove_gs_opts_t *opts, grove_pid_t *pid,
                                 grove_reason_t *why);

@@ -47,6 +47,7 @@ typedef struct start_block {
     const grove_via_t *via;
     void *via_key;
     size_t via_key_len;
+    bool keep_monitor; /* start_monitor: the starter's monitor stays */
     char name[GROVE_NAME_MAX];
     grove_timeout_t hibernate_after;
     struct grove_gs *gs; /* the server's state, made by the starter */
@@ -186,7 +187,9 @@ static void send_ack(const start_block_t *sb, int rc, grove_pid_t holder,
     int err = grove__send_ex(sb->parent, 0, sb->ack_ref, &a,
                              r ? sizeof a : offsetof(ack_t, reason),
                              GROVE__MSGF_ACK);
-    if (err == 0) /* the starter's monitor ends with the answer */
+    /* The starter's monitor ends with the answer, unless it asked to
+     * keep it and the start succeeded. */
+    if (err == 0 && !(rc == 0 && sb->keep_monitor))
         grove__monitor_answered(sb->parent, sb->ack_ref);
     if (err == GROVE_ENOMEM) {
         grove_reason_t oom = grove_reason_error(GROVE_ENOMEM,
@@ -328,6 +331,7 @@ static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
     sb->arg = arg;
     sb->parent = grove_self();
     sb->hibernate_after = o->hibernate_after;
+    sb->keep_monitor = o->monitor;
     if (o->via) {
         sb->via = o->via;
         sb->via_key_len = o->via_key_len;
@@ -355,6 +359,8 @@ static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
 
 static int check_opts(const grove_gs_callbacks_t *cb, const grove_gs_opts_t *o)
 {
+    if (o->monitor && !o->monitor_ref)
+        return GROVE_EINVAL;
     if (!cb || o->timeout < GROVE_INFINITY || o->hibernate_after < 0)
         return GROVE_EINVAL;
     if (o->name && (!o->name[0] || strlen(o->name) >= GROVE_NAME_MAX))
@@ -434,6 +440,13 @@ static int await_ack(grove_pid_t pid, grove_ref_t refs[2], const grove_gs_opts_t
     memcpy(&a, grove_msg_data(m), got < sizeof a ? got : sizeof a);
     bool answered = grove_msg_from(m).id == pid.id;
     grove_msg_free(m);
+    if (a.rc == 0 && o->monitor) {
+        /* start_monitor: the start's monitor is the caller's now. */
+        *o->monitor_ref = refs[1];
+        if (out)
+            *out = pid;
+        return 0;
+    }
     if (answered)
         grove__demonitor_replied(refs[1]); /* the child dropped its side */
     else
@@ -462,6 +475,8 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
     int rc = check_opts(cb, o);
     if (rc < 0)
         return rc;
+    if (o->monitor)
+        *o->monitor_ref = GROVE_REF_NONE;
     if (grove_self().id == 0)
         return GROVE_ENOTPROC;
     /* A taken name fails before init can run: a local name is claimed by

@@ -23,6 +23,8 @@ int grove__child_start(const grove_child_spec_t *sp, void *extra,
         if (sp->gs_opts)
             o = *sp->gs_opts;
         o.link = true;
+        o.monitor = false; /* the supervisor's link is its watch */
+        o.monitor_ref = NULL;
         return grove_gs_start(sp->gen_server, sp->arg, &o, pid, why);
     }
     if (sp->supervisor) {
@@ -30,6 +32,8 @@ int grove__child_start(const grove_child_spec_t *sp, void *extra,
         if (sp->gs_opts)
             o = *sp->gs_opts; /* e.g. its registered name */
         o.link = true;
+        o.monitor = false;
+        o.monitor_ref = NULL;
         return grove_sup_start(sp->supervisor, &o, pid, why);
     }
     grove_spawn_opts_t o = {.link = true};

@@ -650,3 +650,155 @@ PROC_TEST(gen_server_G_server_whereis)
     ASSERT_ERR(grove_server_whereis(grove_server_name("gwh"), &found),
                GROVE_ENOPROC);
 }
+
+/* start_monitor (gen_server:start_monitor): a successful start leaves the
+ * caller monitoring the server, under the reference it wrote, and the
+ * DOWN carries the server's real exit reason, even when the server dies
+ * right after init. No link is made. */
+static grove_gs_ret_t exit_after_init(grove_gs_t *gs, void *arg)
+{
+    (void)gs;
+    (void)arg;
+    grove_send(grove_self(), TAG_SELF, NULL, 0);
+    return GROVE_GS_INIT_OK();
+}
+
+static grove_gs_ret_t exit_on_info(grove_gs_t *gs, const grove_msg_t *m)
+{
+    (void)gs;
+    (void)m;
+    return GROVE_GS_STOP(grove_reason_error(4, "right after init"));
+}
+
+PROC_TEST(gen_server_start_monitor_keeps_the_monitor)
+{
+    static start_cfg_t cfg;
+    cfg = (start_cfg_t){.mode = M_OK};
+    grove_ref_t ref = {12345};
+    grove_gs_opts_t o = {.monitor = true, .monitor_ref = &ref};
+    grove_pid_t pid;
+    grove_reason_t why;
+    ASSERT_OK(start(&cfg, &o, &pid, &why));
+    ASSERT_NE(ref.id, 0);
+    ASSERT_NE(ref.id, 12345);
+    grove_process_info_t info;
+    ASSERT_OK(grove_process_info(grove_self(), &info));
+    ASSERT_EQ(info.monitors, 1);
+    ASSERT_EQ(info.links, 0);
+    ASSERT_EQ(info.mailbox_len, 0);
+    ASSERT_OK(grove_process_info(pid, &info));
+    ASSERT_EQ(info.monitored_by, 1);
+    ASSERT_OK(grove_gs_stop(grove_server_pid(pid), NULL, GROVE_INFINITY,
+                            NULL));
+    ASSERT_REASON_EQ(EXPECT_DOWN(ref, pid), grove_reason_normal());
+    ASSERT_EVENTS("init", "terminate");
+
+    /* A server that stops at once after init: the DOWN has its reason,
+     * not noproc, since the monitor existed from the spawn on. */
+    static const grove_gs_callbacks_t quick = {
+        .init = exit_after_init,
+        .handle_info = exit_on_info,
+    };
+    for (int i = 0; i < 20; i++) {
+        ASSERT_OK(grove_gs_start(&quick, NULL, &o, &pid, &why));
+        grove_reason_t r = EXPECT_DOWN(ref, pid);
+        ASSERT_EQ(r.kind, GROVE_EXIT_ERROR);
+        ASSERT_EQ(r.code, 4);
+    }
+    /* The monitor is an ordinary one: grove_demonitor removes it. */
+    ASSERT_OK(start(&cfg, &o, &pid, &why));
+    ASSERT_EQ(grove_demonitor(ref, GROVE_DEMONITOR_INFO), 1);
+    stop_ok(pid);
+    EXPECT_NO_MSG(30);
+    ASSERT_OK(grove_process_info(grove_self(), &info));
+    ASSERT_EQ(info.monitors, 0);
+}
+
+/* start_monitor that fails: no monitor, no DOWN and no EXIT are left
+ * behind, and the reference written is none. */
+PROC_TEST(gen_server_start_monitor_failures_leave_nothing)
+{
+    ASSERT_EQ(grove_trap_exit(true), 0);
+    static start_cfg_t cfg;
+    static grove_reason_t r;
+    r = grove_reason_error(7, "exit in init");
+    grove_ref_t ref;
+    grove_gs_opts_t o = {.monitor = true, .monitor_ref = &ref};
+    grove_pid_t pid, first;
+    grove_reason_t why;
+    grove_process_info_t info;
+
+    cfg = (start_cfg_t){.mode = M_STOP, .reason = grove_reason_shutdown(NULL)};
+    ref.id = 1;
+    ASSERT_ERR(start(&cfg, &o, &pid, &why), GROVE_ESTARTFAIL);
+    ASSERT_EQ(ref.id, 0);
+    cfg = (start_cfg_t){.mode = M_ERROR, .reason = r};
+    ref.id = 1;
+    ASSERT_ERR(start(&cfg, &o, &pid, &why), GROVE_ESTARTFAIL);
+    ASSERT_EQ(ref.id, 0);
+    cfg = (start_cfg_t){.mode = M_IGNORE};
+    ref.id = 1;
+    ASSERT_ERR(start(&cfg, &o, &pid, &why), GROVE_EIGNORE);
+    ASSERT_EQ(ref.id, 0);
+    /* Exiting inside init, with a link as well. */
+    o.link = true;
+    ref.id = 1;
+    ASSERT_ERR(grove_gs_start(&exiting_cb, &r, &o, &pid, &why),
+               GROVE_ESTARTFAIL);
+    ASSERT_REASON_EQ(why, r);
+    ASSERT_EQ(ref.id, 0);
+    o.link = false;
+    /* init overrunning its time. */
+    cfg = (start_cfg_t){.mode = M_OK, .sleep_ms = 20000};
+    o.timeout = gt_scaled_ms(200);
+    ASSERT_ERR(start(&cfg, &o, &pid, &why), GROVE_ETIMEDOUT);
+    o.timeout = 0;
+    /* A taken name: init never runs and nothing is monitored. */
+    cfg = (start_cfg_t){.mode = M_OK};
+    grove_gs_opts_t named = {.name = "gsm"};
+    ASSERT_OK(start(&cfg, &named, &first, &why));
+    o.name = "gsm";
+    ref.id = 1;
+    ASSERT_ERR(start(&cfg, &o, &pid, &why), GROVE_EALREADYSTARTED);
+    ASSERT_PID_EQ(pid, first);
+    ASSERT_EQ(ref.id, 0);
+    EXPECT_NO_MSG(50);
+    ASSERT_OK(grove_process_info(grove_self(), &info));
+    ASSERT_EQ(info.monitors, 0);
+    ASSERT_EQ(info.mailbox_len, 0);
+    stop_ok(first);
+    /* monitor without a place for the reference is refused. */
+    o = (grove_gs_opts_t){.monitor = true};
+    ASSERT_ERR(start(&cfg, &o, &pid, &why), GROVE_EINVAL);
+    ASSERT_EVENTS("init", "init", "init", "init", "init", "init",
+                  "terminate");
+}
+
+/* A child spec's gs_opts asking for a monitor is not the supervisor's
+ * business: the child is linked, not monitored. */
+PROC_TEST(gen_server_start_monitor_ignored_in_child_spec)
+{
+    static start_cfg_t cfg;
+    cfg = (start_cfg_t){.mode = M_OK};
+    static grove_ref_t ref;
+    static grove_gs_opts_t o;
+    o = (grove_gs_opts_t){.monitor = true, .monitor_ref = &ref};
+    grove_child_spec_t child = {.id = "c", .gen_server = &st_cb, .arg = &cfg,
+                                .gs_opts = &o};
+    grove_sup_spec_t spec = {.flags = {.strategy = GROVE_ONE_FOR_ONE},
+                             .children = &child, .nchildren = 1};
+    grove_pid_t sup;
+    grove_reason_t why;
+    ASSERT_OK(grove_sup_start(&spec, NULL, &sup, &why));
+    grove_child_info_t ci;
+    size_t n;
+    ASSERT_OK(grove_sup_which_children(grove_server_pid(sup), &ci, 1, &n));
+    ASSERT_EQ(n, 1);
+    grove_process_info_t info;
+    ASSERT_OK(grove_process_info(ci.pid, &info));
+    ASSERT_EQ(info.monitored_by, 0);
+    ASSERT_EQ(info.links, 1);
+    stop_ok(sup);
+    /* It does not trap exits: the shutdown ends it without terminate. */
+    ASSERT_EVENTS("init");
+}
