@@ -1,8 +1,12 @@
 /* timers.c: time in Grove.
  *
  * Shows: grove_send_after (a message delivered later), receive with a
- * timeout, grove_cancel_timer (before and after the timer fired), and
- * grove_sleep (which leaves arriving messages queued).
+ * timeout, grove_cancel_timer (before and after the timer fired),
+ * grove_sleep (which leaves arriving messages queued), and the rest of
+ * Erlang's timer calls: grove_start_timer (the message carries the
+ * timer's reference), grove_read_timer and grove_cancel_timer_left (the
+ * time left), and a timer addressed to a name that is looked up when it
+ * fires.
  *
  * Run:  build/release/examples/timers
  * Exits 0 when every timer fired, or did not, as described.
@@ -14,7 +18,7 @@
 
 #include <grove.h>
 
-enum { TAG_TICK = 1, TAG_LATE, TAG_SOON };
+enum { TAG_TICK = 1, TAG_LATE, TAG_SOON, TAG_TIMEOUT, TAG_NAMED };
 
 static int failures;
 
@@ -74,6 +78,36 @@ static void main_process(void *arg)
     check(rc == 0, "the message that arrived meanwhile is queued");
     if (rc == 0)
         grove_msg_free(m);
+
+    printf("grove_start_timer, grove_read_timer, grove_cancel_timer_left\n");
+    grove_timer_t a, b;
+    grove_timeout_t left = 0;
+    grove_start_timer(self, 30, TAG_TIMEOUT, "a", 2, &a);
+    grove_start_timer(self, 5000, TAG_TIMEOUT, "b", 2, &b);
+    /* Two timers with one tag: the reference tells them apart. */
+    rc = grove_recv_ref(&m, grove_timer_ref(a), 2000);
+    check(rc == 0 && strcmp(grove_msg_data(m), "a") == 0,
+          "timer a's message, picked out by its reference");
+    if (rc == 0)
+        grove_msg_free(m);
+    check(grove_read_timer(b, &left) == 0 && left > 4000 && left <= 5000,
+          "timer b is pending, with less than 5000 ms left");
+    snprintf(line, sizeof line, "cancelled timer b with %lld ms left",
+             (long long)left);
+    check(grove_cancel_timer_left(b, &left) == 0 && left <= 5000, line);
+    check(grove_read_timer(b, &left) == GROVE_ENOTFOUND,
+          "reading it now: GROVE_ENOTFOUND (Erlang's false)");
+
+    printf("a timer to a name, looked up when it fires\n");
+    grove_timer_opts_t to_name = {.name = "alarm_clock"};
+    grove_send_after_opts(GROVE_PID_NONE, 30, TAG_NAMED, NULL, 0, &to_name,
+                          NULL);
+    grove_register("alarm_clock", self); /* after the timer was set */
+    rc = grove_recv_tag(&m, TAG_NAMED, 2000);
+    check(rc == 0, "it reached the process that took the name meanwhile");
+    if (rc == 0)
+        grove_msg_free(m);
+    grove_unregister("alarm_clock");
 }
 
 int main(void)

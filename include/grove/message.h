@@ -113,6 +113,53 @@ GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
  * GROVE_ENOTFOUND if it already fired, was cancelled or never existed. */
 GROVE_EXPORT int grove_cancel_timer(grove_timer_t timer);
 
+/* grove_send_after with options; opts may be NULL (then it is
+ * grove_send_after). */
+typedef struct grove_timer_opts {
+    /* Deliver to the process registered under this name when the timer
+     * fires (looked up then; no such process drops the message), as
+     * erlang:send_after with an atom. to must be GROVE_PID_NONE. */
+    const char *name;
+    /* ms is a time on grove_now_ms()'s clock rather than a delay
+     * ({abs, true}); a time already past fires at once. */
+    bool abs;
+    /* The message carries grove_timer_ref(timer) as its reference, as
+     * erlang:start_timer's {timeout, TimerRef, Msg}. */
+    bool with_ref;
+} grove_timer_opts_t;
+
+/* Sets a timer as grove_send_after, with opts. Returns 0, GROVE_EINVAL
+ * (negative ms, no destination or both a pid and a name, an empty or
+ * too long name, data NULL with a size), GROVE_ENOMEM or
+ * GROVE_ENOTSTARTED. */
+GROVE_EXPORT int grove_send_after_opts(grove_pid_t to, grove_timeout_t ms,
+                                       uint64_t tag, const void *data,
+                                       size_t size,
+                                       const grove_timer_opts_t *opts,
+                                       grove_timer_t *out);
+
+/* erlang:start_timer: grove_send_after whose message carries the timer's
+ * reference (grove_timer_ref), so grove_recv_ref(&m, grove_timer_ref(t),
+ * ...) waits for this timer alone. Returns as grove_send_after. */
+GROVE_EXPORT int grove_start_timer(grove_pid_t to, grove_timeout_t ms,
+                                   uint64_t tag, const void *data,
+                                   size_t size, grove_timer_t *out);
+
+/* The reference a start_timer message carries: unique among references.
+ * Zero for the zero timer. */
+GROVE_EXPORT grove_ref_t grove_timer_ref(grove_timer_t timer);
+
+/* erlang:read_timer: writes the whole milliseconds the timer has left to
+ * *left (may be NULL). Returns 0, or GROVE_ENOTFOUND if it already
+ * fired, was cancelled or never existed. */
+GROVE_EXPORT int grove_read_timer(grove_timer_t timer, grove_timeout_t *left);
+
+/* erlang:cancel_timer's result: grove_cancel_timer that also writes the
+ * milliseconds the timer had left (may be NULL). Returns 0 or
+ * GROVE_ENOTFOUND as grove_cancel_timer. */
+GROVE_EXPORT int grove_cancel_timer_left(grove_timer_t timer,
+                                         grove_timeout_t *left);
+
 #ifdef __cplusplus
 }
 #endif

@@ -134,6 +134,7 @@ typedef struct send_timer {
     grove_pid_t to;
     grove_msg_t *msg;
     uint64_t id;
+    char *name; /* to the process of this name when it fires, or NULL */
 } send_timer_t;
 
 static send_timer_t *as_send(grove__timer_t *t)
@@ -142,6 +143,12 @@ static send_timer_t *as_send(grove__timer_t *t)
 }
 
 static void handle_drop(send_timer_t *st);
+
+static void send_timer_free(send_timer_t *st)
+{
+    free(st->name);
+    free(st);
+}
 
 static void fire(grove__timer_t *t)
 {
@@ -160,7 +167,10 @@ static void fire(grove__timer_t *t)
     grove_msg_t *m = st->msg;
     st->msg = NULL;
     grove__proc_t *p;
-    if (grove__proc_lookup(st->to, &p) == 0)
+    /* A name is looked up now; no process by that name drops it. */
+    if (st->name && grove_whereis(st->name, &st->to) != 0)
+        st->to = GROVE_PID_NONE;
+    if (st->to.id && grove__proc_lookup(st->to, &p) == 0)
         grove__deliver(p, grove_pid_generation(st->to), m);
     else
         grove__msg_destroy(m);
@@ -249,19 +259,17 @@ void grove__timer_cancel_recv(grove__proc_t *p)
     }
 }
 
-/* ---- send_after ------------------------------------------------------------ */
+/* ---- send_after, start_timer ------------------------------------------------ */
 
 static struct {
     grove__wheel_t wheel;
     pthread_mutex_t lock; /* handle map; taken inside wheel.lock */
     grove__map_t handles; /* id -> timer */
-    atomic_uint_fast64_t next_id;
 } G = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void grove__timers_init(void)
 {
     grove__wheel_init(&G.wheel, 0);
-    atomic_store(&G.next_id, 1);
 }
 
 static void handle_drop(send_timer_t *st)
@@ -269,7 +277,7 @@ static void handle_drop(send_timer_t *st)
     pthread_mutex_lock(&G.lock);
     grove__map_del(&G.handles, st->id, NULL);
     pthread_mutex_unlock(&G.lock);
-    free(st);
+    send_timer_free(st);
 }
 
 static void free_send_timers(grove__dlist_t *h)
@@ -279,7 +287,7 @@ static void free_send_timers(grove__dlist_t *h)
         grove__dlist_remove(&t->link);
         grove__msg_destroy(as_send(t)->msg);
         grove__count(CNT_TIMERS, -1);
-        free(as_send(t));
+        send_timer_free(as_send(t));
     }
 }
 
@@ -297,20 +305,55 @@ void grove__timers_fini(void)
     pthread_mutex_unlock(&G.lock);
 }
 
-GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
-                                  uint64_t tag, const void *data, size_t size,
-                                  grove_timer_t *out)
+/* The expiry of a timer set at ms (a delay, or with abs a time on the
+ * runtime's clock). Never early: a delay of ms fires after at least ms
+ * whole milliseconds, an absolute time once the clock has passed it. */
+static uint64_t expiry_of(grove_timeout_t ms, bool abs)
 {
+    if (!abs)
+        return grove__ms_deadline(ms);
+    uint64_t now = grove__ms_now();
+    return (uint64_t)ms + 1 > now ? (uint64_t)ms + 1 : now;
+}
+
+/* Milliseconds a timer has left: its expiry less one (the margin that
+ * keeps it from firing early), so a timer just set for ms reads ms. */
+static grove_timeout_t left_of(const send_timer_t *st)
+{
+    uint64_t now = grove__ms_now();
+    uint64_t at = st->t.expiry;
+    uint64_t left = at > now + 1 ? at - now - 1 : 0;
+    return left > (uint64_t)INT64_MAX ? INT64_MAX : (grove_timeout_t)left;
+}
+
+GROVE_EXPORT int grove_send_after_opts(grove_pid_t to, grove_timeout_t ms,
+                                       uint64_t tag, const void *data,
+                                       size_t size,
+                                       const grove_timer_opts_t *opts,
+                                       grove_timer_t *out)
+{
+    static const grove_timer_opts_t none;
+    const grove_timer_opts_t *o = opts ? opts : &none;
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTSTARTED;
-    if (ms < 0 || to.id == 0 || (size && !data) || size > GROVE_MSG_MAX_SIZE)
+    if (ms < 0 || (size && !data) || size > GROVE_MSG_MAX_SIZE)
+        return GROVE_EINVAL;
+    size_t nlen = o->name ? strlen(o->name) : 0;
+    if (o->name ? (nlen == 0 || nlen >= GROVE_NAME_MAX || to.id != 0)
+                : to.id == 0)
         return GROVE_EINVAL;
     send_timer_t *st = grove__calloc(1, sizeof *st);
     grove_msg_t *m = st ? grove__msg_new(size) : NULL;
+    if (m && o->name && !(st->name = grove__malloc(nlen + 1))) {
+        grove__msg_destroy(m);
+        m = NULL;
+    }
     if (!m) {
         free(st);
         return GROVE_ENOMEM;
     }
+    if (o->name)
+        memcpy(st->name, o->name, nlen + 1);
     grove__timer_t *t = &st->t;
     if (size)
         memcpy(m->data, data, size);
@@ -320,8 +363,12 @@ GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
     t->kind = TIMER_SEND;
     st->to = to;
     st->msg = m;
-    st->id = atomic_fetch_add(&G.next_id, 1);
-    t->expiry = grove__ms_deadline(ms);
+    /* A reference's number: unique among references, so the handle can
+     * be the reference a start_timer message carries. */
+    st->id = grove__ref_new();
+    if (o->with_ref)
+        m->ref = (grove_ref_t){st->id};
+    t->expiry = expiry_of(ms, o->abs);
     grove__dlist_init(&t->link);
     grove__spin_lock(&G.wheel.lock);
     pthread_mutex_lock(&G.lock);
@@ -335,7 +382,7 @@ GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
     grove__spin_unlock(&G.wheel.lock);
     if (rc < 0) {
         grove__msg_destroy(m);
-        free(st);
+        send_timer_free(st);
         return GROVE_ENOMEM;
     }
     if (out)
@@ -345,17 +392,62 @@ GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
     return 0;
 }
 
-GROVE_EXPORT int grove_cancel_timer(grove_timer_t timer)
+GROVE_EXPORT int grove_send_after(grove_pid_t to, grove_timeout_t ms,
+                                  uint64_t tag, const void *data, size_t size,
+                                  grove_timer_t *out)
+{
+    return grove_send_after_opts(to, ms, tag, data, size, NULL, out);
+}
+
+GROVE_EXPORT int grove_start_timer(grove_pid_t to, grove_timeout_t ms,
+                                   uint64_t tag, const void *data,
+                                   size_t size, grove_timer_t *out)
+{
+    grove_timer_opts_t o = {.with_ref = true};
+    return grove_send_after_opts(to, ms, tag, data, size, &o, out);
+}
+
+GROVE_EXPORT grove_ref_t grove_timer_ref(grove_timer_t timer)
+{
+    return (grove_ref_t){timer.id};
+}
+
+/* Finds a pending timer; with the wheel's lock held, it cannot fire. */
+static send_timer_t *pending_locked(grove_timer_t timer, bool remove)
+{
+    uint64_t v;
+    pthread_mutex_lock(&G.lock);
+    bool found = remove ? grove__map_del(&G.handles, timer.id, &v)
+                        : grove__map_get(&G.handles, timer.id, &v);
+    pthread_mutex_unlock(&G.lock);
+    return found ? (send_timer_t *)(uintptr_t)v : NULL;
+}
+
+GROVE_EXPORT int grove_read_timer(grove_timer_t timer, grove_timeout_t *left)
 {
     if (!atomic_load(&grove__rt.started) || timer.id == 0)
         return GROVE_ENOTFOUND;
     grove__spin_lock(&G.wheel.lock);
-    pthread_mutex_lock(&G.lock);
-    uint64_t v;
-    bool found = grove__map_del(&G.handles, timer.id, &v);
-    pthread_mutex_unlock(&G.lock);
-    send_timer_t *st = found ? (send_timer_t *)(uintptr_t)v : NULL;
+    send_timer_t *st = pending_locked(timer, false);
+    grove_timeout_t l = st ? left_of(st) : 0;
+    grove__spin_unlock(&G.wheel.lock);
+    if (!st)
+        return GROVE_ENOTFOUND;
+    if (left)
+        *left = l;
+    return 0;
+}
+
+GROVE_EXPORT int grove_cancel_timer_left(grove_timer_t timer,
+                                         grove_timeout_t *left)
+{
+    if (!atomic_load(&grove__rt.started) || timer.id == 0)
+        return GROVE_ENOTFOUND;
+    grove__spin_lock(&G.wheel.lock);
+    send_timer_t *st = pending_locked(timer, true);
+    grove_timeout_t l = 0;
     if (st) {
+        l = left_of(st);
         unplace(&G.wheel, &st->t);
         G.wheel.count--;
         grove__count(CNT_TIMERS, -1);
@@ -364,8 +456,15 @@ GROVE_EXPORT int grove_cancel_timer(grove_timer_t timer)
     if (!st)
         return GROVE_ENOTFOUND;
     grove__msg_destroy(st->msg);
-    free(st);
+    send_timer_free(st);
+    if (left)
+        *left = l;
     return 0;
+}
+
+GROVE_EXPORT int grove_cancel_timer(grove_timer_t timer)
+{
+    return grove_cancel_timer_left(timer, NULL);
 }
 
 uint64_t grove__timers_run(grove__sched_t *s)

@@ -20,6 +20,11 @@ TEST(calls_before_start)
     ASSERT_ERR(grove_wait(fake, 0, &r), GROVE_ENOTSTARTED);
     ASSERT_ERR(grove_send_after(fake, 10, 1, NULL, 0, NULL),
                GROVE_ENOTSTARTED);
+    ASSERT_ERR(grove_start_timer(fake, 10, 1, NULL, 0, NULL),
+               GROVE_ENOTSTARTED);
+    ASSERT_ERR(grove_read_timer((grove_timer_t){1}, NULL), GROVE_ENOTFOUND);
+    ASSERT_ERR(grove_cancel_timer_left((grove_timer_t){1}, NULL),
+               GROVE_ENOTFOUND);
     ASSERT_ERR2(grove_send(fake, 1, NULL, 0), GROVE_ENOTSTARTED,
                 GROVE_ENOPROC);
     ASSERT_FALSE(grove_is_alive(fake));
