@@ -249,6 +249,22 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
                                 const grove_gs_opts_t *opts, grove_pid_t *pid,
                                 grove_reason_t *why);
 
+/* gen_server:enter_loop: makes the calling process a gen_server running
+ * cb with state, without a start or an init. how is what init would have
+ * returned: GROVE_GS_INIT_OK(), optionally with a timeout, hibernate or
+ * continue (grove_gs_with_*). opts may be NULL; of its fields only name,
+ * or via with its key, and hibernate_after are read, and a name must
+ * already be the caller's. The server's parent is the process that
+ * spawned the caller. On success it does not return: the process ends
+ * when the server does. Returns GROVE_EINVAL (NULL cb, how not an ok,
+ * link, monitor, timeout, stack_size or trap_exit set, a malformed name),
+ * GROVE_ENOTFOUND (the name or via key is not registered to the caller),
+ * GROVE_EBUSY (the caller already runs a behaviour), GROVE_ENOTPROC (not
+ * called from a process) or GROVE_ENOMEM. */
+GROVE_EXPORT int grove_gs_enter_loop(const grove_gs_callbacks_t *cb,
+                                     void *state, const grove_gs_opts_t *opts,
+                                     grove_gs_ret_t how);
+
 /* ---- call, cast, reply, stop ------------------------------------------------ */
 
 #define GROVE_GS_DEFAULT_TIMEOUT 5000

@@ -515,6 +515,84 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
     return await_ack(child, refs, o, pid, why);
 }
 
+/* enter_loop's name must be the caller's already (OTP exits with
+ * process_not_registered otherwise). */
+static int enter_name_ok(const grove_gs_opts_t *o, grove_pid_t self)
+{
+    grove_pid_t holder;
+    if (o->name)
+        return grove_whereis(o->name, &holder) == 0 &&
+                       grove_pid_equal(holder, self)
+                   ? 0
+                   : GROVE_ENOTFOUND;
+    if (o->via)
+        return o->via->whereis_name(o->via->reg, o->via_key, o->via_key_len,
+                                    &holder) == 0 &&
+                       grove_pid_equal(holder, self)
+                   ? 0
+                   : GROVE_ENOTFOUND;
+    return 0;
+}
+
+GROVE_EXPORT int grove_gs_enter_loop(const grove_gs_callbacks_t *cb,
+                                     void *state, const grove_gs_opts_t *opts,
+                                     grove_gs_ret_t how)
+{
+    static const grove_gs_opts_t none;
+    const grove_gs_opts_t *o = opts ? opts : &none;
+    int rc = check_opts(cb, o);
+    if (rc < 0)
+        return rc;
+    /* What only a start can do has no meaning here. */
+    if (o->link || o->monitor || o->timeout || o->stack_size ||
+        o->trap_exit || how.action != GROVE_GS_OK)
+        return GROVE_EINVAL;
+    grove_process_info_t info;
+    grove_pid_t self = grove_self();
+    if (self.id == 0)
+        return GROVE_ENOTPROC;
+    if (grove_process_info(self, &info) < 0)
+        return GROVE_ENOTPROC;
+    if (info.behaviour[0])
+        return GROVE_EBUSY; /* already a behaviour's process */
+    rc = enter_name_ok(o, self);
+    if (rc < 0)
+        return rc;
+    size_t nlen = o->name ? strlen(o->name) : 0;
+    grove_gs_t *gs = grove__calloc(1, sizeof *gs + (nlen ? nlen + 1 : 0));
+    void *key = NULL;
+    if (gs && o->via &&
+        !(key = grove__malloc(o->via_key_len ? o->via_key_len : 1))) {
+        free(gs);
+        gs = NULL;
+    }
+    if (!gs)
+        return GROVE_ENOMEM;
+    gs->cb = cb;
+    gs->state = state;
+    /* OTP takes the parent from proc_lib's ancestors: the spawner. */
+    gs->parent = info.parent;
+    if (nlen) {
+        memcpy(gs->local_name, o->name, nlen + 1);
+        gs->name_kind = 1;
+    } else if (o->via) {
+        if (o->via_key_len)
+            memcpy(key, o->via_key, o->via_key_len);
+        gs->name_kind = 2;
+        gs->via = o->via;
+        gs->via_key = key;
+        gs->via_key_len = (uint32_t)o->via_key_len;
+        grove_resource_attach(free_key, key, NULL);
+    }
+    grove__set_owned(gs);
+    grove__set_report_hook(report_hook, gs);
+    grove__set_behaviour(cb->name ? cb->name : "gen_server");
+    grove__set_exit_hook(exit_hook, gs);
+    remember(gs, &how);
+    gs_loop(gs);
+    return 0; /* not reached: the loop ends with the process */
+}
+
 /* ---- the loop --------------------------------------------------------------------- */
 
 static void reply_to(grove_gs_from_t from, uint64_t tag, const void *data,

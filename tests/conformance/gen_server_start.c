@@ -787,18 +787,12 @@ PROC_TEST(gen_server_start_monitor_ignored_in_child_spec)
                                 .gs_opts = &o};
     grove_sup_spec_t spec = {.flags = {.strategy = GROVE_ONE_FOR_ONE},
                              .children = &child, .nchildren = 1};
-    grove_pid_t sup;
-    grove_reason_t why;
-    ASSERT_OK(grove_sup_start(&spec, NULL, &sup, &why));
-    grove_child_info_t ci;
-    size_t n;
-    ASSERT_OK(grove_sup_which_children(grove_server_pid(sup), &ci, 1, &n));
-    ASSERT_EQ(n, 1);
+    grove_pid_t sup = SUP_START(&spec);
     grove_process_info_t info;
-    ASSERT_OK(grove_process_info(ci.pid, &info));
+    ASSERT_OK(grove_process_info(gt_sup_child_pid(sup, "c"), &info));
     ASSERT_EQ(info.monitored_by, 0);
     ASSERT_EQ(info.links, 1);
-    stop_ok(sup);
+    SUP_SHUTDOWN(sup);
     /* It does not trap exits: the shutdown ends it without terminate. */
     ASSERT_EVENTS("init");
 }
