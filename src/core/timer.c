@@ -365,9 +365,10 @@ GROVE_EXPORT int grove_send_after_opts(grove_pid_t to, grove_timeout_t ms,
     st->msg = m;
     /* A reference's number: unique among references, so the handle can
      * be the reference a start_timer message carries. */
-    st->id = grove__ref_new();
+    uint64_t id = grove__ref_new();
+    st->id = id;
     if (o->with_ref)
-        m->ref = (grove_ref_t){st->id};
+        m->ref = (grove_ref_t){id};
     t->expiry = expiry_of(ms, o->abs);
     grove__dlist_init(&t->link);
     grove__spin_lock(&G.wheel.lock);
@@ -385,8 +386,10 @@ GROVE_EXPORT int grove_send_after_opts(grove_pid_t to, grove_timeout_t ms,
         send_timer_free(st);
         return GROVE_ENOMEM;
     }
+    /* From here the timer may have fired and been freed (a time already
+     * past fires at the next tick): only the copy of its id is read. */
     if (out)
-        out->id = st->id;
+        out->id = id;
     /* A sleeping scheduler must recompute its deadline. */
     grove__sched_wake_one();
     return 0;
