@@ -208,6 +208,16 @@ static void unregister_names(grove_gs_t *gs)
     gs->name_kind = 0;
 }
 
+/* The server takes its via name from the start block. */
+static void adopt_via(grove_gs_t *gs, start_block_t *sb)
+{
+    gs->name_kind = 2;
+    gs->via = sb->via;
+    gs->via_key_len = (uint32_t)sb->via_key_len;
+    gs->via_key = sb->via_key;
+    sb->via_key = NULL; /* now the server's, freed at its exit */
+}
+
 static bool claim_via(grove_gs_t *gs, start_block_t *sb)
 {
     if (!sb->via)
@@ -222,11 +232,7 @@ static bool claim_via(grove_gs_t *gs, start_block_t *sb)
         send_ack(sb, GROVE_EALREADYSTARTED, holder, NULL);
         return false;
     }
-    gs->name_kind = 2;
-    gs->via = sb->via;
-    gs->via_key_len = (uint32_t)sb->via_key_len;
-    gs->via_key = sb->via_key;
-    sb->via_key = NULL; /* now the server's, freed at its exit */
+    adopt_via(gs, sb);
     return true;
 }
 
@@ -252,6 +258,24 @@ static grove_gs_t *gs_adopt(start_block_t *sb)
     return gs;
 }
 
+/* Makes the calling process the server's: its key freed at exit, its
+ * reports, its label. */
+static void gs_begin(grove_gs_t *gs)
+{
+    if (gs->via_key)
+        grove_resource_attach(free_key, gs->via_key, NULL);
+    grove__set_report_hook(report_hook, gs);
+    grove__set_behaviour(gs->cb->name ? gs->cb->name : "gen_server");
+}
+
+/* Runs the loop from the first action (init's result); never returns. */
+static void gs_serve(grove_gs_t *gs, const grove_gs_ret_t *first)
+{
+    grove__set_exit_hook(exit_hook, gs);
+    remember(gs, first);
+    gs_loop(gs);
+}
+
 static void gs_entry(void *arg)
 {
     start_block_t *sb = arg;
@@ -262,10 +286,7 @@ static void gs_entry(void *arg)
     free(sb);
     if (!ok)
         return; /* exit normal; the starter got already_started */
-    if (gs->via_key)
-        grove_resource_attach(free_key, gs->via_key, NULL);
-    grove__set_report_hook(report_hook, gs);
-    grove__set_behaviour(gs->cb->name ? gs->cb->name : "gen_server");
+    gs_begin(gs);
     grove_gs_ret_t r = gs->cb->init ? gs->cb->init(gs, copy.arg)
                                     : GROVE_GS_INIT_OK();
     switch (r.action) {
@@ -293,9 +314,7 @@ static void gs_entry(void *arg)
     }
     }
     send_ack(&copy, 0, GROVE_PID_NONE, NULL);
-    grove__set_exit_hook(exit_hook, gs);
-    remember(gs, &r);
-    gs_loop(gs);
+    gs_serve(gs, &r);
 }
 
 static bool is_exit_from(const grove_msg_t *m, void *arg)
@@ -363,7 +382,7 @@ static int check_opts(const grove_gs_callbacks_t *cb, const grove_gs_opts_t *o)
         return GROVE_EINVAL;
     if (!cb || o->timeout < GROVE_INFINITY || o->hibernate_after < 0)
         return GROVE_EINVAL;
-    if (o->name && (!o->name[0] || strlen(o->name) >= GROVE_NAME_MAX))
+    if (o->name && !grove__name_valid(o->name))
         return GROVE_EINVAL;
     if (o->via && (!o->via->register_name || !o->via->whereis_name ||
                    (!o->via_key && o->via_key_len) || o->name ||
@@ -558,38 +577,19 @@ GROVE_EXPORT int grove_gs_enter_loop(const grove_gs_callbacks_t *cb,
     rc = enter_name_ok(o, self);
     if (rc < 0)
         return rc;
-    size_t nlen = o->name ? strlen(o->name) : 0;
-    grove_gs_t *gs = grove__calloc(1, sizeof *gs + (nlen ? nlen + 1 : 0));
-    void *key = NULL;
-    if (gs && o->via &&
-        !(key = grove__malloc(o->via_key_len ? o->via_key_len : 1))) {
-        free(gs);
-        gs = NULL;
-    }
-    if (!gs)
-        return GROVE_ENOMEM;
-    gs->cb = cb;
+    /* The server is set up as a start would set it up, with the
+     * spawner as its parent (OTP takes it from proc_lib's ancestors). */
+    start_block_t *sb = make_block(cb, NULL, o, &rc);
+    if (!sb)
+        return rc;
+    sb->parent = info.parent;
+    grove_gs_t *gs = gs_adopt(sb);
+    if (sb->via)
+        adopt_via(gs, sb);
+    free(sb);
     gs->state = state;
-    /* OTP takes the parent from proc_lib's ancestors: the spawner. */
-    gs->parent = info.parent;
-    if (nlen) {
-        memcpy(gs->local_name, o->name, nlen + 1);
-        gs->name_kind = 1;
-    } else if (o->via) {
-        if (o->via_key_len)
-            memcpy(key, o->via_key, o->via_key_len);
-        gs->name_kind = 2;
-        gs->via = o->via;
-        gs->via_key = key;
-        gs->via_key_len = (uint32_t)o->via_key_len;
-        grove_resource_attach(free_key, key, NULL);
-    }
-    grove__set_owned(gs);
-    grove__set_report_hook(report_hook, gs);
-    grove__set_behaviour(cb->name ? cb->name : "gen_server");
-    grove__set_exit_hook(exit_hook, gs);
-    remember(gs, &how);
-    gs_loop(gs);
+    gs_begin(gs);
+    gs_serve(gs, &how);
     return 0; /* not reached: the loop ends with the process */
 }
 

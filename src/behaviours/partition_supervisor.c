@@ -200,7 +200,7 @@ static int bad(grove_reason_t *why, const char *what)
 static int check_opts(const grove_partition_sup_opts_t *o,
                       grove_reason_t *why)
 {
-    if (!o || !o->name || !o->name[0] || strlen(o->name) >= GROVE_NAME_MAX)
+    if (!o || !grove__name_valid(o->name))
         return bad(why, "invalid_name");
     if (o->partitions > MAX_PARTITIONS)
         return bad(why, "invalid_partitions");

@@ -142,6 +142,9 @@ GROVE__HIDDEN void grove__netpoll_clear(void);
  * back anyway, and a yield would only make it stealable. */
 GROVE__HIDDEN bool grove__mail_waiting(void);
 
+/* Whether name is a valid process name: 1 to GROVE_NAME_MAX - 1 bytes. */
+GROVE__HIDDEN bool grove__name_valid(const char *name);
+
 /* Labels the calling process with the behaviour it runs (static text),
  * shown in process info and by the observer. */
 GROVE__HIDDEN void grove__set_behaviour(const char *name);

@@ -92,7 +92,7 @@ static void grow(void)
     N.nbuckets = nb;
 }
 
-static bool valid_name(const char *name)
+bool grove__name_valid(const char *name)
 {
     return name && name[0] && strlen(name) < GROVE_NAME_MAX;
 }
@@ -158,7 +158,7 @@ void grove__names_info(grove__proc_t *p, char *buf, size_t size)
 
 GROVE_EXPORT int grove_register(const char *name, grove_pid_t pid)
 {
-    if (!valid_name(name))
+    if (!grove__name_valid(name))
         return GROVE_EINVAL;
     grove__proc_t *p;
     int rc = grove__proc_lookup(pid, &p);
@@ -175,7 +175,7 @@ GROVE_EXPORT int grove_register(const char *name, grove_pid_t pid)
 
 GROVE_EXPORT int grove_unregister(const char *name)
 {
-    if (!valid_name(name))
+    if (!grove__name_valid(name))
         return GROVE_EINVAL;
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTFOUND;
@@ -197,7 +197,7 @@ GROVE_EXPORT int grove_unregister(const char *name)
 
 GROVE_EXPORT int grove_whereis(const char *name, grove_pid_t *pid)
 {
-    if (!valid_name(name) || !pid)
+    if (!grove__name_valid(name) || !pid)
         return GROVE_EINVAL;
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTFOUND;

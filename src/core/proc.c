@@ -380,7 +380,7 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     if (!fn || check_stack_size(o->stack_size) < 0 ||
         ((o->link || o->monitor) && !self))
         return GROVE_EINVAL;
-    if (o->name && (o->name[0] == '\0' || strlen(o->name) >= GROVE_NAME_MAX))
+    if (o->name && !grove__name_valid(o->name))
         return GROVE_EINVAL;
     int saved = grove__tls_get_in_rt();
     RT_ENTER();

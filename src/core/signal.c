@@ -215,7 +215,7 @@ GROVE_EXPORT int grove_monitor_name(const char *name, grove_ref_t *ref)
     grove__proc_t *self = grove__current();
     if (!self)
         return GROVE_ENOTPROC;
-    if (!ref || !name || !name[0] || strlen(name) >= GROVE_NAME_MAX)
+    if (!ref || !grove__name_valid(name))
         return GROVE_EINVAL;
     grove_pid_t pid = GROVE_PID_NONE;
     grove_whereis(name, &pid);

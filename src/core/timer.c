@@ -144,8 +144,11 @@ static send_timer_t *as_send(grove__timer_t *t)
 
 static void handle_drop(send_timer_t *st);
 
+/* Frees a timer and the message it still holds (none once fired). */
 static void send_timer_free(send_timer_t *st)
 {
+    if (st->msg)
+        grove__msg_destroy(st->msg);
     free(st->name);
     free(st);
 }
@@ -285,7 +288,6 @@ static void free_send_timers(grove__dlist_t *h)
     while (!grove__dlist_empty(h)) {
         grove__timer_t *t = GROVE__CONTAINER(h->next, grove__timer_t, link);
         grove__dlist_remove(&t->link);
-        grove__msg_destroy(as_send(t)->msg);
         grove__count(CNT_TIMERS, -1);
         send_timer_free(as_send(t));
     }
@@ -338,17 +340,14 @@ GROVE_EXPORT int grove_send_after_opts(grove_pid_t to, grove_timeout_t ms,
         return GROVE_ENOTSTARTED;
     if (ms < 0 || (size && !data) || size > GROVE_MSG_MAX_SIZE)
         return GROVE_EINVAL;
-    size_t nlen = o->name ? strlen(o->name) : 0;
-    if (o->name ? (nlen == 0 || nlen >= GROVE_NAME_MAX || to.id != 0)
-                : to.id == 0)
+    if (o->name ? !grove__name_valid(o->name) || to.id != 0 : to.id == 0)
         return GROVE_EINVAL;
+    size_t nlen = o->name ? strlen(o->name) : 0;
     send_timer_t *st = grove__calloc(1, sizeof *st);
     grove_msg_t *m = st ? grove__msg_new(size) : NULL;
-    if (m && o->name && !(st->name = grove__malloc(nlen + 1))) {
-        grove__msg_destroy(m);
-        m = NULL;
-    }
-    if (!m) {
+    if (!m || (o->name && !(st->name = grove__malloc(nlen + 1)))) {
+        if (m)
+            grove__msg_destroy(m);
         free(st);
         return GROVE_ENOMEM;
     }
@@ -382,7 +381,6 @@ GROVE_EXPORT int grove_send_after_opts(grove_pid_t to, grove_timeout_t ms,
     }
     grove__spin_unlock(&G.wheel.lock);
     if (rc < 0) {
-        grove__msg_destroy(m);
         send_timer_free(st);
         return GROVE_ENOMEM;
     }
@@ -458,7 +456,6 @@ GROVE_EXPORT int grove_cancel_timer_left(grove_timer_t timer,
     grove__spin_unlock(&G.wheel.lock);
     if (!st)
         return GROVE_ENOTFOUND;
-    grove__msg_destroy(st->msg);
     send_timer_free(st);
     if (left)
         *left = l;
