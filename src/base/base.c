@@ -84,7 +84,7 @@ static int map_grow(grove__map_t *m)
     uint32_t ncap = m->cap ? m->cap : 4;
     while ((m->len + 1) * 2 > ncap)
         ncap *= 2;
-    uint64_t *ns = grove__calloc((size_t)ncap * 2, sizeof *ns);
+    uint64_t *ns = grove__zalloc((size_t)ncap * 2, sizeof *ns);
     if (!ns)
         return GROVE_ENOMEM;
     if (m->cap == 0) {

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,6 +36,21 @@ static inline void *grove__malloc(size_t n)
 static inline void *grove__calloc(size_t n, size_t size)
 {
     return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : calloc(n, size);
+}
+/* calloc for a table that is probed (read) before it is filled: a large
+ * calloc comes back as a fresh mapping whose first read maps the shared
+ * zero page, so the first write then faults again and flushes the TLB of
+ * every core the program runs on. A write to each page first faults once.
+ * (The writes are volatile: a compiler may turn malloc plus memset back
+ * into calloc.) */
+static inline void *grove__zalloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    volatile char *p = grove__calloc(n, size);
+    for (size_t i = 0; p && n * size >= 65536 && i < n * size; i += 4096)
+        p[i] = 0;
+    return (void *)p;
 }
 static inline void *grove__realloc(void *p, size_t n)
 {

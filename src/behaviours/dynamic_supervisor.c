@@ -306,7 +306,7 @@ static void shutdown_all(dsup_t *d)
     size_t cap = 16;
     while (cap < 2 * d->active + 2)
         cap *= 2;
-    await_t a = {grove__calloc(cap, sizeof *a.slots), cap - 1};
+    await_t a = {grove__zalloc(cap, sizeof *a.slots), cap - 1};
     if (!a.slots) {
         shutdown_each(d);
         return;

@@ -210,7 +210,7 @@ static unsigned stripes_for(unsigned partitions)
 
 static table_t *table_new(size_t n)
 {
-    table_t *t = grove__calloc(1, sizeof *t + n * sizeof(t->b[0]));
+    table_t *t = grove__zalloc(1, sizeof *t + n * sizeof(t->b[0]));
     if (t)
         t->n = n;
     return t;

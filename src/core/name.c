@@ -75,7 +75,7 @@ static entry_t **find(const char *name, uint64_t h)
 static void grow(void)
 {
     size_t nb = N.nbuckets * 2;
-    entry_t **b = grove__calloc(nb, sizeof *b);
+    entry_t **b = grove__zalloc(nb, sizeof *b);
     if (!b)
         return; /* longer chains, still correct */
     for (size_t i = 0; i < N.nbuckets; i++) {
