@@ -143,6 +143,15 @@ GROVE_EXPORT bool grove_is_alive(grove_pid_t pid);
  * process. */
 GROVE_EXPORT void grove_yield(void);
 
+/* erlang:hibernate/3: the caller gives its stack back and waits for a
+ * message; when one is queued (at once, if one already is), the process
+ * starts again at fn(arg) on a fresh stack, with nothing of the old one
+ * left, and ends normally when fn returns. The message stays queued for
+ * fn to receive. Signals are acted on while it waits. Does not return on
+ * success. Returns GROVE_ENOTPROC outside a process, GROVE_EINVAL for a
+ * NULL fn. */
+GROVE_EXPORT int grove_hibernate(void (*fn)(void *arg), void *arg);
+
 /* Suspends the caller for ms milliseconds; signals are still acted on.
  * Returns 0, GROVE_EINVAL or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_sleep(grove_timeout_t ms);

@@ -736,6 +736,26 @@ int grove__recv_stackless(grove_msg_t **out, grove_timeout_t timeout,
     return receive_ex(out, &mt, timeout, resume, arg);
 }
 
+GROVE_EXPORT int grove_hibernate(void (*fn)(void *arg), void *arg)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    if (!fn)
+        return GROVE_EINVAL;
+    RT_ENTER();
+    /* As a stackless receive that matches nothing: any message queued
+     * (already, or later) starts fn, and nothing is taken from the
+     * mailbox (wait_on, wake_stackless). */
+    ++p->wait_seq;
+    p->fn = fn;
+    p->arg = arg;
+    p->sl_cont = true;
+    p->sl_armed = false;
+    grove__block_stackless(p); /* does not return */
+    return 0;
+}
+
 GROVE_EXPORT int grove_recv(grove_msg_t **out, grove_timeout_t timeout_ms)
 {
     matcher_t mt = {.how = MATCH_ANY};

@@ -639,7 +639,12 @@ static void park_stack_if_needed(grove__sched_t *s, grove__proc_t *p)
 static void wait_on(grove__sched_t *s, grove__proc_t *p, uint64_t since_ms)
 {
     uint32_t seq = p->wait_seq;
-    if (has_news(p, seq))
+    /* A stackless waiter runs again for any message in its mailbox
+     * (wake_stackless): one already there is news too (a hibernation
+     * entered with messages queued). Only the owner touches the mailbox,
+     * so it is read before the process is published as waiting. */
+    if (has_news(p, seq) ||
+        (p->sl_cont && !p->stack && !grove__dlist_empty(&p->mbox)))
         goto again;
     park_stack_if_needed(s, p);
     if (since_ms)
