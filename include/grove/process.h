@@ -152,6 +152,35 @@ GROVE_EXPORT void grove_yield(void);
  * NULL fn. */
 GROVE_EXPORT int grove_hibernate(void (*fn)(void *arg), void *arg);
 
+/* The process dictionary (Erlang's put, get, erase): values private to
+ * the calling process under string keys, freed when it exits, whatever
+ * the reason. Where a thread-local would be wrong (a process may run on
+ * any scheduler thread), it keeps per-process context.
+ *
+ * grove_dict_put stores a copy of size bytes under key (1 or more
+ * characters), replacing an earlier value. Returns 0, GROVE_EINVAL (NULL
+ * or empty key; NULL value with size > 0), GROVE_ENOTPROC or GROVE_ENOMEM
+ * (the earlier value stays). */
+GROVE_EXPORT int grove_dict_put(const char *key, const void *value,
+                                size_t size);
+/* The value under key, 16-byte aligned, valid until key is put again or
+ * erased or the process exits; its size goes to *size (if not NULL).
+ * NULL (and size 0) when key is absent or NULL, or outside a process. */
+GROVE_EXPORT const void *grove_dict_get(const char *key, size_t *size);
+/* Removes key. Returns 0, GROVE_ENOTFOUND, GROVE_EINVAL (NULL key) or
+ * GROVE_ENOTPROC. */
+GROVE_EXPORT int grove_dict_erase(const char *key);
+/* Calls fn (if not NULL) for every entry, oldest first; fn must not
+ * change the dictionary. Returns the number of entries or
+ * GROVE_ENOTPROC. */
+GROVE_EXPORT int grove_dict_keys(void (*fn)(const char *key,
+                                            const void *value, size_t size,
+                                            void *arg),
+                                 void *arg);
+/* Removes every entry (Erlang's erase/0). Returns how many there were,
+ * or GROVE_ENOTPROC. */
+GROVE_EXPORT int grove_dict_clear(void);
+
 /* Suspends the caller for ms milliseconds; signals are still acted on.
  * Returns 0, GROVE_EINVAL or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_sleep(grove_timeout_t ms);
@@ -182,7 +211,7 @@ typedef struct grove_process_info {
     int status;               /* grove_proc_status_t */
     size_t mailbox_len;       /* messages queued, received or not */
     size_t memory;            /* bytes: process, stack in use, mailbox,
-                                 arena */
+                                 arena, dictionary */
     size_t links;
     size_t monitors;          /* monitors this process holds */
     size_t monitored_by;      /* monitors on this process */
@@ -196,6 +225,7 @@ typedef struct grove_process_info {
                                  thread outside the runtime did) */
     char behaviour[32];       /* "supervisor", "dynamic_supervisor",
                                  a gen_server's callbacks name, or "" */
+    size_t dictionary;        /* entries in its process dictionary */
 } grove_process_info_t;
 
 /* Fills *out for pid. Callable from any thread; fields another thread

@@ -83,6 +83,16 @@ static inline void grove__spin_unlock(grove__spin_t *l)
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
+/* FNV-1a over len bytes: the hash of names, ids and keys. */
+static inline uint64_t grove__fnv1a(const void *data, size_t len)
+{
+    const unsigned char *b = data;
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
 /* Intrusive doubly-linked list with a sentinel head. */
 typedef struct grove__dlist {
     struct grove__dlist *next, *prev;

@@ -314,17 +314,6 @@ static int route(const char *name, uint64_t h, grove_pid_t *pid)
 }
 
 /* FNV-1a: cheap and spreads short keys well enough for a modulus. */
-static uint64_t hash_bytes(const void *key, size_t len)
-{
-    const unsigned char *b = key;
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < len; i++) {
-        h ^= b[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
-}
-
 static uint64_t abs_key(int64_t key)
 {
     /* Negated as unsigned: |INT64_MIN| does not fit an int64_t. */
@@ -343,7 +332,7 @@ GROVE_EXPORT int grove_partition_whereis_bytes(const char *name,
 {
     if (!key && len)
         return GROVE_EINVAL;
-    return route(name, hash_bytes(key, len), pid);
+    return route(name, grove__fnv1a(key, len), pid);
 }
 
 GROVE_EXPORT grove_server_t grove_partition_server(const char *name,

@@ -147,10 +147,7 @@ static grove_registry_t *named;
 
 static uint64_t hash_bytes(const void *key, size_t len)
 {
-    const unsigned char *p = key;
-    uint64_t h = 1469598103934665603ull; /* FNV-1a, then a mix */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
+    uint64_t h = grove__fnv1a(key, len); /* then a mix */
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ull;
     return h ^ (h >> 32);

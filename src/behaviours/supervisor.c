@@ -199,9 +199,7 @@ static void copy_id(char *dst, const char *id)
 /* FNV-1a; never 0 or ~0, which the map reserves. */
 static uint64_t hash_id(const char *id)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ull;
+    uint64_t h = grove__fnv1a(id, strlen(id));
     return h == 0 || h == UINT64_MAX ? 1 : h;
 }
 

@@ -207,6 +207,8 @@ struct grove__proc {
     void *owned; /* freed after the process ends (grove__set_owned) */
     grove__dlist_t arena;
     grove__dlist_t resources;
+    grove__map_t dict;         /* key hash -> its chain of entries */
+    grove__dlist_t dict_order; /* dictionary entries, oldest first */
     grove__timer_t rtimer;
     const char *name; /* its name-table entry's text, under the names lock */
     grove__sched_t *sched;
@@ -229,6 +231,8 @@ struct grove__proc {
     atomic_uint_least32_t st_stack_used;
     atomic_uint_least32_t st_stack_size;
     atomic_size_t st_arena;
+    atomic_uint_least32_t st_dict;
+    atomic_size_t st_dict_bytes;
     atomic_uint_fast64_t st_reductions;
     atomic_uint_fast64_t wait_since_atomic; /* ms when it last blocked */
 };
@@ -456,6 +460,8 @@ void grove__name_release(grove__proc_t *p);
 
 /* memory and resources */
 void grove__mem_release_all(grove__proc_t *p);
+/* Frees the dictionary of p, which has exited (dict.c). */
+void grove__dict_release(grove__proc_t *p);
 
 /* the in-runtime marker: a fault while it is set is the runtime's own */
 #define RT_ENTER() grove__tls_set_in_rt(1)

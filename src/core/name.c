@@ -26,13 +26,7 @@ static struct {
     size_t count;
 } N;
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
+static uint64_t hash_str(const char *s) { return grove__fnv1a(s, strlen(s)); }
 
 int grove__names_init(void)
 {

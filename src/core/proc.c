@@ -271,6 +271,7 @@ static void proc_reset(grove__proc_t *p)
     grove__dlist_init(&p->received);
     grove__dlist_init(&p->arena);
     grove__dlist_init(&p->resources);
+    grove__dlist_init(&p->dict_order);
     grove__dlist_init(&p->rtimer.link);
     p->rtimer.wheel = NULL;
     p->mark = &p->mbox;
@@ -294,6 +295,8 @@ static void proc_reset(grove__proc_t *p)
     atomic_store_explicit(&p->st_mon_out, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_mon_in, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_arena, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_dict, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_dict_bytes, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_stack_used, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_reductions, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_trap, false, memory_order_relaxed);
@@ -612,6 +615,7 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
      * may grove_free() the process's own blocks. */
     s->current = p;
     grove__mem_release_all(p);
+    grove__dict_release(p);
     s->current = NULL;
     free(p->owned);
     p->owned = NULL;
@@ -695,6 +699,7 @@ GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
     out->monitored_by =
         atomic_load_explicit(&p->st_mon_in, memory_order_relaxed);
     out->trap_exit = atomic_load_explicit(&p->st_trap, memory_order_relaxed);
+    out->dictionary = atomic_load_explicit(&p->st_dict, memory_order_relaxed);
     out->stack_parked =
         atomic_load_explicit(&p->st_parked, memory_order_relaxed);
     out->stack_used =
@@ -705,6 +710,8 @@ GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
         atomic_load_explicit(&p->st_stack_size, memory_order_relaxed);
     out->memory = sizeof(grove__proc_t) + out->stack_used +
                   atomic_load_explicit(&p->st_arena, memory_order_relaxed) +
+                  atomic_load_explicit(&p->st_dict_bytes,
+                                       memory_order_relaxed) +
                   out->mailbox_len * sizeof(grove_msg_t);
     grove__names_info(p, out->name, sizeof out->name);
     out->parent.id =
