@@ -653,6 +653,20 @@ static bool matches(const matcher_t *mt, const grove_msg_t *m)
 
 uint64_t grove__ms_deadline(grove_timeout_t timeout);
 
+/* Gives p's stack back and waits: the wait's news restarts p at
+ * resume(arg) on a fresh stack (wake_stackless). armed: the wait's
+ * receive timer is set. */
+GROVE_NORETURN static void wait_stackless(grove__proc_t *p,
+                                          void (*resume)(void *), void *arg,
+                                          bool armed)
+{
+    p->fn = resume;
+    p->arg = arg;
+    p->sl_cont = true;
+    p->sl_armed = armed;
+    grove__block_stackless(p);
+}
+
 /* resume, when set, lets the wait give the stack back
  * (grove__recv_stackless). */
 static int receive_ex(grove_msg_t **out, const matcher_t *mt,
@@ -706,11 +720,7 @@ static int receive_ex(grove_msg_t **out, const matcher_t *mt,
         }
         if (resume &&
             !atomic_load_explicit(&p->pinned, memory_order_relaxed)) {
-            p->fn = resume;
-            p->arg = resume_arg;
-            p->sl_cont = true;
-            p->sl_armed = armed;
-            grove__block_stackless(p); /* does not return */
+            wait_stackless(p, resume, resume_arg, armed);
         }
         grove__block(p);
     }
@@ -748,12 +758,7 @@ GROVE_EXPORT int grove_hibernate(void (*fn)(void *arg), void *arg)
      * (already, or later) starts fn, and nothing is taken from the
      * mailbox (wait_on, wake_stackless). */
     ++p->wait_seq;
-    p->fn = fn;
-    p->arg = arg;
-    p->sl_cont = true;
-    p->sl_armed = false;
-    grove__block_stackless(p); /* does not return */
-    return 0;
+    wait_stackless(p, fn, arg, false);
 }
 
 GROVE_EXPORT int grove_recv(grove_msg_t **out, grove_timeout_t timeout_ms)
