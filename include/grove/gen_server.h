@@ -226,6 +226,9 @@ typedef struct grove_gs_opts {
      * supervisor links to its children instead. */
     bool monitor;
     grove_ref_t *monitor_ref;
+    /* spawn_opt max_heap_size for the server's process (size 0: the
+     * runtime's default). */
+    grove_max_heap_t max_heap;
 } grove_gs_opts_t;
 
 /* Starts a server and waits until its init has returned (OTP's start and

@@ -19,6 +19,9 @@ typedef struct grove_spawn_opts {
     grove_ref_t *monitor_ref; /* out: the monitor's reference */
     const char *name;         /* register this name before it runs */
     bool trap_exit;           /* start with trap_exit set */
+    /* Erlang's spawn_opt max_heap_size; size 0: the runtime's default
+     * (grove_config_t.max_heap). */
+    grove_max_heap_t max_heap;
 } grove_spawn_opts_t;
 
 /* Spawns fn(arg) as a new process. arg is passed as is: the caller keeps
@@ -52,6 +55,13 @@ GROVE_EXPORT int grove_exit_signal(grove_pid_t pid,
 /* Sets the calling process's trap_exit flag; returns the previous value
  * (0 or 1) or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_trap_exit(bool on);
+
+/* Sets the calling process's max heap size (process_flag(max_heap_size,
+ * ...)): set->size 0 removes the limit. The new limit applies from the
+ * heap's next growth. Writes the previous setting to *old (may be NULL);
+ * set may be NULL to only read it. Returns 0 or GROVE_ENOTPROC. */
+GROVE_EXPORT int grove_max_heap(const grove_max_heap_t *set,
+                                grove_max_heap_t *old);
 
 /* Links the caller and pid (idempotent; linking self does nothing).
  * Returns 0; GROVE_ENOPROC when pid is dead and the caller does not trap
@@ -226,6 +236,8 @@ typedef struct grove_process_info {
     char behaviour[32];       /* "supervisor", "dynamic_supervisor",
                                  a gen_server's callbacks name, or "" */
     size_t dictionary;        /* entries in its process dictionary */
+    size_t heap_size;         /* bytes its max heap size counts */
+    grove_max_heap_t max_heap; /* its limit (size 0: none) */
 } grove_process_info_t;
 
 /* Fills *out for pid. Callable from any thread; fields another thread

@@ -32,6 +32,9 @@ typedef struct grove_config {
      * scheduling order; 0: the GROVE_SEED environment variable, else one
      * drawn from the clock. The seed in use is printed at start. */
     uint64_t seed;
+    /* The max heap size of every process spawned without one of its own
+     * (Erlang's +hmax, +hmaxk, +hmaxel); size 0: no limit. */
+    grove_max_heap_t max_heap;
 } grove_config_t;
 
 /* Starts the runtime's scheduler threads. cfg may be NULL for defaults.

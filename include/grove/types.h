@@ -114,6 +114,21 @@ GROVE_EXPORT char *grove_pid_format(grove_pid_t pid, char *buf, size_t size);
 /* Parses "<0.SLOT.GEN>"; returns 0 or GROVE_EINVAL. */
 GROVE_EXPORT int grove_pid_parse(const char *text, grove_pid_t *out);
 
+/* A limit on a process's heap: Erlang's max_heap_size. The heap is the
+ * memory the process holds that grows with what it does: its arena
+ * (grove_alloc), its dictionary and its mailbox (messages with their
+ * payloads, received or not). Its stack is fixed at spawn and not counted.
+ * The process checks its heap each time the heap grows, as Erlang's checks
+ * at each garbage collection: an allocation, a dictionary write, a message
+ * taken into its mailbox. Over the limit it is killed: reason killed,
+ * which trapping exits cannot stop, and an error report (kind
+ * "max_heap_size") is logged. Zero fields are Erlang's defaults. */
+typedef struct grove_max_heap {
+    size_t size;    /* bytes; 0: no limit */
+    bool no_kill;   /* only report (Erlang's kill => false) */
+    bool no_report; /* do not log (Erlang's error_logger => false) */
+} grove_max_heap_t;
+
 #ifdef __cplusplus
 }
 #endif

@@ -104,6 +104,7 @@ GROVE_EXPORT int grove_dict_put(const char *key, const void *value,
         grove__dlist_push_back(&p->dict_order, &n->link);
     }
     account(p, 1, (int64_t)n->bytes);
+    grove__heap_check(p); /* over its limit, it ends here */
     return 0;
 }
 

@@ -265,8 +265,6 @@ int grove__format_backtrace(void *const *bt, int n, char *buf, size_t size)
     return (int)used;
 }
 
-void grove__names_info(grove__proc_t *p, char *buf, size_t size);
-
 void grove__crash_report(grove__sched_t *s, grove__proc_t *p)
 {
     char pid[GROVE_PID_STR_MAX], reason[256], bt[4096], text[400];

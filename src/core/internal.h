@@ -221,18 +221,21 @@ struct grove__proc {
     bool hibernate_next;
     bool sl_cont;  /* restarted from a stackless wait: it continues */
     bool sl_armed; /* that wait's receive timer is armed */
+    _Atomic uint8_t heap_flags; /* HEAP_NO_KILL, _NO_REPORT, _OVER */
     /* -- statistics read by other threads (relaxed) -- */
     atomic_bool st_parked;
     atomic_bool st_trap;
+    atomic_size_t max_heap; /* bytes; 0: no limit (grove_max_heap) */
     atomic_uint_least32_t st_mbox;
     atomic_uint_least32_t st_links;
     atomic_uint_least32_t st_mon_out;
     atomic_uint_least32_t st_mon_in;
     atomic_uint_least32_t st_stack_used;
     atomic_uint_least32_t st_stack_size;
-    atomic_size_t st_arena;
     atomic_uint_least32_t st_dict;
+    atomic_size_t st_arena;
     atomic_size_t st_dict_bytes;
+    atomic_size_t st_mbox_bytes; /* queued messages with their payloads */
     atomic_uint_fast64_t st_reductions;
     atomic_uint_fast64_t wait_since_atomic; /* ms when it last blocked */
 };
@@ -258,6 +261,32 @@ int grove__proc_restack(grove__sched_t *s, grove__proc_t *p);
 /* Runs p's exit on the scheduler stack. */
 void grove__proc_finish(grove__sched_t *s, grove__proc_t *p);
 _Noreturn void grove__exit_self(grove__proc_t *p, const grove_reason_t *r);
+
+/* Max heap size (Erlang's max_heap_size): the owner's arena, dictionary
+ * and mailbox bytes. */
+#define HEAP_NO_KILL 1u
+#define HEAP_NO_REPORT 2u
+#define HEAP_OVER 4u /* reported since it last went over */
+static inline size_t grove__heap_size(const grove__proc_t *p)
+{
+    return atomic_load_explicit(&p->st_arena, memory_order_relaxed) +
+           atomic_load_explicit(&p->st_dict_bytes, memory_order_relaxed) +
+           atomic_load_explicit(&p->st_mbox_bytes, memory_order_relaxed);
+}
+/* Called by p itself after its heap grew: when over its limit, reports
+ * and (unless told not to) ends p with killed. On p's own stack that does
+ * not return; a stackless p draining on the scheduler's stack gets
+ * REQ_EXIT, as a signal that kills it would. Returns whether p is to end. */
+bool grove__heap_check_slow(grove__proc_t *p);
+/* Sets or reads p's limit; the setter is p itself, or its spawner before
+ * it runs. */
+void grove__max_heap_set(grove__proc_t *p, const grove_max_heap_t *mh);
+void grove__max_heap_get(const grove__proc_t *p, grove_max_heap_t *out);
+static inline bool grove__heap_check(grove__proc_t *p)
+{
+    return atomic_load_explicit(&p->max_heap, memory_order_relaxed) &&
+           grove__heap_check_slow(p);
+}
 /* Blocks the current process until woken. */
 void grove__block(grove__proc_t *p);
 /* Blocks the current process and gives its stack back: when woken it
@@ -457,6 +486,10 @@ void grove__fault_thread_fini(grove__sched_t *s);
 int grove__names_init(void);
 void grove__names_fini(void);
 void grove__name_release(grove__proc_t *p);
+/* Registers p under name; 0 or GROVE_EEXIST/GROVE_ENOMEM. */
+int grove__name_claim(grove__proc_t *p, const char *name);
+/* Writes p's registered name ("" if none) into buf. */
+void grove__names_info(grove__proc_t *p, char *buf, size_t size);
 
 /* memory and resources */
 void grove__mem_release_all(grove__proc_t *p);

@@ -18,9 +18,8 @@ _Static_assert(sizeof(hdr_t) % 16 == 0, "arena data stays 16-aligned");
 
 static hdr_t *hdr_of(void *p) { return (hdr_t *)p - 1; }
 
-GROVE_EXPORT void *grove_alloc(size_t size)
+static void *arena_alloc(grove__proc_t *p, size_t size)
 {
-    grove__proc_t *p = grove__current();
     if (!p || size == 0 || size > SIZE_MAX - sizeof(hdr_t))
         return NULL;
     hdr_t *h = grove__aligned_alloc(16, (sizeof *h + size + 15) & ~(size_t)15);
@@ -32,6 +31,44 @@ GROVE_EXPORT void *grove_alloc(size_t size)
     GROVE__OWN_ADD(p->st_arena, size);
     grove__count(CNT_ARENA, (int64_t)size);
     return h + 1;
+}
+
+GROVE_EXPORT void *grove_alloc(size_t size)
+{
+    grove__proc_t *p = grove__current();
+    void *m = arena_alloc(p, size);
+    if (m)
+        grove__heap_check(p); /* over its limit, it ends here */
+    return m;
+}
+
+void grove__max_heap_set(grove__proc_t *p, const grove_max_heap_t *mh)
+{
+    unsigned f = (mh->no_kill ? HEAP_NO_KILL : 0) |
+                 (mh->no_report ? HEAP_NO_REPORT : 0);
+    atomic_store_explicit(&p->heap_flags, (uint8_t)f, memory_order_relaxed);
+    atomic_store_explicit(&p->max_heap, mh->size, memory_order_relaxed);
+}
+
+void grove__max_heap_get(const grove__proc_t *p, grove_max_heap_t *out)
+{
+    unsigned f = atomic_load_explicit(&p->heap_flags, memory_order_relaxed);
+    out->size = atomic_load_explicit(&p->max_heap, memory_order_relaxed);
+    out->no_kill = f & HEAP_NO_KILL;
+    out->no_report = f & HEAP_NO_REPORT;
+}
+
+GROVE_EXPORT int grove_max_heap(const grove_max_heap_t *set,
+                                grove_max_heap_t *old)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    if (old)
+        grove__max_heap_get(p, old);
+    if (set)
+        grove__max_heap_set(p, set);
+    return 0;
 }
 
 GROVE_EXPORT void *grove_calloc(size_t n, size_t size)
@@ -73,11 +110,12 @@ GROVE_EXPORT void *grove_realloc(void *m, size_t size)
     check_owner(p, h);
     if (size == 0)
         return NULL;
-    void *n = grove_alloc(size);
+    void *n = arena_alloc(p, size);
     if (!n)
         return NULL;
     memcpy(n, m, h->size < size ? h->size : size);
     grove_free(m);
+    grove__heap_check(p); /* counted after the old block went */
     return n;
 }
 

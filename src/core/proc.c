@@ -297,6 +297,7 @@ static void proc_reset(grove__proc_t *p)
     atomic_store_explicit(&p->st_arena, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_dict, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_dict_bytes, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->st_mbox_bytes, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_stack_used, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_reductions, 0, memory_order_relaxed);
     atomic_store_explicit(&p->st_trap, false, memory_order_relaxed);
@@ -364,8 +365,6 @@ static void spawn_undo(grove__proc_t *self, grove__proc_t *p, uint32_t slot)
     slot_free(grove__tls_get_sched(), slot);
 }
 
-int grove__name_claim(grove__proc_t *p, const char *name);
-
 GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
                              const grove_spawn_opts_t *opts, grove_pid_t *out)
 {
@@ -404,6 +403,8 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     atomic_store_explicit(&p->behaviour, NULL, memory_order_relaxed);
     p->trap_exit = o->trap_exit;
     atomic_store_explicit(&p->st_trap, o->trap_exit, memory_order_relaxed);
+    grove__max_heap_set(p, o->max_heap.size ? &o->max_heap
+                                            : &grove__rt.cfg.max_heap);
     atomic_store(&p->state, PS_RUNNABLE);
     /* The same start a stackless process gets when it wakes. */
     int err = grove__proc_restack(grove__tls_get_sched(), p);
@@ -666,8 +667,6 @@ GROVE_EXPORT int grove_processes(void (*fn)(grove_pid_t pid, void *arg),
     return visited;
 }
 
-void grove__names_info(grove__proc_t *p, char *buf, size_t size);
-
 GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
 {
     if (!out)
@@ -708,11 +707,9 @@ GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
         atomic_load_explicit(&p->st_reductions, memory_order_relaxed);
     out->stack_size =
         atomic_load_explicit(&p->st_stack_size, memory_order_relaxed);
-    out->memory = sizeof(grove__proc_t) + out->stack_used +
-                  atomic_load_explicit(&p->st_arena, memory_order_relaxed) +
-                  atomic_load_explicit(&p->st_dict_bytes,
-                                       memory_order_relaxed) +
-                  out->mailbox_len * sizeof(grove_msg_t);
+    out->heap_size = grove__heap_size(p);
+    out->memory = sizeof(grove__proc_t) + out->stack_used + out->heap_size;
+    grove__max_heap_get(p, &out->max_heap);
     grove__names_info(p, out->name, sizeof out->name);
     out->parent.id =
         atomic_load_explicit(&p->parent_atomic, memory_order_relaxed);

@@ -820,7 +820,6 @@ static void report_long(grove__sched_t *s, grove__proc_t *p, uint64_t ms)
     grove_pid_t id = {atomic_load_explicit(&p->pid_atomic,
                                            memory_order_relaxed)};
     grove_pid_format(id, pid, sizeof pid);
-    void grove__names_info(grove__proc_t * p, char *buf, size_t size);
     grove__names_info(p, name, sizeof name);
     snprintf(t, sizeof t, "%llu", (unsigned long long)ms);
     snprintf(text, sizeof text,
