@@ -73,10 +73,12 @@ static void process_json(grove__obs_out_t *w, const grove_process_info_t *pi)
     grove__obs_printf(w,
                       ",\"reductions\":%llu,\"stack_used\":%zu,"
                       "\"stack_size\":%zu,\"stack_parked\":%s,"
-                      "\"trap_exit\":%s,\"dictionary\":%zu}",
+                      "\"trap_exit\":%s,\"dictionary\":%zu,"
+                      "\"heap_size\":%zu,\"max_heap_size\":%zu}",
                       (unsigned long long)pi->reductions, pi->stack_used,
                       pi->stack_size, pi->stack_parked ? "true" : "false",
-                      pi->trap_exit ? "true" : "false", pi->dictionary);
+                      pi->trap_exit ? "true" : "false", pi->dictionary,
+                      pi->heap_size, pi->max_heap.size);
 }
 
 /* ---- top entries -------------------------------------------------------- */

@@ -103,7 +103,7 @@ PROC_TEST(observe_healthz_get_and_head)
 static const char *const FIELDS[] = {
     "pid", "name", "status", "mailbox_len", "memory", "links", "monitors",
     "monitored_by", "behaviour", "parent", "reductions", "stack_used",
-    "trap_exit", "dictionary"};
+    "trap_exit", "dictionary", "heap_size", "max_heap_size"};
 
 static const gj_t *find_pid(const gj_t *list, grove_pid_t pid)
 {
