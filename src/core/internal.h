@@ -261,6 +261,11 @@ int grove__proc_restack(grove__sched_t *s, grove__proc_t *p);
 /* Runs p's exit on the scheduler stack. */
 void grove__proc_finish(grove__sched_t *s, grove__proc_t *p);
 _Noreturn void grove__exit_self(grove__proc_t *p, const grove_reason_t *r);
+/* Ends p for reason r. On the process's own stack this does not return;
+ * for a process without one, drained on the scheduler's stack
+ * (grove__drain_waiting), it records the reason and the exit request,
+ * and the drain stops there. */
+void grove__end_process(grove__proc_t *p, const grove_reason_t *r);
 
 /* Max heap size (Erlang's max_heap_size): the owner's arena, dictionary
  * and mailbox bytes. */

@@ -442,11 +442,7 @@ static size_t msg_bytes(const grove_msg_t *m)
     return sizeof *m + m->size;
 }
 
-/* Ends p for reason r. On the process's own stack this does not return;
- * for a process without one, drained on the scheduler's stack
- * (grove__drain_waiting), it records the reason and the exit request,
- * and the drain stops there. */
-static void end_process(grove__proc_t *p, const grove_reason_t *r)
+void grove__end_process(grove__proc_t *p, const grove_reason_t *r)
 {
     if (!p->stack) { /* only grove__drain_waiting runs a stackless one */
         p->sched->exit_reason = *r;
@@ -460,56 +456,7 @@ static void die(grove__proc_t *p, grove_msg_t *m, const grove_reason_t *r)
 {
     grove_reason_t copy = *r;
     grove__msg_destroy(m);
-    end_process(p, &copy);
-}
-
-static void heap_report(grove__proc_t *p, size_t heap, size_t max, bool kill)
-{
-    char pid[GROVE_PID_STR_MAX], name[GROVE_NAME_MAX], h[24], mx[24],
-        q[16], text[256];
-    grove_pid_format(p->pid, pid, sizeof pid);
-    grove__names_info(p, name, sizeof name);
-    snprintf(h, sizeof h, "%zu", heap);
-    snprintf(mx, sizeof mx, "%zu", max);
-    snprintf(q, sizeof q, "%u",
-             (unsigned)atomic_load_explicit(&p->st_mbox,
-                                            memory_order_relaxed));
-    snprintf(text, sizeof text,
-             "process %s%s%s reached its maximum heap size: %zu bytes of "
-             "%zu allowed, %s messages queued%s", pid, name[0] ? " " : "",
-             name, heap, max, q, kill ? "; killed" : "");
-    grove_log_field_t f[] = {{"pid", pid},       {"name", name},
-                             {"heap_size", h},   {"max_heap_size", mx},
-                             {"message_queue_len", q},
-                             {"kill", kill ? "true" : "false"}};
-    grove_log_event(GROVE_LOG_ERROR, "max_heap_size", p->pid, text, f, 6);
-}
-
-bool grove__heap_check_slow(grove__proc_t *p)
-{
-    size_t max = atomic_load_explicit(&p->max_heap, memory_order_relaxed);
-    size_t heap = grove__heap_size(p);
-    unsigned f = atomic_load_explicit(&p->heap_flags, memory_order_relaxed);
-    if (heap <= max || (f & HEAP_OVER)) {
-        if (heap <= max && (f & HEAP_OVER)) /* back under: report anew */
-            atomic_store_explicit(&p->heap_flags, (uint8_t)(f & ~HEAP_OVER),
-                                  memory_order_relaxed);
-        return false;
-    }
-    atomic_store_explicit(&p->heap_flags, (uint8_t)(f | HEAP_OVER),
-                          memory_order_relaxed);
-    bool kill = !(f & HEAP_NO_KILL);
-    if (!(f & HEAP_NO_REPORT)) {
-        int saved = grove__tls_get_in_rt();
-        RT_ENTER(); /* a fault in a log handler is the runtime's own */
-        heap_report(p, heap, max, kill);
-        grove__tls_set_in_rt(saved);
-    }
-    if (!kill)
-        return false;
-    grove_reason_t killed = grove_reason_of(GROVE_EXIT_KILLED);
-    end_process(p, &killed);
-    return true;
+    grove__end_process(p, &copy);
 }
 
 static void to_mailbox(grove__proc_t *p, grove_msg_t *m, int kind)

@@ -1,6 +1,7 @@
 /* Per-process memory and resources: everything here is released when its
  * process exits, whatever the reason, which is what makes a crash in C
  * leak-free. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,6 +57,57 @@ void grove__max_heap_get(const grove__proc_t *p, grove_max_heap_t *out)
     out->size = atomic_load_explicit(&p->max_heap, memory_order_relaxed);
     out->no_kill = f & HEAP_NO_KILL;
     out->no_report = f & HEAP_NO_REPORT;
+}
+
+static void heap_report(grove__proc_t *p, size_t heap, size_t max, bool kill)
+{
+    char pid[GROVE_PID_STR_MAX], name[GROVE_NAME_MAX], h[24], mx[24],
+        q[16], text[256];
+    grove_pid_format(p->pid, pid, sizeof pid);
+    grove__names_info(p, name, sizeof name);
+    snprintf(h, sizeof h, "%zu", heap);
+    snprintf(mx, sizeof mx, "%zu", max);
+    snprintf(q, sizeof q, "%u",
+             (unsigned)atomic_load_explicit(&p->st_mbox,
+                                            memory_order_relaxed));
+    snprintf(text, sizeof text,
+             "process %s%s%s reached its maximum heap size: %zu bytes of "
+             "%zu allowed, %s messages queued%s", pid, name[0] ? " " : "",
+             name, heap, max, q, kill ? "; killed" : "");
+    grove_log_field_t f[] = {{"pid", pid},       {"name", name},
+                             {"heap_size", h},   {"max_heap_size", mx},
+                             {"message_queue_len", q},
+                             {"kill", kill ? "true" : "false"}};
+    grove_log_event(GROVE_LOG_ERROR, "max_heap_size", p->pid, text, f, 6);
+}
+
+bool grove__heap_check_slow(grove__proc_t *p)
+{
+    size_t max = atomic_load_explicit(&p->max_heap, memory_order_relaxed);
+    size_t heap = grove__heap_size(p);
+    unsigned f = atomic_load_explicit(&p->heap_flags, memory_order_relaxed);
+    if (heap <= max) {
+        if (f & HEAP_OVER) /* back under: the next crossing reports anew */
+            atomic_store_explicit(&p->heap_flags, (uint8_t)(f & ~HEAP_OVER),
+                                  memory_order_relaxed);
+        return false;
+    }
+    if (f & HEAP_OVER)
+        return false; /* still over, reported, not killed (no_kill) */
+    atomic_store_explicit(&p->heap_flags, (uint8_t)(f | HEAP_OVER),
+                          memory_order_relaxed);
+    bool kill = !(f & HEAP_NO_KILL);
+    if (!(f & HEAP_NO_REPORT)) {
+        int saved = grove__tls_get_in_rt();
+        RT_ENTER(); /* a fault in a log handler is the runtime's own */
+        heap_report(p, heap, max, kill);
+        grove__tls_set_in_rt(saved);
+    }
+    if (!kill)
+        return false;
+    grove_reason_t killed = grove_reason_of(GROVE_EXIT_KILLED);
+    grove__end_process(p, &killed);
+    return true;
 }
 
 GROVE_EXPORT int grove_max_heap(const grove_max_heap_t *set,
