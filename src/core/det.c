@@ -49,7 +49,7 @@ static grove__sched_t *pick(void)
     grove__sched_t *ready[256];
     int n = 0;
     for (int i = 0; i < grove__rt.nsched; i++)
-        if (atomic_load(&grove__rt.scheds[i].rq_len) > 0)
+        if (grove__rq_count(&grove__rt.scheds[i]) > 0)
             ready[n++] = &grove__rt.scheds[i];
     return n ? ready[next_rand() % (uint64_t)n] : NULL;
 }
@@ -80,7 +80,7 @@ static bool step(void)
             return false;
         /* Any queued process may run next, on any scheduler: the seed
          * plays the part of wake-up order and work stealing. */
-        unsigned len = atomic_load(&q->rq_len);
+        unsigned len = grove__rq_count(q);
         p = grove__rq_take_nth(q, (unsigned)(next_rand() % (len ? len : 1)));
         if (!p)
             return true;

@@ -351,9 +351,8 @@ struct grove__sched {
     char pad0[64];
     /* -- run queue: any thread, under rq_lock -- */
     grove__spin_t rq_lock;
-    _Atomic(grove__proc_t *) runnext; /* written under rq_lock */
+    _Atomic(grove__proc_t *) runnext; /* see grove__enqueue */
     grove__proc_t *rq_head, *rq_tail;
-    atomic_uint rq_len;
     char pad1[64];
     /* Entries thieves may take (not runnext), on a line of its own: idle
      * schedulers poll it, and a handoff through runnext, which writes
@@ -467,6 +466,7 @@ static inline grove__proc_t *grove__current(void)
 }
 
 void grove__enqueue(grove__proc_t *p);
+unsigned grove__rq_count(grove__sched_t *s);
 grove__proc_t *grove__rq_pop(grove__sched_t *s);
 grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k);
 grove__proc_t *grove__inject_pop(void);

@@ -57,6 +57,16 @@ uint64_t grove__ref_new(void)
 /* The pushes (and the splice of a stolen chain) return whether the
  * stealable part of the queue was empty before: only then may an idle
  * scheduler need waking (see maybe_wake_idle). */
+/* The queue's length changes only under rq_lock, so it is written with a
+ * plain store (no locked instruction); other threads read it unlocked. */
+static unsigned fifo_add_locked(grove__sched_t *s, int n)
+{
+    unsigned old = atomic_load_explicit(&s->rq_fifo, memory_order_relaxed);
+    atomic_store_explicit(&s->rq_fifo, old + (unsigned)n,
+                          memory_order_relaxed);
+    return old;
+}
+
 static bool rq_splice_tail_locked(grove__sched_t *s, grove__proc_t *first,
                                   grove__proc_t *last, unsigned n)
 {
@@ -66,8 +76,7 @@ static bool rq_splice_tail_locked(grove__sched_t *s, grove__proc_t *first,
     else
         s->rq_head = first;
     s->rq_tail = last;
-    return atomic_fetch_add_explicit(&s->rq_fifo, n,
-                                     memory_order_relaxed) == 0;
+    return fifo_add_locked(s, (int)n) == 0;
 }
 
 static bool rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
@@ -85,8 +94,7 @@ static bool rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
     else
         s->rq_tail = p;
     s->rq_head = p;
-    return atomic_fetch_add_explicit(&s->rq_fifo, 1,
-                                     memory_order_relaxed) == 0;
+    return fifo_add_locked(s, 1) == 0;
 }
 
 static void inject(grove__proc_t *p)
@@ -138,7 +146,6 @@ void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p)
 {
     grove__spin_lock(&s->rq_lock);
     bool first = rq_push_tail_locked(s, p);
-    atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
     grove__spin_unlock(&s->rq_lock);
     /* While s hands out poll reports it decides afterwards (poll_done). */
     if (first && !s->polling)
@@ -147,7 +154,10 @@ void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p)
 
 /* Queues a runnable process: on this scheduler's runnext slot when a
  * process woke it (it will likely run next, on a warm cache), at the tail
- * otherwise, or on the inject queue from outside any scheduler. */
+ * otherwise, or on the inject queue from outside any scheduler. Only the
+ * owner puts a process in its runnext, and it and the service thread
+ * (unpin_runnext) take it out, each with one exchange: a message exchange
+ * between two processes takes no lock. */
 void grove__enqueue(grove__proc_t *p)
 {
     grove__sched_t *s = grove__tls_get_sched();
@@ -159,14 +169,9 @@ void grove__enqueue(grove__proc_t *p)
         grove__enqueue_tail(s, p);
         return;
     }
-    grove__spin_lock(&s->rq_lock);
-    grove__proc_t *old = atomic_load_explicit(&s->runnext, memory_order_relaxed);
-    atomic_store_explicit(&s->runnext, p, memory_order_relaxed);
-    bool first = old && rq_push_tail_locked(s, old);
-    atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
-    grove__spin_unlock(&s->rq_lock);
-    if (first)
-        maybe_wake_idle(); /* real parallel work now waits here */
+    grove__proc_t *old = atomic_exchange(&s->runnext, p);
+    if (old)
+        grove__enqueue_tail(s, old); /* real parallel work now waits here */
 }
 
 /* A newly spawned process goes to the head of the local queue: the
@@ -182,7 +187,6 @@ void grove__enqueue_spawned(grove__proc_t *p)
     }
     grove__spin_lock(&s->rq_lock);
     bool first = rq_push_head_locked(s, p);
-    atomic_fetch_add_explicit(&s->rq_len, 1, memory_order_relaxed);
     grove__spin_unlock(&s->rq_lock);
     /* The spawner keeps running: an idle scheduler can start the child
      * now. */
@@ -202,7 +206,7 @@ static void rq_unlink_locked(grove__sched_t *s, grove__proc_t *p)
     else
         s->rq_tail = p->rq_prev;
     p->rq_next = p->rq_prev = NULL;
-    atomic_fetch_sub_explicit(&s->rq_fifo, 1, memory_order_relaxed);
+    fifo_add_locked(s, -1);
 }
 
 /* Every AGE_EVERY pops the oldest entry runs instead of the newest: spawns
@@ -210,24 +214,35 @@ static void rq_unlink_locked(grove__sched_t *s, grove__proc_t *p)
  * starve whatever sits at the tail. */
 #define AGE_EVERY 16
 
+/* Processes queued on s, its runnext included. */
+unsigned grove__rq_count(grove__sched_t *s)
+{
+    return atomic_load_explicit(&s->rq_fifo, memory_order_relaxed) +
+           (atomic_load_explicit(&s->runnext, memory_order_relaxed) != NULL);
+}
+
 grove__proc_t *grove__rq_pop(grove__sched_t *s)
 {
-    if (atomic_load_explicit(&s->rq_len, memory_order_relaxed) == 0)
+    grove__proc_t *p;
+    unsigned fifo = atomic_load_explicit(&s->rq_fifo, memory_order_relaxed);
+    if (atomic_load_explicit(&s->runnext, memory_order_relaxed) &&
+        (s->runnext_streak < RUNNEXT_STREAK_MAX || fifo == 0)) {
+        p = atomic_exchange(&s->runnext, NULL);
+        if (p) { /* else the service thread moved it to the queue */
+            s->runnext_streak++;
+            return p;
+        }
+        fifo = atomic_load_explicit(&s->rq_fifo, memory_order_relaxed);
+    }
+    if (fifo == 0)
         return NULL;
-    grove__proc_t *p = NULL;
     grove__spin_lock(&s->rq_lock);
-    grove__proc_t *next = atomic_load_explicit(&s->runnext, memory_order_relaxed);
-    if (next && (s->runnext_streak < RUNNEXT_STREAK_MAX || !s->rq_head)) {
-        p = next;
-        atomic_store_explicit(&s->runnext, NULL, memory_order_relaxed);
-        s->runnext_streak++;
-    } else if (s->rq_head) {
+    p = s->rq_head;
+    if (p) {
         p = ++s->pops % AGE_EVERY == 0 ? s->rq_tail : s->rq_head;
         rq_unlink_locked(s, p);
         s->runnext_streak = 0;
     }
-    if (p)
-        atomic_fetch_sub_explicit(&s->rq_len, 1, memory_order_relaxed);
     grove__spin_unlock(&s->rq_lock);
     return p;
 }
@@ -237,21 +252,17 @@ grove__proc_t *grove__rq_pop(grove__sched_t *s)
  * stealing and wake-ups could. */
 grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
 {
-    grove__spin_lock(&s->rq_lock);
-    grove__proc_t *p = atomic_load_explicit(&s->runnext, memory_order_relaxed);
-    if (p && k == 0) {
-        atomic_store_explicit(&s->runnext, NULL, memory_order_relaxed);
-    } else {
-        if (p)
-            k--;
-        p = s->rq_head;
-        while (p && k--)
-            p = p->rq_next;
-        if (p)
-            rq_unlink_locked(s, p);
+    if (atomic_load_explicit(&s->runnext, memory_order_relaxed)) {
+        if (k == 0)
+            return atomic_exchange(&s->runnext, NULL);
+        k--;
     }
+    grove__spin_lock(&s->rq_lock);
+    grove__proc_t *p = s->rq_head;
+    while (p && k--)
+        p = p->rq_next;
     if (p)
-        atomic_fetch_sub_explicit(&s->rq_len, 1, memory_order_relaxed);
+        rq_unlink_locked(s, p);
     grove__spin_unlock(&s->rq_lock);
     return p;
 }
@@ -287,8 +298,7 @@ static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
         else
             v->rq_head = NULL;
         first->rq_prev = NULL;
-        atomic_fetch_sub_explicit(&v->rq_len, n, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&v->rq_fifo, n, memory_order_relaxed);
+        fifo_add_locked(v, -(int)n);
     }
     grove__spin_unlock(&v->rq_lock);
     if (!first)
@@ -300,7 +310,6 @@ static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
         /* The rest joins this scheduler's queue in one splice. */
         grove__spin_lock(&s->rq_lock);
         rq_splice_tail_locked(s, rest, last, n - 1);
-        atomic_fetch_add_explicit(&s->rq_len, n - 1, memory_order_relaxed);
         grove__spin_unlock(&s->rq_lock);
     }
     return first;
@@ -423,10 +432,8 @@ static bool work_visible(grove__sched_t *s)
         return true;
     for (int i = 0; i < grove__rt.nsched; i++) {
         grove__sched_t *v = &grove__rt.scheds[i];
-        unsigned len = atomic_load(&v->rq_len);
-        /* Another scheduler's lone runnext is not stealable. */
-        unsigned fifo = atomic_load(&v->rq_fifo);
-        if (v == s ? len > 0 : fifo > 0)
+        /* Another scheduler's runnext is not stealable. */
+        if (v == s ? grove__rq_count(v) > 0 : atomic_load(&v->rq_fifo) > 0)
             return true;
     }
     return false;
@@ -727,7 +734,8 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
     p->request = REQ_NONE;
     s->current = p;
     s->slice_sends = 0;
-    atomic_store_explicit(&s->running, p, memory_order_relaxed);
+    /* Release: the service thread reads p's fields (report_long). */
+    atomic_store_explicit(&s->running, p, memory_order_release);
     GROVE__OWN_ADD(s->switches, 1);
     GROVE__OWN_ADD(p->st_reductions, 1);
     grove__fiber_switch(&s->fiber, &p->fiber, false);
@@ -836,14 +844,13 @@ static void report_long(grove__sched_t *s, grove__proc_t *p, uint64_t ms)
  * take; move it where stealers can reach it. */
 static void unpin_runnext(grove__sched_t *s)
 {
+    grove__proc_t *p = atomic_exchange(&s->runnext, NULL);
+    if (!p)
+        return;
     grove__spin_lock(&s->rq_lock);
-    grove__proc_t *p = atomic_load_explicit(&s->runnext, memory_order_relaxed);
-    atomic_store_explicit(&s->runnext, NULL, memory_order_relaxed);
-    if (p)
-        rq_push_tail_locked(s, p);
+    rq_push_tail_locked(s, p);
     grove__spin_unlock(&s->rq_lock);
-    if (p)
-        grove__sched_wake_one();
+    grove__sched_wake_one();
 }
 
 static void watch_schedulers(watch_t *w, uint64_t now)
@@ -853,7 +860,7 @@ static void watch_schedulers(watch_t *w, uint64_t now)
         grove__sched_t *s = &grove__rt.scheds[i];
         uint64_t sw = atomic_load_explicit(&s->switches, memory_order_relaxed);
         grove__proc_t *p = atomic_load_explicit(&s->running,
-                                                memory_order_relaxed);
+                                                memory_order_acquire);
         if (sw != w[i].switches || !p) {
             w[i].switches = sw;
             w[i].since_ms = now;
