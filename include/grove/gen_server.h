@@ -229,6 +229,8 @@ typedef struct grove_gs_opts {
     /* spawn_opt max_heap_size for the server's process (size 0: the
      * runtime's default). */
     grove_max_heap_t max_heap;
+    /* spawn_opt priority for the server's process (0: normal). */
+    grove_priority_t priority;
 } grove_gs_opts_t;
 
 /* Starts a server and waits until its init has returned (OTP's start and

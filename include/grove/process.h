@@ -22,6 +22,8 @@ typedef struct grove_spawn_opts {
     /* Erlang's spawn_opt max_heap_size; size 0: the runtime's default
      * (grove_config_t.max_heap). */
     grove_max_heap_t max_heap;
+    /* Erlang's spawn_opt priority (grove_priority_t); 0: normal. */
+    grove_priority_t priority;
 } grove_spawn_opts_t;
 
 /* Spawns fn(arg) as a new process. arg is passed as is: the caller keeps
@@ -62,6 +64,11 @@ GROVE_EXPORT int grove_trap_exit(bool on);
  * set may be NULL to only read it. Returns 0 or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_max_heap(const grove_max_heap_t *set,
                                 grove_max_heap_t *old);
+
+/* Sets the calling process's priority (process_flag(priority, Level)),
+ * from its next turn on. Returns the previous level (a grove_priority_t,
+ * never negative), GROVE_EINVAL for an unknown level or GROVE_ENOTPROC. */
+GROVE_EXPORT int grove_set_priority(grove_priority_t level);
 
 /* Links the caller and pid (idempotent; linking self does nothing).
  * Returns 0; GROVE_ENOPROC when pid is dead and the caller does not trap
@@ -238,6 +245,7 @@ typedef struct grove_process_info {
     size_t dictionary;        /* entries in its process dictionary */
     size_t heap_size;         /* bytes its max heap size counts */
     grove_max_heap_t max_heap; /* its limit (size 0: none) */
+    grove_priority_t priority;
 } grove_process_info_t;
 
 /* Fills *out for pid. Callable from any thread; fields another thread

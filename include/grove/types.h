@@ -114,6 +114,24 @@ GROVE_EXPORT char *grove_pid_format(grove_pid_t pid, char *buf, size_t size);
 /* Parses "<0.SLOT.GEN>"; returns 0 or GROVE_EINVAL. */
 GROVE_EXPORT int grove_pid_parse(const char *text, grove_pid_t *out);
 
+/* A process's priority: Erlang's process_flag(priority, Level). A
+ * scheduler runs its max processes before its high ones, and those before
+ * any normal or low one; a low process runs once for every few turns of
+ * the normal ones beside it (eight, as BEAM). Priorities order each
+ * scheduler's queue: a process that does not yield is not preempted, and
+ * another scheduler may run a normal process while a high one waits here.
+ * Zero is normal, so a zeroed option means the default. */
+typedef enum grove_priority {
+    GROVE_PRIO_NORMAL = 0,
+    GROVE_PRIO_LOW,
+    GROVE_PRIO_HIGH,
+    GROVE_PRIO_MAX
+} grove_priority_t;
+
+/* Returns the level's name ("normal", "low", "high", "max"), "unknown"
+ * for any other value. */
+GROVE_EXPORT const char *grove_priority_name(int level);
+
 /* A limit on a process's heap: Erlang's max_heap_size. The heap is the
  * memory the process holds that grows with what it does: its arena
  * (grove_alloc), its dictionary and its mailbox (messages with their

@@ -517,7 +517,8 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
     grove_spawn_opts_t so = {.stack_size = o->stack_size, .link = o->link,
                              .monitor = true, .monitor_ref = &refs[1],
                              .name = o->name, .trap_exit = o->trap_exit,
-                             .max_heap = o->max_heap};
+                             .max_heap = o->max_heap,
+                             .priority = o->priority};
     grove_pid_t child;
     rc = grove__spawn(gs_entry, sb, &so, &child, refs[0].id,
                       GROVE__SPAWN_AWAITED);

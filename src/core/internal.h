@@ -222,6 +222,9 @@ struct grove__proc {
     bool sl_cont;  /* restarted from a stackless wait: it continues */
     bool sl_armed; /* that wait's receive timer is armed */
     _Atomic uint8_t heap_flags; /* HEAP_NO_KILL, _NO_REPORT, _OVER */
+    _Atomic uint8_t prio; /* grove_priority_t: set by the owner, read by
+                             whoever queues it */
+    uint8_t low_skips;    /* a low process's turns given up (run queue) */
     /* -- statistics read by other threads (relaxed) -- */
     atomic_bool st_parked;
     atomic_bool st_trap;
@@ -353,8 +356,13 @@ struct grove__sched {
     grove__spin_t rq_lock;
     _Atomic(grove__proc_t *) runnext; /* see grove__enqueue */
     grove__proc_t *rq_head, *rq_tail;
+    /* Max (0) and high (1) priority processes, singly linked: taken
+     * before runnext and the queue above. rq_hi counts them. */
+    grove__proc_t *hq_head[2], *hq_tail[2];
+    atomic_uint rq_hi;
     char pad1[64];
-    /* Entries thieves may take (not runnext), on a line of its own: idle
+    /* Entries thieves may take (not runnext; the high queues' included),
+     * on a line of its own: idle
      * schedulers poll it, and a handoff through runnext, which writes
      * the lines above, must not bounce it between cores. */
     _Alignas(64) atomic_uint rq_fifo;

@@ -380,7 +380,8 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
         return GROVE_ENOTSTARTED;
     grove__proc_t *self = grove__current();
     if (!fn || check_stack_size(o->stack_size) < 0 ||
-        ((o->link || o->monitor) && !self))
+        ((o->link || o->monitor) && !self) ||
+        (unsigned)o->priority > GROVE_PRIO_MAX)
         return GROVE_EINVAL;
     if (o->name && !grove__name_valid(o->name))
         return GROVE_EINVAL;
@@ -402,6 +403,9 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
                           memory_order_relaxed);
     atomic_store_explicit(&p->behaviour, NULL, memory_order_relaxed);
     p->trap_exit = o->trap_exit;
+    atomic_store_explicit(&p->prio, (uint8_t)o->priority,
+                          memory_order_relaxed);
+    p->low_skips = 0;
     atomic_store_explicit(&p->st_trap, o->trap_exit, memory_order_relaxed);
     grove__max_heap_set(p, o->max_heap.size ? &o->max_heap
                                             : &grove__rt.cfg.max_heap);
@@ -710,6 +714,7 @@ GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
     out->heap_size = grove__heap_size(p);
     out->memory = sizeof(grove__proc_t) + out->stack_used + out->heap_size;
     grove__max_heap_get(p, &out->max_heap);
+    out->priority = atomic_load_explicit(&p->prio, memory_order_relaxed);
     grove__names_info(p, out->name, sizeof out->name);
     out->parent.id =
         atomic_load_explicit(&p->parent_atomic, memory_order_relaxed);

@@ -97,6 +97,62 @@ static bool rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
     return fifo_add_locked(s, 1) == 0;
 }
 
+/* Which high queue p waits in: 0 for max, 1 for high, -1 for none. */
+static int hq_index(const grove__proc_t *p)
+{
+    switch (atomic_load_explicit(&p->prio, memory_order_relaxed)) {
+    case GROVE_PRIO_MAX:
+        return 0;
+    case GROVE_PRIO_HIGH:
+        return 1;
+    default:
+        return -1;
+    }
+}
+
+static bool hq_push_locked(grove__sched_t *s, grove__proc_t *p, int q)
+{
+    p->rq_next = p->rq_prev = NULL;
+    if (s->hq_tail[q])
+        s->hq_tail[q]->rq_next = p;
+    else
+        s->hq_head[q] = p;
+    s->hq_tail[q] = p;
+    atomic_store_explicit(&s->rq_hi,
+                          atomic_load_explicit(&s->rq_hi,
+                                               memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    return fifo_add_locked(s, 1) == 0;
+}
+
+/* The oldest process of the highest non-empty high queue, or NULL. */
+static grove__proc_t *hq_pop_locked(grove__sched_t *s)
+{
+    for (int q = 0; q < 2; q++) {
+        grove__proc_t *p = s->hq_head[q];
+        if (!p)
+            continue;
+        s->hq_head[q] = p->rq_next;
+        if (!s->hq_head[q])
+            s->hq_tail[q] = NULL;
+        p->rq_next = NULL;
+        atomic_store_explicit(&s->rq_hi,
+                              atomic_load_explicit(&s->rq_hi,
+                                                   memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+        fifo_add_locked(s, -1);
+        return p;
+    }
+    return NULL;
+}
+
+/* Pushes p at the tail of its queue: its high queue, or the normal one. */
+static bool push_tail_locked(grove__sched_t *s, grove__proc_t *p)
+{
+    int q = hq_index(p);
+    return q >= 0 ? hq_push_locked(s, p, q) : rq_push_tail_locked(s, p);
+}
+
 static void inject(grove__proc_t *p)
 {
     pthread_mutex_lock(&grove__rt.inject_lock);
@@ -145,7 +201,7 @@ static void maybe_wake_idle(void)
 void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p)
 {
     grove__spin_lock(&s->rq_lock);
-    bool first = rq_push_tail_locked(s, p);
+    bool first = push_tail_locked(s, p);
     grove__spin_unlock(&s->rq_lock);
     /* While s hands out poll reports it decides afterwards (poll_done). */
     if (first && !s->polling)
@@ -165,7 +221,10 @@ void grove__enqueue(grove__proc_t *p)
         inject(p);
         return;
     }
-    if (!s->current) {
+    /* A high process goes to its queue; a low one waits its turn. */
+    if (!s->current ||
+        atomic_load_explicit(&p->prio, memory_order_relaxed) !=
+            GROVE_PRIO_NORMAL) {
         grove__enqueue_tail(s, p);
         return;
     }
@@ -186,7 +245,10 @@ void grove__enqueue_spawned(grove__proc_t *p)
         return;
     }
     grove__spin_lock(&s->rq_lock);
-    bool first = rq_push_head_locked(s, p);
+    bool first = atomic_load_explicit(&p->prio, memory_order_relaxed) ==
+                         GROVE_PRIO_NORMAL
+                     ? rq_push_head_locked(s, p)
+                     : push_tail_locked(s, p);
     grove__spin_unlock(&s->rq_lock);
     /* The spawner keeps running: an idle scheduler can start the child
      * now. */
@@ -221,9 +283,41 @@ unsigned grove__rq_count(grove__sched_t *s)
            (atomic_load_explicit(&s->runnext, memory_order_relaxed) != NULL);
 }
 
+/* A low process taken from the normal queue gives its turn up this many
+ * times, going to the tail, while others wait there (BEAM's
+ * RESCHEDULE_LOW). */
+#define LOW_SKIPS 8
+
+/* Takes the process to run from the normal queue, which is not empty. */
+static grove__proc_t *rq_take_locked(grove__sched_t *s)
+{
+    grove__proc_t *p = ++s->pops % AGE_EVERY == 0 ? s->rq_tail : s->rq_head;
+    /* Bounded: each pass gives one low process one more skip. */
+    for (int i = 0; i < LOW_SKIPS &&
+                    atomic_load_explicit(&p->prio, memory_order_relaxed) ==
+                        GROVE_PRIO_LOW &&
+                    p->low_skips < LOW_SKIPS && s->rq_head != s->rq_tail;
+         i++) {
+        p->low_skips++;
+        rq_unlink_locked(s, p);
+        rq_push_tail_locked(s, p);
+        p = s->rq_head;
+    }
+    p->low_skips = 0;
+    rq_unlink_locked(s, p);
+    return p;
+}
+
 grove__proc_t *grove__rq_pop(grove__sched_t *s)
 {
     grove__proc_t *p;
+    if (atomic_load_explicit(&s->rq_hi, memory_order_relaxed)) {
+        grove__spin_lock(&s->rq_lock);
+        p = hq_pop_locked(s);
+        grove__spin_unlock(&s->rq_lock);
+        if (p)
+            return p;
+    }
     unsigned fifo = atomic_load_explicit(&s->rq_fifo, memory_order_relaxed);
     if (atomic_load_explicit(&s->runnext, memory_order_relaxed) &&
         (s->runnext_streak < RUNNEXT_STREAK_MAX || fifo == 0)) {
@@ -237,10 +331,9 @@ grove__proc_t *grove__rq_pop(grove__sched_t *s)
     if (fifo == 0)
         return NULL;
     grove__spin_lock(&s->rq_lock);
-    p = s->rq_head;
-    if (p) {
-        p = ++s->pops % AGE_EVERY == 0 ? s->rq_tail : s->rq_head;
-        rq_unlink_locked(s, p);
+    p = NULL;
+    if (s->rq_head) {
+        p = rq_take_locked(s);
         s->runnext_streak = 0;
     }
     grove__spin_unlock(&s->rq_lock);
@@ -252,6 +345,14 @@ grove__proc_t *grove__rq_pop(grove__sched_t *s)
  * stealing and wake-ups could. */
 grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
 {
+    /* Priorities hold here too: the seed picks among normal and low. */
+    if (atomic_load_explicit(&s->rq_hi, memory_order_relaxed)) {
+        grove__spin_lock(&s->rq_lock);
+        grove__proc_t *p = hq_pop_locked(s);
+        grove__spin_unlock(&s->rq_lock);
+        if (p)
+            return p;
+    }
     if (atomic_load_explicit(&s->runnext, memory_order_relaxed)) {
         if (k == 0)
             return atomic_exchange(&s->runnext, NULL);
@@ -283,6 +384,13 @@ static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
     /* The caller looked at v's stealable count first (steal). */
     if (!grove__spin_trylock(&v->rq_lock))
         return NULL;
+    /* A high process waiting behind v's running one goes first, alone. */
+    grove__proc_t *hp = hq_pop_locked(v);
+    if (hp) {
+        grove__spin_unlock(&v->rq_lock);
+        atomic_fetch_add_explicit(&s->steals, 1, memory_order_relaxed);
+        return hp;
+    }
     unsigned count = atomic_load_explicit(&v->rq_fifo, memory_order_relaxed);
     unsigned n = (count + 1) / 2;
     if (n > STEAL_MAX)
@@ -359,7 +467,12 @@ static grove__proc_t *steal(grove__sched_t *s)
  * load. */
 static grove__proc_t *find_work(grove__sched_t *s)
 {
-    grove__proc_t *p = grove__inject_pop();
+    grove__proc_t *p = NULL;
+    /* Except that this scheduler's high processes go before it. */
+    if (atomic_load_explicit(&s->rq_hi, memory_order_relaxed))
+        p = grove__rq_pop(s);
+    if (!p)
+        p = grove__inject_pop();
     if (!p)
         p = grove__rq_pop(s);
     if (!p)

@@ -19,6 +19,19 @@ GROVE_EXPORT int grove_trap_exit(bool on)
     return old;
 }
 
+GROVE_EXPORT int grove_set_priority(grove_priority_t level)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    if ((unsigned)level > GROVE_PRIO_MAX)
+        return GROVE_EINVAL;
+    /* Running, it is in no queue: the next queue it joins is its new
+     * level's. */
+    return atomic_exchange_explicit(&p->prio, (uint8_t)level,
+                                    memory_order_relaxed);
+}
+
 GROVE_EXPORT int grove_exit_signal(grove_pid_t pid,
                                    const grove_reason_t *reason)
 {

@@ -71,6 +71,14 @@ GROVE_EXPORT const char *grove_exit_kind_name(int kind)
     return kind_names[kind];
 }
 
+GROVE_EXPORT const char *grove_priority_name(int level)
+{
+    static const char *const names[] = {"normal", "low", "high", "max"};
+    if (level < 0 || level > GROVE_PRIO_MAX)
+        return "unknown";
+    return names[level];
+}
+
 GROVE_EXPORT grove_reason_t grove_reason_of(grove_exit_kind_t kind)
 {
     grove_reason_t r;

@@ -74,11 +74,13 @@ static void process_json(grove__obs_out_t *w, const grove_process_info_t *pi)
                       ",\"reductions\":%llu,\"stack_used\":%zu,"
                       "\"stack_size\":%zu,\"stack_parked\":%s,"
                       "\"trap_exit\":%s,\"dictionary\":%zu,"
-                      "\"heap_size\":%zu,\"max_heap_size\":%zu}",
+                      "\"heap_size\":%zu,\"max_heap_size\":%zu,"
+                      "\"priority\":\"%s\"}",
                       (unsigned long long)pi->reductions, pi->stack_used,
                       pi->stack_size, pi->stack_parked ? "true" : "false",
                       pi->trap_exit ? "true" : "false", pi->dictionary,
-                      pi->heap_size, pi->max_heap.size);
+                      pi->heap_size, pi->max_heap.size,
+                      grove_priority_name(pi->priority));
 }
 
 /* ---- top entries -------------------------------------------------------- */
