@@ -54,18 +54,24 @@ uint64_t grove__ref_new(void)
 
 /* ---- run queues ----------------------------------------------------------- */
 
+/* The queues' counts change only under rq_lock, so they are written with
+ * a plain store (no locked instruction); other threads read them
+ * unlocked. Returns the count before. */
+static unsigned count_add_locked(atomic_uint *count, int n)
+{
+    unsigned old = atomic_load_explicit(count, memory_order_relaxed);
+    atomic_store_explicit(count, old + (unsigned)n, memory_order_relaxed);
+    return old;
+}
+
+static unsigned fifo_add_locked(grove__sched_t *s, int n)
+{
+    return count_add_locked(&s->rq_fifo, n);
+}
+
 /* The pushes (and the splice of a stolen chain) return whether the
  * stealable part of the queue was empty before: only then may an idle
  * scheduler need waking (see maybe_wake_idle). */
-/* The queue's length changes only under rq_lock, so it is written with a
- * plain store (no locked instruction); other threads read it unlocked. */
-static unsigned fifo_add_locked(grove__sched_t *s, int n)
-{
-    unsigned old = atomic_load_explicit(&s->rq_fifo, memory_order_relaxed);
-    atomic_store_explicit(&s->rq_fifo, old + (unsigned)n,
-                          memory_order_relaxed);
-    return old;
-}
 
 static bool rq_splice_tail_locked(grove__sched_t *s, grove__proc_t *first,
                                   grove__proc_t *last, unsigned n)
@@ -118,10 +124,7 @@ static bool hq_push_locked(grove__sched_t *s, grove__proc_t *p, int q)
     else
         s->hq_head[q] = p;
     s->hq_tail[q] = p;
-    atomic_store_explicit(&s->rq_hi,
-                          atomic_load_explicit(&s->rq_hi,
-                                               memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    count_add_locked(&s->rq_hi, 1);
     return fifo_add_locked(s, 1) == 0;
 }
 
@@ -136,14 +139,23 @@ static grove__proc_t *hq_pop_locked(grove__sched_t *s)
         if (!s->hq_head[q])
             s->hq_tail[q] = NULL;
         p->rq_next = NULL;
-        atomic_store_explicit(&s->rq_hi,
-                              atomic_load_explicit(&s->rq_hi,
-                                                   memory_order_relaxed) - 1,
-                              memory_order_relaxed);
+        count_add_locked(&s->rq_hi, -1);
         fifo_add_locked(s, -1);
         return p;
     }
     return NULL;
+}
+
+/* hq_pop_locked for s's own scheduler: one relaxed load when both high
+ * queues are empty. */
+static grove__proc_t *hq_pop(grove__sched_t *s)
+{
+    if (!atomic_load_explicit(&s->rq_hi, memory_order_relaxed))
+        return NULL;
+    grove__spin_lock(&s->rq_lock);
+    grove__proc_t *p = hq_pop_locked(s);
+    grove__spin_unlock(&s->rq_lock);
+    return p;
 }
 
 /* Pushes p at the tail of its queue: its high queue, or the normal one. */
@@ -310,14 +322,9 @@ static grove__proc_t *rq_take_locked(grove__sched_t *s)
 
 grove__proc_t *grove__rq_pop(grove__sched_t *s)
 {
-    grove__proc_t *p;
-    if (atomic_load_explicit(&s->rq_hi, memory_order_relaxed)) {
-        grove__spin_lock(&s->rq_lock);
-        p = hq_pop_locked(s);
-        grove__spin_unlock(&s->rq_lock);
-        if (p)
-            return p;
-    }
+    grove__proc_t *p = hq_pop(s);
+    if (p)
+        return p;
     unsigned fifo = atomic_load_explicit(&s->rq_fifo, memory_order_relaxed);
     if (atomic_load_explicit(&s->runnext, memory_order_relaxed) &&
         (s->runnext_streak < RUNNEXT_STREAK_MAX || fifo == 0)) {
@@ -346,13 +353,9 @@ grove__proc_t *grove__rq_pop(grove__sched_t *s)
 grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
 {
     /* Priorities hold here too: the seed picks among normal and low. */
-    if (atomic_load_explicit(&s->rq_hi, memory_order_relaxed)) {
-        grove__spin_lock(&s->rq_lock);
-        grove__proc_t *p = hq_pop_locked(s);
-        grove__spin_unlock(&s->rq_lock);
-        if (p)
-            return p;
-    }
+    grove__proc_t *hp = hq_pop(s);
+    if (hp)
+        return hp;
     if (atomic_load_explicit(&s->runnext, memory_order_relaxed)) {
         if (k == 0)
             return atomic_exchange(&s->runnext, NULL);
@@ -467,10 +470,8 @@ static grove__proc_t *steal(grove__sched_t *s)
  * load. */
 static grove__proc_t *find_work(grove__sched_t *s)
 {
-    grove__proc_t *p = NULL;
     /* Except that this scheduler's high processes go before it. */
-    if (atomic_load_explicit(&s->rq_hi, memory_order_relaxed))
-        p = grove__rq_pop(s);
+    grove__proc_t *p = hq_pop(s);
     if (!p)
         p = grove__inject_pop();
     if (!p)
