@@ -37,8 +37,9 @@ static inline void *grove__calloc(size_t n, size_t size)
 {
     return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : calloc(n, size);
 }
-/* calloc for a table that is probed (read) before it is filled: a large
- * calloc comes back as a fresh mapping whose first read maps the shared
+/* calloc for a table that is probed (read) before it is filled: calloc
+ * may hand back fresh pages (a new mapping, or the heap's newly grown top)
+ * without writing them, and the first read of such a page maps the shared
  * zero page, so the first write then faults again and flushes the TLB of
  * every core the program runs on. A write to each page first faults once.
  * (The writes are volatile: a compiler may turn malloc plus memset back
@@ -47,9 +48,13 @@ static inline void *grove__zalloc(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
         return NULL;
+    size_t len = n * size;
     volatile char *p = grove__calloc(n, size);
-    for (size_t i = 0; p && n * size >= 65536 && i < n * size; i += 4096)
-        p[i] = 0;
+    if (p && len) {
+        for (size_t i = 0; i < len; i += 4096)
+            p[i] = 0;
+        p[len - 1] = 0;
+    }
     return (void *)p;
 }
 static inline void *grove__realloc(void *p, size_t n)

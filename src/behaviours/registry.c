@@ -228,7 +228,7 @@ static int alloc_tables(grove_registry_t *r, unsigned n)
         table_t *t = table_new(16);
         atomic_init(&r->stripes[i].tab, t);
         r->owners[i].cap = 16;
-        r->owners[i].slots = grove__calloc(16, sizeof(oslot_t));
+        r->owners[i].slots = grove__zalloc(16, sizeof(oslot_t));
         if (!t || !r->owners[i].slots)
             return GROVE_ENOMEM;
     }
@@ -411,7 +411,7 @@ static owner_t *owner_find(ostripe_t *os, grove_pid_t pid)
 static void ostripe_grow(ostripe_t *os)
 {
     size_t cap = os->cap * 2;
-    oslot_t *slots = grove__calloc(cap, sizeof *slots);
+    oslot_t *slots = grove__zalloc(cap, sizeof *slots);
     if (!slots)
         return; /* stays fuller */
     oslot_t *old = os->slots;
