@@ -57,9 +57,9 @@ typedef struct grove_agent_opts {
 /* Starts an agent whose state is init(arg), and waits for init to
  * return, as Agent.start / start_link. arg is passed as is. opts may be
  * NULL. Returns as grove_gs_start: 0 (*pid set), GROVE_EINVAL (NULL
- * init), GROVE_ESTARTFAIL (init exited: *why), GROVE_EALREADYSTARTED,
- * GROVE_ETIMEDOUT, GROVE_ENOMEM, GROVE_ELIMIT, GROVE_ENOTPROC,
- * GROVE_ENOTSTARTED. */
+ * init, a bad option), GROVE_ESTARTFAIL (init exited: *why),
+ * GROVE_EALREADYSTARTED, GROVE_ETIMEDOUT, GROVE_ENOMEM, GROVE_ELIMIT,
+ * GROVE_ENOTPROC, GROVE_ENOTSTARTED. */
 GROVE_EXPORT int grove_agent_start(grove_agent_init_fn init, void *arg,
                                    const grove_agent_opts_t *opts,
                                    grove_pid_t *pid, grove_reason_t *why);
@@ -79,9 +79,11 @@ GROVE_EXPORT int grove_agent_child_start(void *spec, grove_pid_t *pid,
 /* Runs fn(state, arg copy, buf, cap) in the agent and copies what it
  * wrote to out[0..min(len, cap)), as Agent.get. *len (may be NULL) gets
  * the length fn returned. Returns 0; GROVE_EINVAL (NULL fn, NULL arg with
- * arg_size, NULL out with cap, bad timeout) without calling; on any other
- * failure the CALLER EXITS as from grove_gs_call (timeout, noproc, the
- * agent's reason when fn made it exit). */
+ * arg_size, NULL out with cap, arg_size or cap beyond what a message
+ * carries, a malformed reference, bad timeout) without calling; on any
+ * other failure the CALLER EXITS as from grove_gs_call (timeout, noproc,
+ * the agent's reason when fn made it exit). Outside a process it returns
+ * GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_agent_get(grove_server_t agent, grove_agent_get_fn fn,
                                  const void *arg, size_t arg_size, void *out,
                                  size_t cap, size_t *len,

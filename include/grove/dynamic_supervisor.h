@@ -43,9 +43,10 @@ typedef struct grove_dynsup_opts {
 typedef int (*grove_start_extra_fn)(void *extra, void *arg, grove_pid_t *pid,
                                     grove_reason_t *why);
 
-/* Starts a DynamicSupervisor. Returns 0, GROVE_EINVAL (why names the
- * option), GROVE_EALREADYSTARTED (*pid holder), GROVE_ENOMEM,
- * GROVE_ELIMIT, GROVE_ENOTPROC or GROVE_ENOTSTARTED. */
+/* Starts a DynamicSupervisor. Returns 0, GROVE_EINVAL (a bad option;
+ * why names a bad max_restarts or max_seconds), GROVE_EALREADYSTARTED
+ * (*pid holder), GROVE_ENOMEM, GROVE_ELIMIT, GROVE_ENOTPROC or
+ * GROVE_ENOTSTARTED. */
 GROVE_EXPORT int grove_dynsup_start(const grove_dynsup_opts_t *opts,
                                     grove_pid_t *pid, grove_reason_t *why);
 
@@ -53,7 +54,8 @@ GROVE_EXPORT int grove_dynsup_start(const grove_dynsup_opts_t *opts,
  * Returns 0 with *pid; GROVE_EIGNORE (nothing stored); GROVE_EMAXCHILDREN;
  * GROVE_EINVAL (*why names the field); GROVE_EALREADYSTARTED (the child's
  * own name clash; *pid holder); GROVE_ESTARTFAIL (*why as the start
- * function gave it); GROVE_ENOPROC (no supervisor). From a process. */
+ * function gave it); GROVE_ENOPROC (no supervisor); GROVE_ECALLINGSELF
+ * (from the supervisor itself); GROVE_ENOTPROC (not from a process). */
 GROVE_EXPORT int grove_dynsup_start_child(grove_server_t sup,
                                           const grove_child_spec_t *spec,
                                           grove_pid_t *pid,
@@ -61,7 +63,8 @@ GROVE_EXPORT int grove_dynsup_start_child(grove_server_t sup,
 
 /* Shuts a child down by pid and forgets it (never restarted). Works on a
  * restarting child by its old pid. Returns 0, GROVE_ENOTFOUND (not a
- * current child) or GROVE_ENOPROC. */
+ * current child), GROVE_ENOPROC, GROVE_EINVAL (a malformed reference) or
+ * GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_dynsup_terminate_child(grove_server_t sup,
                                               grove_pid_t child);
 

@@ -262,10 +262,11 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
  * already be the caller's. The server's parent is the process that
  * spawned the caller. On success it does not return: the process ends
  * when the server does. Returns GROVE_EINVAL (NULL cb, how not an ok,
- * link, monitor, timeout, stack_size or trap_exit set, a malformed name),
- * GROVE_ENOTFOUND (the name or via key is not registered to the caller),
- * GROVE_EBUSY (the caller already runs a behaviour), GROVE_ENOTPROC (not
- * called from a process) or GROVE_ENOMEM. */
+ * link, monitor, timeout, stack_size or trap_exit set, a malformed name,
+ * via or hibernate_after), GROVE_ENOTFOUND (the name or via key is not
+ * registered to the caller), GROVE_EBUSY (the caller already runs a
+ * behaviour), GROVE_ENOTPROC (not called from a process) or
+ * GROVE_ENOMEM. */
 GROVE_EXPORT int grove_gs_enter_loop(const grove_gs_callbacks_t *cb,
                                      void *state, const grove_gs_opts_t *opts,
                                      grove_gs_ret_t how);
@@ -280,8 +281,9 @@ GROVE_EXPORT int grove_gs_enter_loop(const grove_gs_callbacks_t *cb,
  * reply came in time (a late reply never reaches it), noproc when there is
  * no such server, calling_self when calling itself, the server's own
  * exit reason when it died first, or an error reason carrying
- * GROVE_ENOMEM when the request could not be sent. Outside a process it returns the error
- * code that grove_gs_try_call would. */
+ * GROVE_ENOMEM when the request could not be sent. A malformed reference,
+ * request or timeout is GROVE_EINVAL, returned without exiting. Outside a
+ * process it returns the error code that grove_gs_try_call would. */
 GROVE_EXPORT int grove_gs_call(grove_server_t srv, uint64_t tag,
                                const void *req, size_t size,
                                grove_msg_t **reply, grove_timeout_t timeout);
@@ -314,7 +316,8 @@ GROVE_EXPORT int grove_gs_reply(grove_gs_from_t from, uint64_t tag,
  * if it does not trap exits), then it exits with *reason (NULL: normal).
  * Returns 0 when it exited with that reason; GROVE_EEXITED if it exited
  * with another (*why); GROVE_ENOPROC; GROVE_ECALLINGSELF; GROVE_ETIMEDOUT
- * (the server is not killed); GROVE_ENOTPROC outside a process. */
+ * (the server is not killed); GROVE_EINVAL (a malformed reference, a bad
+ * timeout); GROVE_ENOTPROC outside a process. */
 GROVE_EXPORT int grove_gs_stop(grove_server_t srv,
                                const grove_reason_t *reason,
                                grove_timeout_t timeout, grove_reason_t *why);

@@ -14,6 +14,8 @@
  * every call on it returns GROVE_ECLOSED, never touching a reused
  * descriptor. grove_io_handoff and grove_io_adopt move a socket to
  * another process (an acceptor handing connections to their handlers).
+ * Every call but grove_io_stats returns GROVE_ENOTPROC when not called
+ * from a process.
  *
  * Two styles of reading. Blocking calls (grove_io_read_until with a
  * timeout) suit a process that serves one socket. A process that must
@@ -178,10 +180,10 @@ GROVE_EXPORT int grove_io_adopt(const grove_msg_t *msg, grove_io_t *out);
 /* Runs fn(arg) on a pool thread while the calling process waits; for
  * calls that can only block (files, getaddrinfo, fsync). Returns 0 once
  * fn has returned; GROVE_ENOMEM or GROVE_ESYSCALL (fn did not run);
- * GROVE_ENOTPROC. If the caller dies while fn runs, fn still runs to its
- * end: arg must then stay valid, so never point it into the caller's
- * stack or grove_alloc memory when the caller may be killed meanwhile
- * (use grove_io_blocking_owned). */
+ * GROVE_EINVAL (NULL fn); GROVE_ENOTPROC. If the caller dies while fn
+ * runs, fn still runs to its end: arg must then stay valid, so never
+ * point it into the caller's stack or grove_alloc memory when the caller
+ * may be killed meanwhile (use grove_io_blocking_owned). */
 GROVE_EXPORT int grove_io_blocking(void (*fn)(void *arg), void *arg);
 
 /* As grove_io_blocking for heap arguments: if the caller dies before it

@@ -24,7 +24,8 @@ typedef enum grove_msg_kind {
 /* Sends a copy of data[0..size) with a user tag to pid. From any thread.
  * Messages from one sender to one receiver arrive in send order. Returns 0,
  * GROVE_ENOPROC (pid dead: nothing sent), GROVE_EINVAL (NULL data with
- * size > 0, size too big, malformed pid) or GROVE_ENOMEM. */
+ * size > 0, size too big, malformed pid), GROVE_ENOMEM or
+ * GROVE_ENOTSTARTED. */
 GROVE_EXPORT int grove_send(grove_pid_t to, uint64_t tag, const void *data,
                             size_t size);
 

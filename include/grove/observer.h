@@ -72,11 +72,12 @@ typedef struct grove_observer_opts {
 /* Starts an observer and writes its supervisor's pid to *pid (may be
  * NULL). From a process or from any other thread once the runtime runs
  * (then link must be false). opts may be NULL for the defaults. Returns
- * 0; GROVE_EINVAL (a bad option: port outside 0..65535, too many roots or
- * applications, link outside a process); GROVE_EEXIST (the port is in
- * use); GROVE_ENOTFOUND (bind names no address); GROVE_EALREADYSTARTED
- * (name taken); GROVE_ESTARTFAIL (another failure to start: the error
- * event logged says why); GROVE_ENOMEM; GROVE_ENOTSTARTED. */
+ * 0; GROVE_EINVAL (a bad option, such as a port outside 0..65535, too
+ * many roots or applications, link outside a process); GROVE_EEXIST (the
+ * port is in use); GROVE_ENOTFOUND (bind names no address);
+ * GROVE_EALREADYSTARTED (name taken); GROVE_ESTARTFAIL (another failure
+ * to start: the error event logged says why); GROVE_ENOMEM;
+ * GROVE_ENOTSTARTED. */
 GROVE_EXPORT int grove_observer_start(const grove_observer_opts_t *opts,
                                       grove_pid_t *pid);
 
@@ -94,7 +95,8 @@ GROVE_EXPORT int grove_observer_port(grove_pid_t observer);
 
 /* Stops an observer: its connections are closed and its tree shut down.
  * From a process or any other thread. Returns 0, GROVE_ENOPROC (no such
- * observer) or GROVE_ETIMEDOUT (still stopping after 10 s). */
+ * observer), GROVE_ETIMEDOUT (still stopping after 10 s) or GROVE_EINVAL
+ * (GROVE_PID_NONE). */
 GROVE_EXPORT int grove_observer_stop(grove_pid_t observer);
 
 #ifdef __cplusplus

@@ -100,21 +100,22 @@ GROVE_EXPORT int grove_partition_sup_partitions(const char *name);
 
 /* The partitions themselves, as Elixir's which_children: entry i is
  * partition i (id "i"; pid NONE while it is stopped or restarting).
- * Writes up to max and the total to *n. Returns 0, GROVE_EINVAL or
- * GROVE_ENOPROC. */
+ * Writes up to max and the total to *n. Returns 0, GROVE_EINVAL,
+ * GROVE_ENOPROC or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_partition_sup_which_children(const char *name,
                                                     grove_child_info_t *out,
                                                     size_t max, size_t *n);
 
 /* count_children of the top supervisor: specs is the initial number of
- * partitions, active those running. Returns 0, GROVE_EINVAL or
- * GROVE_ENOPROC. */
+ * partitions, active those running. Returns 0, GROVE_EINVAL,
+ * GROVE_ENOPROC or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_partition_sup_count_children(const char *name,
                                                     grove_child_counts_t *out);
 
 /* The sum of every running partition's own count_children: all the
  * children of all the DynamicSupervisor partitions. Returns 0,
- * GROVE_ENOTFOUND, GROVE_ENOTSUP (custom partitions), GROVE_EINVAL. */
+ * GROVE_ENOTFOUND, GROVE_ENOTSUP (custom partitions), GROVE_EINVAL,
+ * GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_partition_sup_count_all(const char *name,
                                                grove_child_counts_t *out);
 

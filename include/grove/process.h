@@ -50,7 +50,8 @@ GROVE_NORETURN GROVE_EXPORT void grove_exit_error(int code, const char *fmt, ...
 /* Sends an exit signal with *reason to pid, as Erlang's exit(Pid, Reason):
  * kill is untrappable and the target dies with killed; normal is ignored
  * unless pid is the caller; a trapping target gets an EXIT message.
- * Callable from any thread. Returns 0, GROVE_EINVAL, GROVE_ENOPROC. */
+ * Callable from any thread. Returns 0, GROVE_EINVAL, GROVE_ENOPROC or
+ * GROVE_ENOTSTARTED. */
 GROVE_EXPORT int grove_exit_signal(grove_pid_t pid,
                                    const grove_reason_t *reason);
 
@@ -139,8 +140,8 @@ GROVE_EXPORT int grove_unalias(grove_alias_t alias);
 /* Sends a copy of data to alias, carrying alias.ref. Callable from any
  * thread. Returns 0 (also when the alias is no longer active: the
  * receiver drops it, as Erlang does), GROVE_ENOPROC (its process is dead),
- * GROVE_EINVAL (no reference, NULL data with size > 0, size too big) or
- * GROVE_ENOMEM. */
+ * GROVE_EINVAL (no reference, NULL data with size > 0, size too big, a
+ * malformed pid), GROVE_ENOMEM or GROVE_ENOTSTARTED. */
 GROVE_EXPORT int grove_send_alias(grove_alias_t alias, uint64_t tag,
                                   const void *data, size_t size);
 

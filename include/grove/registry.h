@@ -63,7 +63,8 @@ GROVE_EXPORT int grove_registry_new(const grove_registry_opts_t *opts,
 /* Frees a registry; its entries are dropped. No other call may be in
  * flight on it. Returns 0 or GROVE_EINVAL. */
 GROVE_EXPORT int grove_registry_free(grove_registry_t *reg);
-/* Finds a registry created with a name. Returns 0 or GROVE_ENOTFOUND. */
+/* Finds a registry created with a name. Returns 0, GROVE_ENOTFOUND or
+ * GROVE_EINVAL. */
 GROVE_EXPORT int grove_registry_find(const char *name,
                                      grove_registry_t **out);
 
@@ -104,7 +105,7 @@ GROVE_EXPORT int grove_registry_match(grove_registry_t *reg, const void *key,
                                       void *arg, grove_reg_entry_t *out,
                                       size_t max);
 /* Calls fn(key, len, pid, value, arg) for every entry for which pred is
- * true (NULL: every entry). Returns the number visited. */
+ * true (NULL: every entry). Returns the number visited or GROVE_EINVAL. */
 GROVE_EXPORT int grove_registry_select(
     grove_registry_t *reg,
     bool (*pred)(const void *key, size_t len, grove_pid_t pid,
@@ -126,12 +127,15 @@ GROVE_EXPORT int grove_registry_dispatch(grove_registry_t *reg,
 GROVE_EXPORT int grove_registry_update_value(grove_registry_t *reg,
                                              const void *key, size_t len,
                                              uint64_t value, uint64_t *old);
-/* Registry metadata: small byte values under string keys. */
+/* Registry metadata: small byte values under string keys. put_meta
+ * stores a copy of val[0..len), replacing an earlier value: 0,
+ * GROVE_EINVAL or GROVE_ENOMEM. delete_meta removes key: 0 (also when it
+ * was absent) or GROVE_EINVAL. */
 GROVE_EXPORT int grove_registry_put_meta(grove_registry_t *reg,
                                          const char *key, const void *val,
                                          size_t len);
 /* Copies a meta value: returns its length (may exceed cap),
- * GROVE_ENOTFOUND. */
+ * GROVE_ENOTFOUND or GROVE_EINVAL. */
 GROVE_EXPORT int grove_registry_meta(grove_registry_t *reg, const char *key,
                                      void *val, size_t cap);
 GROVE_EXPORT int grove_registry_delete_meta(grove_registry_t *reg,

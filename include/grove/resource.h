@@ -31,7 +31,8 @@ typedef struct grove_resource grove_resource_t;
  * Returns 0, GROVE_EINVAL (NULL dtor), GROVE_ENOMEM or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_resource_attach(void (*dtor)(void *ptr), void *ptr,
                                        grove_resource_t **out);
-/* Attaches a file descriptor, closed when the process exits. */
+/* Attaches a file descriptor, closed when the process exits. Returns as
+ * grove_resource_attach, and GROVE_EINVAL for a negative fd. */
 GROVE_EXPORT int grove_resource_fd(int fd, grove_resource_t **out);
 /* Runs the resource's destructor now and forgets it. Returns 0,
  * GROVE_EINVAL (NULL or not the caller's) or GROVE_ENOTPROC. */

@@ -56,14 +56,17 @@ GROVE_EXPORT bool grove_running(void);
 /* Convenience for main(): starts the runtime if needed, spawns fn(arg) as a
  * process, blocks the calling OS thread until that process exits, writes
  * its exit reason to *reason (may be NULL) and, if this call started the
- * runtime, stops it. Returns 0 or an error of grove_start / grove_spawn. */
+ * runtime, stops it. Returns 0, an error of grove_start / grove_spawn, or
+ * GROVE_EBUSY (called from a process). */
 GROVE_EXPORT int grove_run(void (*fn)(void *), void *arg,
                            grove_reason_t *reason);
 
 /* Blocks the calling OS thread (not a process) until pid exits, up to
- * timeout_ms; writes its exit reason. Returns 0, GROVE_ENOPROC (already
- * dead: reason unknown), GROVE_ETIMEDOUT, GROVE_EBUSY (called from a
- * process: use a monitor) or GROVE_ENOTSTARTED. */
+ * timeout_ms; writes its exit reason (reason may be NULL). Returns 0,
+ * GROVE_ENOPROC (already dead, or never existed: reason unknown),
+ * GROVE_ETIMEDOUT, GROVE_EINVAL (GROVE_PID_NONE, a bad timeout),
+ * GROVE_EBUSY (called from a process: use a monitor) or
+ * GROVE_ENOTSTARTED. */
 GROVE_EXPORT int grove_wait(grove_pid_t pid, grove_timeout_t timeout_ms,
                             grove_reason_t *reason);
 

@@ -125,13 +125,20 @@ typedef grove_gs_opts_t grove_sup_opts_t;
 /* Starts a supervisor and its children, in order; returns once all have
  * started. Returns 0; GROVE_EIGNORE (init ignored); GROVE_EINVAL (a bad
  * flag or child spec: *why says which field, e.g. "invalid_restart_type
- * worker1"); GROVE_ESTARTFAIL (a child failed: the ones already started
- * were shut down in reverse order, *why is {shutdown, failed_to_start_child
- * ID: reason}); GROVE_EALREADYSTARTED (name taken, *pid is the holder);
- * GROVE_ENOMEM; GROVE_ENOTSTARTED. */
+ * worker1"; or a bad option); GROVE_ESTARTFAIL (a child failed: the ones
+ * already started were shut down in reverse order, *why is {shutdown,
+ * failed_to_start_child ID: reason}); GROVE_EALREADYSTARTED (name taken,
+ * *pid is the holder); GROVE_ENOMEM; GROVE_ENOTSTARTED; GROVE_ENOTPROC
+ * (not called from a process). */
 GROVE_EXPORT int grove_sup_start(const grove_sup_spec_t *spec,
                                  const grove_sup_opts_t *opts,
                                  grove_pid_t *pid, grove_reason_t *why);
+
+/* The calls below on a running supervisor also return GROVE_EINVAL for
+ * a malformed reference or argument (GROVE_PID_NONE, a NULL name, a NULL,
+ * empty or too long id, a NULL out), GROVE_ECALLINGSELF from the
+ * supervisor itself (a child's start function runs there) and
+ * GROVE_ENOTPROC when not called from a process. */
 
 /* Adds a child and starts it; it goes last in start order. Returns 0 (*pid
  * is NONE if its start returned ignore), GROVE_EALREADYSTARTED (id runs;
@@ -208,6 +215,7 @@ typedef struct grove_sup_stats {
     int strategy;
     int max_restarts, max_seconds;
 } grove_sup_stats_t;
+/* Fills *out. Returns 0 or GROVE_ENOPROC. */
 GROVE_EXPORT int grove_sup_stats(grove_server_t sup, grove_sup_stats_t *out);
 
 #ifdef __cplusplus

@@ -136,8 +136,9 @@ typedef struct grove_task_opts {
  * Task.Supervisor.start_child; its result is dropped. A restarted task
  * runs fn(arg) again: arg must outlive every run. opts may be NULL.
  * Writes the pid (may be NULL). Returns 0, GROVE_EMAXCHILDREN,
- * GROVE_EINVAL (NULL fn, bad restart or shutdown), GROVE_ESTARTFAIL,
- * GROVE_ENOPROC (no such supervisor), GROVE_ENOMEM or GROVE_ENOTPROC.
+ * GROVE_EINVAL (NULL fn, bad restart or shutdown, a malformed reference),
+ * GROVE_ESTARTFAIL, GROVE_ENOPROC (no such supervisor), GROVE_ENOMEM or
+ * GROVE_ENOTPROC.
  * A transient or permanent task keeps a small descriptor in the
  * supervisor until the supervisor exits. */
 GROVE_EXPORT int grove_task_sup_start_child(grove_server_t sup,
@@ -166,13 +167,14 @@ GROVE_EXPORT int grove_task_sup_async_nolink(grove_server_t sup,
                                              grove_task_t *task);
 
 /* Stops a task of the supervisor by pid. Returns 0, GROVE_ENOTFOUND (not
- * one of its tasks) or GROVE_ENOPROC. */
+ * one of its tasks), GROVE_ENOPROC, GROVE_EINVAL (a malformed reference)
+ * or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_task_sup_terminate_child(grove_server_t sup,
                                                 grove_pid_t pid);
 
 /* The pids of the supervisor's running tasks (restarting ones are left
  * out), in no defined order: writes up to max and the total to *n.
- * Returns 0, GROVE_EINVAL or GROVE_ENOPROC. */
+ * Returns 0, GROVE_EINVAL, GROVE_ENOPROC or GROVE_ENOTPROC. */
 GROVE_EXPORT int grove_task_sup_children(grove_server_t sup,
                                          grove_pid_t *out, size_t max,
                                          size_t *n);

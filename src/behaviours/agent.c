@@ -338,7 +338,10 @@ static int agent_call(grove_server_t agent, const call_t *c,
     if (c->cap && !c->out)
         return GROVE_EINVAL;
     request_t q;
-    int rc = make_request(&q, c->fn, c->arg, c->arg_size, c->cap, true);
+    /* Outside a process, which the call then refuses, there is no
+     * process memory to hold the request. */
+    int rc = make_request(&q, c->fn, c->arg, c->arg_size, c->cap,
+                          grove_self().id != 0);
     if (rc < 0)
         return rc;
     grove_msg_t *m = NULL;

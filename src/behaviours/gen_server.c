@@ -489,13 +489,14 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
 {
     static const grove_gs_opts_t none;
     const grove_gs_opts_t *o = opts ? opts : &none;
+    /* A start that fails, however, leaves no reference behind. */
+    if (o->monitor && o->monitor_ref)
+        *o->monitor_ref = GROVE_REF_NONE;
     if (!grove_running())
         return GROVE_ENOTSTARTED;
     int rc = check_opts(cb, o);
     if (rc < 0)
         return rc;
-    if (o->monitor)
-        *o->monitor_ref = GROVE_REF_NONE;
     if (grove_self().id == 0)
         return GROVE_ENOTPROC;
     /* A taken name fails before init can run: a local name is claimed by

@@ -206,6 +206,11 @@ static int check_opts(const grove_partition_sup_opts_t *o,
         return bad(why, "invalid_partitions");
     if (o->flags.auto_shutdown != GROVE_AUTO_SHUTDOWN_NEVER)
         return bad(why, "invalid_auto_shutdown");
+    /* Default partitions: what grove_dynsup_start would refuse in each. */
+    if (!o->start && o->dynsup.max_restarts < GROVE_NO_RESTARTS)
+        return bad(why, "invalid_dynsup_intensity");
+    if (!o->start && o->dynsup.max_seconds < 0)
+        return bad(why, "invalid_dynsup_period");
     return 0;
 }
 
@@ -439,6 +444,8 @@ GROVE_EXPORT int grove_partition_sup_count_all(const char *name,
 {
     if (!name || !out)
         return GROVE_EINVAL;
+    if (grove_self().id == 0)
+        return GROVE_ENOTPROC;
     uint64_t *pids;
     int n = current_pids(name, &pids);
     if (n < 0)

@@ -918,6 +918,9 @@ GROVE_EXPORT int grove_sup_start(const grove_sup_spec_t *spec,
                                  const grove_sup_opts_t *opts,
                                  grove_pid_t *pid, grove_reason_t *why)
 {
+    /* A start that fails, however, leaves no reference behind. */
+    if (opts && opts->monitor && opts->monitor_ref)
+        *opts->monitor_ref = GROVE_REF_NONE;
     if (!spec)
         return GROVE_EINVAL;
     int rc = 0;
@@ -1070,11 +1073,6 @@ GROVE_EXPORT int grove_sup_stats(grove_server_t sup, grove_sup_stats_t *out)
 {
     if (!out)
         return GROVE_EINVAL;
-    grove_msg_t *m;
-    int rc = grove__sup_call(sup, REQ_STATS, NULL, 0, &m);
-    if (rc < 0)
-        return rc;
-    memcpy(out, grove_msg_data(m), sizeof *out);
-    grove_msg_free(m);
-    return 0;
+    /* A short reply (a server that is not a supervisor) leaves zeros. */
+    return grove__sup_call_copy(sup, REQ_STATS, NULL, 0, out, sizeof *out);
 }

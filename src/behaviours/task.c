@@ -662,6 +662,9 @@ GROVE_EXPORT int grove_task_sup_children(grove_server_t sup,
 {
     if ((!out && max) || !n)
         return GROVE_EINVAL;
+    /* The list is taken into the caller's own memory. */
+    if (grove_self().id == 0)
+        return GROVE_ENOTPROC;
     grove_child_info_t *all;
     size_t total, running = 0;
     int rc = list_children(sup, &all, &total);

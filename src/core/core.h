@@ -145,6 +145,10 @@ GROVE__HIDDEN bool grove__mail_waiting(void);
 /* Whether name is a valid process name: 1 to GROVE_NAME_MAX - 1 bytes. */
 GROVE__HIDDEN bool grove__name_valid(const char *name);
 
+/* Whether pid is well formed for the running runtime, alive or not: a
+ * pid grove_send refuses with GROVE_EINVAL is not. */
+GROVE__HIDDEN bool grove__pid_valid(grove_pid_t pid);
+
 /* Labels the calling process with the behaviour it runs (static text),
  * shown in process info and by the observer. */
 GROVE__HIDDEN void grove__set_behaviour(const char *name);

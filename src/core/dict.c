@@ -2,6 +2,7 @@
  * keys, freed when it exits. Only the owner touches its entries; other
  * threads read only the counts process info reports. Lookup is a hash
  * map from the key's hash to a chain of the entries with that hash. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +78,7 @@ GROVE_EXPORT int grove_dict_put(const char *key, const void *value,
         return GROVE_EINVAL;
     size_t klen = strlen(key);
     size_t voff = (sizeof(ent_t) + klen + 1 + 15) & ~(size_t)15;
-    if (size > SIZE_MAX - voff)
+    if (size > PTRDIFF_MAX - voff - 15) /* no object is larger */
         return GROVE_ENOMEM;
     ent_t *n = grove__aligned_alloc(16, (voff + size + 15) & ~(size_t)15);
     if (!n)

@@ -786,8 +786,11 @@ GROVE_EXPORT int grove_recv_tag(grove_msg_t **out, uint64_t tag,
 GROVE_EXPORT int grove_recv_ref(grove_msg_t **out, grove_ref_t ref,
                                 grove_timeout_t timeout_ms)
 {
-    if (ref.id == 0)
+    if (ref.id == 0) {
+        if (out)
+            *out = NULL;
         return grove__current() ? GROVE_EINVAL : GROVE_ENOTPROC;
+    }
     matcher_t mt = {.how = MATCH_REF, .ref = ref.id};
     return receive(out, &mt, timeout_ms);
 }
@@ -795,8 +798,11 @@ GROVE_EXPORT int grove_recv_ref(grove_msg_t **out, grove_ref_t ref,
 GROVE_EXPORT int grove_recv_match(grove_msg_t **out, grove_match_fn match,
                                   void *arg, grove_timeout_t timeout_ms)
 {
-    if (!match)
+    if (!match) {
+        if (out)
+            *out = NULL;
         return grove__current() ? GROVE_EINVAL : GROVE_ENOTPROC;
+    }
     matcher_t mt = {.how = MATCH_FN, .fn = match, .arg = arg};
     return receive(out, &mt, timeout_ms);
 }

@@ -94,6 +94,12 @@ grove__proc_t *grove__proc_get(grove_pid_t pid)
     return grove__proc_lookup(pid, &p) == 0 ? p : NULL;
 }
 
+bool grove__pid_valid(grove_pid_t pid)
+{
+    grove__proc_t *p;
+    return grove__proc_lookup(pid, &p) != GROVE_EINVAL;
+}
+
 static grove__proc_t *carve_slot(uint32_t *slot_out)
 {
     uint32_t slot = atomic_fetch_add(&T.hwm, 1);

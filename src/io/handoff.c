@@ -39,7 +39,9 @@ GROVE_EXPORT int grove_io_handoff(grove_io_t sock, grove_pid_t to,
     int rc = grove__io_get(sock, &s);
     if (rc < 0)
         return rc;
-    if (grove_pid_is_none(to))
+    /* A malformed pid is refused before the socket leaves the caller:
+     * grove_send_owned would close it. */
+    if (!grove__pid_valid(to))
         return GROVE_EINVAL;
     envelope_t *env = grove__malloc(sizeof *env);
     if (!env)
