@@ -65,6 +65,15 @@ static inline char *grove__strdup(const char *s)
 {
     return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : strdup(s);
 }
+/* The bytes of a 16-aligned block holding head bytes and then size: their
+ * sum rounded up to 16, or 0 when no object can be that large (above
+ * PTRDIFF_MAX), before the sum could wrap around. */
+static inline size_t grove__block16(size_t head, size_t size)
+{
+    if (size > (size_t)PTRDIFF_MAX - head - 15)
+        return 0;
+    return (head + size + 15) & ~(size_t)15;
+}
 static inline void *grove__aligned_alloc(size_t align, size_t n)
 {
     return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : aligned_alloc(align, n);

@@ -145,8 +145,8 @@ GROVE__HIDDEN bool grove__mail_waiting(void);
 /* Whether name is a valid process name: 1 to GROVE_NAME_MAX - 1 bytes. */
 GROVE__HIDDEN bool grove__name_valid(const char *name);
 
-/* Whether pid is well formed for the running runtime, alive or not: a
- * pid grove_send refuses with GROVE_EINVAL is not. */
+/* Whether pid is well formed for the running runtime, alive or not (what
+ * can be monitored or sent to; GROVE_PID_NONE is not). */
 GROVE__HIDDEN bool grove__pid_valid(grove_pid_t pid);
 
 /* Labels the calling process with the behaviour it runs (static text),

@@ -2,7 +2,6 @@
  * keys, freed when it exits. Only the owner touches its entries; other
  * threads read only the counts process info reports. Lookup is a hash
  * map from the key's hash to a chain of the entries with that hash. */
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,9 +77,10 @@ GROVE_EXPORT int grove_dict_put(const char *key, const void *value,
         return GROVE_EINVAL;
     size_t klen = strlen(key);
     size_t voff = (sizeof(ent_t) + klen + 1 + 15) & ~(size_t)15;
-    if (size > PTRDIFF_MAX - voff - 15) /* no object is larger */
+    size_t bytes = grove__block16(voff, size);
+    if (bytes == 0)
         return GROVE_ENOMEM;
-    ent_t *n = grove__aligned_alloc(16, (voff + size + 15) & ~(size_t)15);
+    ent_t *n = grove__aligned_alloc(16, bytes);
     if (!n)
         return GROVE_ENOMEM;
     n->hash = key_hash(key);

@@ -687,7 +687,9 @@ static int receive_ex(grove_msg_t **out, const matcher_t *mt,
         *out = NULL; /* on any failure the caller finds no message */
     if (!p)
         return GROVE_ENOTPROC;
-    if ((!out && mt->how != MATCH_NONE) || timeout < GROVE_INFINITY)
+    if ((!out && mt->how != MATCH_NONE) || timeout < GROVE_INFINITY ||
+        (mt->how == MATCH_REF && mt->ref == 0) ||
+        (mt->how == MATCH_FN && !mt->fn))
         return GROVE_EINVAL;
     RT_ENTER();
     grove__dlist_t *pos = &p->mbox;
@@ -786,11 +788,6 @@ GROVE_EXPORT int grove_recv_tag(grove_msg_t **out, uint64_t tag,
 GROVE_EXPORT int grove_recv_ref(grove_msg_t **out, grove_ref_t ref,
                                 grove_timeout_t timeout_ms)
 {
-    if (ref.id == 0) {
-        if (out)
-            *out = NULL;
-        return grove__current() ? GROVE_EINVAL : GROVE_ENOTPROC;
-    }
     matcher_t mt = {.how = MATCH_REF, .ref = ref.id};
     return receive(out, &mt, timeout_ms);
 }
@@ -798,11 +795,6 @@ GROVE_EXPORT int grove_recv_ref(grove_msg_t **out, grove_ref_t ref,
 GROVE_EXPORT int grove_recv_match(grove_msg_t **out, grove_match_fn match,
                                   void *arg, grove_timeout_t timeout_ms)
 {
-    if (!match) {
-        if (out)
-            *out = NULL;
-        return grove__current() ? GROVE_EINVAL : GROVE_ENOTPROC;
-    }
     matcher_t mt = {.how = MATCH_FN, .fn = match, .arg = arg};
     return receive(out, &mt, timeout_ms);
 }

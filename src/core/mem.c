@@ -1,7 +1,6 @@
 /* Per-process memory and resources: everything here is released when its
  * process exits, whatever the reason, which is what makes a crash in C
  * leak-free. */
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +21,10 @@ static hdr_t *hdr_of(void *p) { return (hdr_t *)p - 1; }
 
 static void *arena_alloc(grove__proc_t *p, size_t size)
 {
-    /* No object exceeds PTRDIFF_MAX bytes: such a size is refused here,
-     * before the header and the rounding could wrap it around. */
-    if (!p || size == 0 || size > PTRDIFF_MAX - sizeof(hdr_t) - 15)
+    size_t bytes = grove__block16(sizeof(hdr_t), size);
+    if (!p || size == 0 || bytes == 0)
         return NULL;
-    hdr_t *h = grove__aligned_alloc(16, (sizeof *h + size + 15) & ~(size_t)15);
+    hdr_t *h = grove__aligned_alloc(16, bytes);
     if (!h)
         return NULL; /* size is rounded to the alignment, as C11 asks */
     h->size = size;

@@ -201,20 +201,12 @@ int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref)
     return rc;
 }
 
-/* Whether pid can be monitored: a well-formed pid, alive or not. */
-static bool monitor_target_ok(grove_pid_t pid)
-{
-    grove__proc_t *t;
-    return pid.id != 0 && grove_pid_generation(pid) != 0 &&
-           grove__proc_lookup(pid, &t) != GROVE_EINVAL;
-}
-
 GROVE_EXPORT int grove_monitor(grove_pid_t pid, grove_ref_t *ref)
 {
     grove__proc_t *self = grove__current();
     if (!self)
         return GROVE_ENOTPROC;
-    if (!ref || !monitor_target_ok(pid))
+    if (!ref || !grove__pid_valid(pid))
         return GROVE_EINVAL;
     ref->id = 0;
     RT_ENTER();
@@ -385,7 +377,7 @@ GROVE_EXPORT int grove_monitor_alias(grove_pid_t pid, grove_alias_mode_t mode,
     grove__proc_t *self = grove__current();
     if (!self)
         return GROVE_ENOTPROC;
-    if (!alias || !monitor_target_ok(pid) ||
+    if (!alias || !grove__pid_valid(pid) ||
         (mode != GROVE_ALIAS_EXPLICIT_UNALIAS &&
          mode != GROVE_ALIAS_DEMONITOR && mode != GROVE_ALIAS_REPLY_DEMONITOR))
         return GROVE_EINVAL;
