@@ -229,8 +229,40 @@ static void kids_each(dsup_t *d, void (*ahead)(dchild_t *, grove_pid_t),
 typedef struct signal_pass {
     await_t *a;
     uint64_t now, next; /* next: the first shutdown deadline */
-    size_t n;           /* children awaited */
+    size_t n;           /* children signalled and awaited */
+    size_t done;        /* of those, the ones whose DOWN came */
 } signal_pass_t;
+
+/* Takes one message within wait ms and, when it is the DOWN of an awaited
+ * child, crosses the child off. Returns false when none came in time.
+ * Anything else a stopping supervisor receives is dropped. */
+static bool await_one(signal_pass_t *sp, grove_timeout_t wait)
+{
+    grove_msg_t *m;
+    if (grove_recv(&m, wait) != 0)
+        return false;
+    await_slot_t *w = grove_msg_kind(m) == GROVE_MSG_DOWN
+                          ? await_find(sp->a, grove_msg_ref(m).id)
+                          : NULL;
+    if (w && w->c) {
+        const grove_reason_t *r = grove_msg_reason(m);
+        /* noproc: it had ended by itself just before; its own EXIT
+         * (already counted as an exit) said how. A plain shutdown is
+         * what every child is asked for: its record is not read. */
+        if (!grove__reason_plain_shutdown(r) &&
+            r->kind != GROVE_EXIT_NOPROC &&
+            !grove__shutdown_accepted(w->c->spec.restart,
+                                      w->c->spec.shutdown, r))
+            report("shutdown_error", w->c->pid, r);
+        w->c = NULL;
+        sp->done++;
+    }
+    grove_msg_free(m);
+    return true;
+}
+
+/* How many children are signalled between two looks at the mailbox. */
+#define COLLECT_EVERY 32
 
 /* What signalling a child reads: its record, its process slot and the
  * link to it (a restarting child's pid names a dead slot: harmless). */
@@ -261,7 +293,12 @@ static void signal_one(dchild_t *c, void *arg)
         c->sd_deadline = sp->now;
     if (c->sd_deadline && c->sd_deadline < sp->next)
         sp->next = c->sd_deadline;
-    sp->n++;
+    /* The DOWNs of the children signalled so far are taken as the pass
+     * goes: each frees a message the next signals reuse, where waiting
+     * for the end of the pass would hold one per child at once. */
+    if (++sp->n % COLLECT_EVERY == 0)
+        while (await_one(sp, 0))
+            ;
 }
 
 /* Kills every awaited child whose shutdown time is over; returns the next
@@ -311,38 +348,17 @@ static void shutdown_all(dsup_t *d)
         shutdown_each(d);
         return;
     }
-    signal_pass_t sp = {&a, grove__mono_ms(), UINT64_MAX, 0};
+    signal_pass_t sp = {&a, grove__mono_ms(), UINT64_MAX, 0, 0};
     kids_each(d, signal_ahead, signal_one, &sp);
-    size_t left = sp.n;
     uint64_t next = sp.next;
-    while (left) {
+    while (sp.done < sp.n) {
         grove_timeout_t wait = GROVE_INFINITY;
         if (next != UINT64_MAX) {
             uint64_t now = grove__mono_ms();
             wait = next > now ? (grove_timeout_t)(next - now) : 0;
         }
-        grove_msg_t *m;
-        if (grove_recv(&m, wait) != 0) {
+        if (!await_one(&sp, wait))
             next = kill_expired(&a);
-            continue;
-        }
-        await_slot_t *w = grove_msg_kind(m) == GROVE_MSG_DOWN
-                              ? await_find(&a, grove_msg_ref(m).id)
-                              : NULL;
-        if (w && w->c) {
-            const grove_reason_t *r = grove_msg_reason(m);
-            /* noproc: it had ended by itself just before; its own EXIT
-             * (already counted as an exit) said how. A plain shutdown is
-             * what every child is asked for: its record is not read. */
-            if (!grove__reason_plain_shutdown(r) &&
-                r->kind != GROVE_EXIT_NOPROC &&
-                !grove__shutdown_accepted(w->c->spec.restart,
-                                          w->c->spec.shutdown, r))
-                report("shutdown_error", w->c->pid, r);
-            w->c = NULL;
-            left--;
-        }
-        grove_msg_free(m);
     }
     free(a.slots);
 }

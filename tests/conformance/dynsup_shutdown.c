@@ -157,6 +157,45 @@ PROC_TEST(dynsup_D12_mixed_shutdown_settings)
     ASSERT_EQ(dk_drain_saw(), 0);
 }
 
+/* D-12 with many children: 240 that die of the signal at once, every
+ * eighth of them one that ignores it and is killed at STOP_MS. The
+ * supervisor takes the DOWNs of the quick ones while it still signals the
+ * rest; the ignoring ones are still killed on time, the stop still takes
+ * about STOP_MS, and every child ends with what its setting says. */
+PROC_TEST(dynsup_D12_many_children_some_ignoring)
+{
+    enum { N = 240, EVERY = 8 };
+    static grove_pid_t p[N];
+    dk_init(&k1);
+    dk_init(&k2);
+    k1.trap = false;
+    dk_set_stop(&k2, 0, true);
+    grove_pid_t sup = DS_START(NULL);
+    grove_child_spec_t quick = dk_spec(&k1, GROVE_PERMANENT);
+    grove_child_spec_t deaf = dk_spec(&k2, GROVE_PERMANENT);
+    deaf.shutdown = STOP_MS;
+    for (int i = 0; i < N; i++) {
+        p[i] = DS_CHILD(sup, i % EVERY ? &quick : &deaf);
+        WATCH(p[i]);
+    }
+    ASSERT_DS_COUNTS(sup, N, N, 0, N);
+    int64_t took = DS_STOP(sup);
+    gt_note("%d children, %d killed after %d ms, stopped in %lld ms", N,
+            N / EVERY, STOP_MS, (long long)took);
+    ASSERT_GE(took, STOP_MS - 20);
+    ASSERT_LT(took, (int64_t)(N / EVERY) * STOP_MS / 2);
+    for (int i = 0; i < N; i++) {
+        ASSERT_FALSE(grove_is_alive(p[i]));
+        ASSERT_REASON_EQ(AWAIT_EXIT(p[i]),
+                         i % EVERY ? grove_reason_shutdown(NULL)
+                                   : grove_reason_of(GROVE_EXIT_KILLED));
+        if (i % EVERY == 0)
+            ASSERT_REASON_EQ(DK_EXPECT_SAW(p[i]).reason,
+                             grove_reason_shutdown(NULL));
+    }
+    ASSERT_EQ(dk_drain_saw(), 0);
+}
+
 /* D-12: a child in restarting has no process to stop: it is skipped,
  * and its retries end with the supervisor. */
 PROC_TEST(dynsup_D12_restarting_children_skipped)
