@@ -175,9 +175,21 @@ bool grove__map_del(grove__map_t *m, uint64_t key, uint64_t *val)
         if (k == key) {
             if (val)
                 *val = map_vals(m)[i];
-            keys[i] = MAP_TOMB;
             m->len--;
-            m->tomb++;
+            if (keys[(i + 1) & mask] != MAP_EMPTY) {
+                keys[i] = MAP_TOMB;
+                m->tomb++;
+                return true;
+            }
+            /* No probe passes an empty slot, so none needs this one or
+             * the tombstones just before it: emptied, they never fill
+             * the table towards a rehash. Live keys stay where they are,
+             * so iterating while deleting still sees each key once. */
+            keys[i] = MAP_EMPTY;
+            for (i = (i - 1) & mask; keys[i] == MAP_TOMB; i = (i - 1) & mask) {
+                keys[i] = MAP_EMPTY;
+                m->tomb--;
+            }
             return true;
         }
         if (k == MAP_EMPTY)
