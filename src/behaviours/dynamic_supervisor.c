@@ -38,6 +38,9 @@ typedef struct dchild {
 typedef struct dsup {
     grove_dynsup_opts_t o;
     grove__map_t kids; /* pid.id -> dchild_t* */
+    /* While it stops: the children signalled and not yet gone, by the
+     * reference of the monitor each shutdown set up. */
+    grove__map_t awaiting; /* ref -> dchild_t* */
     size_t count, active, supervisors;
     grove__intensity_t intensity;
     uint64_t total_restarts; /* automatic restarts, as the Supervisor's */
@@ -177,31 +180,6 @@ static grove_gs_ret_t child_exited(dsup_t *d, dchild_t *c,
 
 /* ---- shutdown of everything at once ------------------------------------------ */
 
-/* The children awaited while the supervisor stops, by the reference of
- * the monitor each shutdown set up (open addressing, at most half full).
- * The references made in one pass are nearly consecutive, and children
- * mostly end in the order they were signalled, so consecutive DOWNs fall
- * in neighbouring slots: a DOWN is matched without reading the child
- * table or the child's record, which for 100,000 children are cold.
- * c is NULL once its DOWN came (the reference stays, ending probes). */
-typedef struct await_slot {
-    uint64_t ref;
-    dchild_t *c;
-} await_slot_t;
-
-typedef struct await {
-    await_slot_t *slots;
-    size_t mask;
-} await_t;
-
-static await_slot_t *await_find(const await_t *a, uint64_t ref)
-{
-    size_t i = (size_t)ref & a->mask;
-    while (a->slots[i].ref && a->slots[i].ref != ref)
-        i = (i + 1) & a->mask;
-    return &a->slots[i];
-}
-
 /* Calls fn(c, arg) on every child record in the table's order, having
  * called ahead(c, pid) AHEAD children earlier: for 100,000 children the
  * records and what they lead to are cold, and loads asked for ahead of
@@ -227,35 +205,33 @@ static void kids_each(dsup_t *d, void (*ahead)(dchild_t *, grove_pid_t),
 }
 
 typedef struct signal_pass {
-    await_t *a;
+    dsup_t *d;
     uint64_t now, next; /* next: the first shutdown deadline */
-    size_t n;           /* children signalled and awaited */
-    size_t done;        /* of those, the ones whose DOWN came */
+    size_t n;           /* children signalled */
 } signal_pass_t;
 
 /* Takes one message within wait ms and, when it is the DOWN of an awaited
- * child, crosses the child off. Returns false when none came in time.
- * Anything else a stopping supervisor receives is dropped. */
-static bool await_one(signal_pass_t *sp, grove_timeout_t wait)
+ * child, crosses the child off (its record is freed with the supervisor's
+ * table, in order, which costs less than one by one). Returns false when
+ * none came in time. Anything else a stopping supervisor receives is
+ * dropped. */
+static bool await_one(dsup_t *d, grove_timeout_t wait)
 {
     grove_msg_t *m;
     if (grove_recv(&m, wait) != 0)
         return false;
-    await_slot_t *w = grove_msg_kind(m) == GROVE_MSG_DOWN
-                          ? await_find(sp->a, grove_msg_ref(m).id)
-                          : NULL;
-    if (w && w->c) {
+    uint64_t v;
+    if (grove_msg_kind(m) == GROVE_MSG_DOWN &&
+        grove__map_del(&d->awaiting, grove_msg_ref(m).id, &v)) {
+        dchild_t *c = (dchild_t *)(uintptr_t)v;
         const grove_reason_t *r = grove_msg_reason(m);
         /* noproc: it had ended by itself just before; its own EXIT
          * (already counted as an exit) said how. A plain shutdown is
-         * what every child is asked for: its record is not read. */
+         * what every child is asked for: its spec is not read. */
         if (!grove__reason_plain_shutdown(r) &&
             r->kind != GROVE_EXIT_NOPROC &&
-            !grove__shutdown_accepted(w->c->spec.restart,
-                                      w->c->spec.shutdown, r))
-            report("shutdown_error", w->c->pid, r);
-        w->c = NULL;
-        sp->done++;
+            !grove__shutdown_accepted(c->spec.restart, c->spec.shutdown, r))
+            report("shutdown_error", c->pid, r);
     }
     grove_msg_free(m);
     return true;
@@ -275,7 +251,7 @@ static void signal_ahead(dchild_t *c, grove_pid_t pid)
 }
 
 /* Signals a running child (monitor, unlink, exit in one signal) and lists
- * it in the pass's table. */
+ * it as awaited. */
 static void signal_one(dchild_t *c, void *arg)
 {
     signal_pass_t *sp = arg;
@@ -284,31 +260,42 @@ static void signal_one(dchild_t *c, void *arg)
         return;
     if (!grove__child_shutdown_begin(c->pid, c->spec.shutdown, &ref))
         return; /* killed: it cannot be waited for */
-    *await_find(sp->a, ref.id) = (await_slot_t){ref.id, c};
     c->sd_killed = false;
     c->sd_deadline = 0;
     if (c->spec.shutdown > 0)
         c->sd_deadline = sp->now + (uint64_t)c->spec.shutdown;
     else if (c->spec.shutdown == GROVE_SHUTDOWN_IMMEDIATE)
         c->sd_deadline = sp->now;
+    if (grove__map_put(&sp->d->awaiting, ref.id, (uint64_t)(uintptr_t)c) <
+        0) {
+        /* No room to list it: it is waited for here, alone, within its
+         * shutdown time (its DOWN for ref, if it comes later, is
+         * dropped). */
+        grove_reason_t end;
+        grove__child_shutdown(c->pid, c->spec.shutdown, &end);
+        if (!grove__shutdown_accepted(c->spec.restart, c->spec.shutdown,
+                                      &end))
+            report("shutdown_error", c->pid, &end);
+        return;
+    }
     if (c->sd_deadline && c->sd_deadline < sp->next)
         sp->next = c->sd_deadline;
     /* The DOWNs of the children signalled so far are taken as the pass
      * goes: each frees a message the next signals reuse, where waiting
      * for the end of the pass would hold one per child at once. */
     if (++sp->n % COLLECT_EVERY == 0)
-        while (await_one(sp, 0))
+        while (await_one(sp->d, 0))
             ;
 }
 
 /* Kills every awaited child whose shutdown time is over; returns the next
  * deadline. */
-static uint64_t kill_expired(const await_t *a)
+static uint64_t kill_expired(dsup_t *d)
 {
-    uint64_t now = grove__mono_ms(), next = UINT64_MAX;
-    for (size_t i = 0; i <= a->mask; i++) {
-        dchild_t *c = a->slots[i].c;
-        if (!c || !c->sd_deadline || c->sd_killed)
+    uint64_t now = grove__mono_ms(), next = UINT64_MAX, k, v;
+    for (uint32_t i = 0; grove__map_next(&d->awaiting, &i, &k, &v);) {
+        dchild_t *c = (dchild_t *)(uintptr_t)v;
+        if (!c->sd_deadline || c->sd_killed)
             continue;
         if (c->sd_deadline <= now) {
             grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
@@ -321,46 +308,21 @@ static uint64_t kill_expired(const await_t *a)
     return next;
 }
 
-/* Out of memory for the list of awaited children: they are shut down one
- * at a time instead, each still within its own shutdown time. */
-static void shutdown_each(dsup_t *d)
-{
-    uint64_t k, v;
-    for (uint32_t i = 0; grove__map_next(&d->kids, &i, &k, &v);) {
-        dchild_t *c = (dchild_t *)(uintptr_t)v;
-        if (c->restarting)
-            continue;
-        grove_reason_t end;
-        grove__child_shutdown(c->pid, c->spec.shutdown, &end);
-        if (!grove__shutdown_accepted(c->spec.restart, c->spec.shutdown,
-                                      &end))
-            report("shutdown_error", c->pid, &end);
-    }
-}
-
 static void shutdown_all(dsup_t *d)
 {
-    size_t cap = 16;
-    while (cap < 2 * d->active + 2)
-        cap *= 2;
-    await_t a = {grove__zalloc(cap, sizeof *a.slots), cap - 1};
-    if (!a.slots) {
-        shutdown_each(d);
-        return;
-    }
-    signal_pass_t sp = {&a, grove__mono_ms(), UINT64_MAX, 0, 0};
+    signal_pass_t sp = {d, grove__mono_ms(), UINT64_MAX, 0};
     kids_each(d, signal_ahead, signal_one, &sp);
     uint64_t next = sp.next;
-    while (sp.done < sp.n) {
+    while (d->awaiting.len) {
         grove_timeout_t wait = GROVE_INFINITY;
         if (next != UINT64_MAX) {
             uint64_t now = grove__mono_ms();
             wait = next > now ? (grove_timeout_t)(next - now) : 0;
         }
-        if (!await_one(&sp, wait))
-            next = kill_expired(&a);
+        if (!await_one(d, wait))
+            next = kill_expired(d);
     }
-    free(a.slots);
+    grove__map_free(&d->awaiting);
 }
 
 /* ---- callbacks -------------------------------------------------------------------- */
@@ -383,6 +345,7 @@ static void free_dsup(void *arg)
     dsup_t *d = arg;
     kids_each(d, free_ahead, free_child, NULL);
     grove__map_free(&d->kids);
+    grove__map_free(&d->awaiting);
     grove__intensity_free(&d->intensity);
     free(d);
 }

@@ -196,6 +196,40 @@ PROC_TEST(dynsup_D12_many_children_some_ignoring)
     ASSERT_EQ(dk_drain_saw(), 0);
 }
 
+/* D-12: a supervisor killed while it waits for children that ignore the
+ * shutdown signal (shutdown infinity) ends at once, killed; the children
+ * it had unlinked and signalled live on, as in OTP, and what it kept to
+ * wait for them is freed with it (the leak-checking builds run this). */
+PROC_TEST(dynsup_D12_killed_while_stopping)
+{
+    enum { N = 40 };
+    grove_pid_t p[N];
+    dk_init(&k1);
+    dk_set_stop(&k1, 0, true);
+    grove_pid_t sup = DS_START(NULL);
+    grove_child_spec_t s = dk_spec(&k1, GROVE_PERMANENT);
+    s.shutdown = GROVE_SHUTDOWN_INFINITY;
+    for (int i = 0; i < N; i++) {
+        p[i] = DS_CHILD(sup, &s);
+        WATCH(p[i]);
+    }
+    grove_reason_t shutdown = grove_reason_shutdown(NULL);
+    ASSERT_OK(grove_exit_signal(sup, &shutdown));
+    for (int i = 0; i < N; i++)
+        ASSERT_REASON_EQ(DK_EXPECT_SAW(GROVE_PID_NONE).reason,
+                         grove_reason_shutdown(NULL));
+    ASSERT_TRUE(grove_is_alive(sup));
+    grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+    ASSERT_OK(grove_exit_signal(sup, &kill));
+    ASSERT_REASON_EQ(EXPECT_EXIT(sup), grove_reason_of(GROVE_EXIT_KILLED));
+    for (int i = 0; i < N; i++) {
+        ASSERT_TRUE(grove_is_alive(p[i]));
+        ASSERT_OK(grove_exit_signal(p[i], &kill));
+        ASSERT_REASON_EQ(AWAIT_EXIT(p[i]),
+                         grove_reason_of(GROVE_EXIT_KILLED));
+    }
+}
+
 /* D-12: a child in restarting has no process to stop: it is skipped,
  * and its retries end with the supervisor. */
 PROC_TEST(dynsup_D12_restarting_children_skipped)
