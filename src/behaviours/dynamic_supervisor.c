@@ -178,6 +178,17 @@ static grove_gs_ret_t child_exited(dsup_t *d, dchild_t *c,
     return restart(d, c);
 }
 
+/* Stops one child by OTP's procedure (monitor, exit shutdown, wait up to
+ * its shutdown time, then kill), reporting an end its spec does not
+ * accept. */
+static void stop_alone(dchild_t *c)
+{
+    grove_reason_t end;
+    grove__child_shutdown(c->pid, c->spec.shutdown, &end);
+    if (!grove__shutdown_accepted(c->spec.restart, c->spec.shutdown, &end))
+        report("shutdown_error", c->pid, &end);
+}
+
 /* ---- shutdown of everything at once ------------------------------------------ */
 
 /* Calls fn(c, arg) on every child record in the table's order, having
@@ -271,11 +282,7 @@ static void signal_one(dchild_t *c, void *arg)
         /* No room to list it: it is waited for here, alone, within its
          * shutdown time (its DOWN for ref, if it comes later, is
          * dropped). */
-        grove_reason_t end;
-        grove__child_shutdown(c->pid, c->spec.shutdown, &end);
-        if (!grove__shutdown_accepted(c->spec.restart, c->spec.shutdown,
-                                      &end))
-            report("shutdown_error", c->pid, &end);
+        stop_alone(c);
         return;
     }
     if (c->sd_deadline && c->sd_deadline < sp->next)
@@ -446,13 +453,8 @@ static void req_terminate(dsup_t *d, const grove_msg_t *m, result_t *res)
         res->rc = GROVE_ENOTFOUND;
         return;
     }
-    if (!c->restarting) {
-        grove_reason_t end;
-        grove__child_shutdown(c->pid, c->spec.shutdown, &end);
-        if (!grove__shutdown_accepted(c->spec.restart, c->spec.shutdown,
-                                      &end))
-            report("shutdown_error", c->pid, &end);
-    }
+    if (!c->restarting)
+        stop_alone(c);
     forget(d, c);
 }
 
