@@ -36,6 +36,10 @@ struct grove_gs {
     unsigned handled;
     char local_name[]; /* its local name, when it has one */
 };
+/* An unnamed server's state fits its process's inline room. */
+_Static_assert(sizeof(struct grove_gs) <= GROVE__OWNED_INLINE &&
+                   _Alignof(struct grove_gs) <= 8,
+               "grove_gs_t outgrew the process's inline room");
 
 /* Handed from the starter to the new process on the heap: a waiting
  * process's stack may be parked and unreadable by others. */
@@ -50,7 +54,8 @@ typedef struct start_block {
     bool keep_monitor; /* start_monitor: the starter's monitor stays */
     char name[GROVE_NAME_MAX];
     grove_timeout_t hibernate_after;
-    struct grove_gs *gs; /* the server's state, made by the starter */
+    struct grove_gs *gs; /* the server's state, when made by the starter */
+    size_t gs_size;
 } start_block_t;
 
 /* The acknowledgement a new server sends its starter. */
@@ -241,14 +246,19 @@ static void free_key(void *key) { free(key); }
 static void gs_loop(void *arg);
 static void remember(grove_gs_t *gs, const grove_gs_ret_t *r);
 
-/* The server's state lives on the heap, freed with the process: between
- * messages the process holds no stack. The starter allocates it, so a
- * failed allocation fails the start before the server exists. */
+/* The server's state lives off the stack, since between messages the
+ * process holds none: in the process's own inline room, or, with a name
+ * too long for it, on the heap, freed with the process. The starter
+ * allocates a heap one, so a failed allocation fails the start before
+ * the server exists. */
 static grove_gs_t *gs_adopt(start_block_t *sb)
 {
     grove_gs_t *gs = sb->gs;
     sb->gs = NULL;
-    grove__set_owned(gs); /* freed by the runtime after the process */
+    if (gs)
+        grove__set_owned(gs); /* freed by the runtime after the process */
+    else
+        gs = grove__owned_inline(sb->gs_size); /* make_block checked */
     gs->cb = sb->cb;
     gs->parent = sb->parent;
     if (sb->name[0]) {
@@ -365,9 +375,9 @@ static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
     }
     if (o->name) /* checked: shorter than GROVE_NAME_MAX */
         memcpy(sb->name, o->name, strlen(o->name) + 1);
-    sb->gs = grove__calloc(1, sizeof *sb->gs +
-                                  (o->name ? strlen(sb->name) + 1 : 0));
-    if (!sb->gs) {
+    sb->gs_size = sizeof *sb->gs + (o->name ? strlen(sb->name) + 1 : 0);
+    if (sb->gs_size > GROVE__OWNED_INLINE &&
+        !(sb->gs = grove__calloc(1, sb->gs_size))) {
         free(sb->via_key);
         free(sb);
         *err = GROVE_ENOMEM;

@@ -109,6 +109,12 @@ GROVE__HIDDEN int grove__at_stop(void (*fn)(void));
  * state, with no resource of its own. One per process; a second call
  * frees the first. */
 GROVE__HIDDEN void grove__set_owned(void *ptr);
+/* Bytes a process keeps for grove__owned_inline. */
+#define GROVE__OWNED_INLINE 96
+/* Returns the calling process's inline room, size bytes zeroed, made its
+ * owned block (nothing to free); NULL outside a process or when size is
+ * over GROVE__OWNED_INLINE. */
+GROVE__HIDDEN void *grove__owned_inline(size_t size);
 
 /* Whether the calling process has sent so much since it was last
  * scheduled that a behaviour's loop should yield before its next

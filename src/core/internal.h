@@ -205,6 +205,10 @@ struct grove__proc {
     grove__report_fn report_hook;
     void *report_hook_arg;
     void *owned; /* freed after the process ends (grove__set_owned) */
+    /* Room for a behaviour's state (grove__owned_inline): a gen_server's
+     * lives here, so starting one allocates nothing for it and its end,
+     * often on another core, frees nothing. */
+    _Alignas(8) unsigned char owned_inline[GROVE__OWNED_INLINE];
     grove__dlist_t arena;
     grove__dlist_t resources;
     grove__map_t dict;         /* key hash -> its chain of entries */

@@ -493,13 +493,31 @@ void grove__set_report_hook(grove__report_fn fn, void *arg)
     }
 }
 
+static void owned_free(grove__proc_t *p)
+{
+    if (p->owned != (void *)p->owned_inline)
+        free(p->owned);
+    p->owned = NULL;
+}
+
 void grove__set_owned(void *ptr)
 {
     grove__proc_t *p = grove__current();
     if (!p)
         return;
-    free(p->owned);
+    owned_free(p);
     p->owned = ptr;
+}
+
+void *grove__owned_inline(size_t size)
+{
+    grove__proc_t *p = grove__current();
+    if (!p || size > sizeof p->owned_inline)
+        return NULL;
+    owned_free(p);
+    memset(p->owned_inline, 0, size);
+    p->owned = p->owned_inline;
+    return p->owned;
 }
 
 void grove__set_behaviour(const char *name)
@@ -628,8 +646,7 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     grove__mem_release_all(p);
     grove__dict_release(p);
     s->current = NULL;
-    free(p->owned);
-    p->owned = NULL;
+    owned_free(p);
     free_list(&p->mbox);
     free_list(&p->received);
     notify_peers(p, why);

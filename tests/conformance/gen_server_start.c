@@ -796,3 +796,61 @@ PROC_TEST(gen_server_start_monitor_ignored_in_child_spec)
     /* It does not trap exits: the shutdown ends it without terminate. */
     ASSERT_EVENTS("init");
 }
+
+/* A server's state is fresh whatever ran before it in the same process
+ * slot, and its name, short or as long as names go, is its own: servers
+ * started and stopped one after another (so slots are reused) alternate
+ * between setting a state and leaving it unset, and take names of every
+ * length. */
+static grove_gs_ret_t fresh_init(grove_gs_t *gs, void *arg)
+{
+    if (arg != NULL)
+        grove_gs_set_state(gs, arg);
+    return GROVE_GS_INIT_OK();
+}
+
+static grove_gs_ret_t fresh_call(grove_gs_t *gs, const grove_msg_t *req,
+                                 grove_gs_from_t from)
+{
+    (void)req;
+    (void)from;
+    uint64_t state = (uint64_t)(uintptr_t)grove_gs_state(gs);
+    return GROVE_GS_REPLY(TAG_CALL, &state, sizeof state);
+}
+
+static const grove_gs_callbacks_t fresh_cb = {
+    .init = fresh_init,
+    .handle_call = fresh_call,
+};
+
+PROC_TEST(gen_server_state_fresh_in_a_reused_slot)
+{
+    char name[GROVE_NAME_MAX];
+    for (unsigned i = 0; i < 2 * (GROVE_NAME_MAX - 1); i++) {
+        size_t len = 1 + i % (GROVE_NAME_MAX - 1);
+        memset(name, 'a' + (int)(i % 26), len);
+        name[len] = '\0';
+        bool set = i % 2 == 0;
+        grove_gs_opts_t o = {.name = i % 3 ? name : NULL};
+        grove_pid_t pid, found;
+        grove_reason_t why;
+        ASSERT_OK(grove_gs_start(&fresh_cb,
+                                 set ? (void *)(uintptr_t)(i + 1) : NULL, &o,
+                                 &pid, &why));
+        grove_server_t srv = grove_server_pid(pid);
+        if (o.name) {
+            ASSERT_OK(grove_whereis(name, &found));
+            ASSERT_PID_EQ(found, pid);
+            srv = grove_server_name(name);
+        }
+        grove_msg_t *reply;
+        ASSERT_OK(grove_gs_call(srv, TAG_CALL, NULL, 0, &reply, 5000));
+        uint64_t state;
+        memcpy(&state, grove_msg_data(reply), sizeof state);
+        grove_msg_free(reply);
+        ASSERT_EQ(state, set ? i + 1 : 0);
+        stop_ok(pid);
+        if (o.name)
+            ASSERT_ERR(grove_whereis(name, &found), GROVE_ENOTFOUND);
+    }
+}
