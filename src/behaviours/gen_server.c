@@ -55,8 +55,13 @@ typedef struct start_block {
     char name[GROVE_NAME_MAX];
     grove_timeout_t hibernate_after;
     struct grove_gs *gs; /* the server's state, when made by the starter */
-    size_t gs_size;
 } start_block_t;
+
+/* The bytes of a server's state with its local name ("" for none). */
+static size_t gs_bytes(const char *name)
+{
+    return sizeof(struct grove_gs) + (name[0] ? strlen(name) + 1 : 0);
+}
 
 /* The acknowledgement a new server sends its starter. */
 typedef struct ack {
@@ -258,7 +263,7 @@ static grove_gs_t *gs_adopt(start_block_t *sb)
     if (gs)
         grove__set_owned(gs); /* freed by the runtime after the process */
     else
-        gs = grove__owned_inline(sb->gs_size); /* make_block checked */
+        gs = grove__owned_inline(gs_bytes(sb->name)); /* fits: make_block */
     gs->cb = sb->cb;
     gs->parent = sb->parent;
     if (sb->name[0]) {
@@ -375,9 +380,8 @@ static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
     }
     if (o->name) /* checked: shorter than GROVE_NAME_MAX */
         memcpy(sb->name, o->name, strlen(o->name) + 1);
-    sb->gs_size = sizeof *sb->gs + (o->name ? strlen(sb->name) + 1 : 0);
-    if (sb->gs_size > GROVE__OWNED_INLINE &&
-        !(sb->gs = grove__calloc(1, sb->gs_size))) {
+    size_t bytes = gs_bytes(sb->name);
+    if (bytes > GROVE__OWNED_INLINE && !(sb->gs = grove__calloc(1, bytes))) {
         free(sb->via_key);
         free(sb);
         *err = GROVE_ENOMEM;
