@@ -30,7 +30,9 @@ static uint64_t key_hash(const char *key)
 static ent_t *chain_head(const grove__proc_t *p, uint64_t h)
 {
     uint64_t v;
-    return grove__map_get(&p->dict, h, &v) ? (ent_t *)(uintptr_t)v : NULL;
+    return p->ext && grove__map_get(&p->ext->dict, h, &v)
+               ? (ent_t *)(uintptr_t)v
+               : NULL;
 }
 
 static ent_t *find(const grove__proc_t *p, const char *key, uint64_t h)
@@ -53,9 +55,10 @@ static void drop(grove__proc_t *p, ent_t *e)
     ent_t *head = chain_head(p, e->hash);
     if (head == e) {
         if (e->chain)
-            (void)grove__map_put(&p->dict, e->hash, (uintptr_t)e->chain);
+            (void)grove__map_put(&p->ext->dict, e->hash,
+                                 (uintptr_t)e->chain);
         else
-            grove__map_del(&p->dict, e->hash, NULL);
+            grove__map_del(&p->ext->dict, e->hash, NULL);
     } else {
         ent_t *prev = head;
         while (prev->chain != e)
@@ -75,6 +78,9 @@ GROVE_EXPORT int grove_dict_put(const char *key, const void *value,
         return GROVE_ENOTPROC;
     if (!key || !*key || (size && !value))
         return GROVE_EINVAL;
+    grove__proc_ext_t *ext = grove__proc_ext(p);
+    if (!ext)
+        return GROVE_ENOMEM;
     size_t klen = strlen(key);
     size_t voff = (sizeof(ent_t) + klen + 1 + 15) & ~(size_t)15;
     size_t bytes = grove__block16(voff, size);
@@ -94,7 +100,7 @@ GROVE_EXPORT int grove_dict_put(const char *key, const void *value,
     /* The new entry heads its chain; the old one, if any, goes after it
      * is out, so a failed put leaves the old value in place. */
     n->chain = chain_head(p, n->hash);
-    if (grove__map_put(&p->dict, n->hash, (uintptr_t)n) < 0) {
+    if (grove__map_put(&ext->dict, n->hash, (uintptr_t)n) < 0) {
         free(n);
         return GROVE_ENOMEM;
     }
@@ -102,7 +108,7 @@ GROVE_EXPORT int grove_dict_put(const char *key, const void *value,
         grove__dlist_insert_after(&old->link, &n->link); /* keeps its place */
         drop(p, old);
     } else {
-        grove__dlist_push_back(&p->dict_order, &n->link);
+        grove__dlist_push_back(&ext->dict_order, &n->link);
     }
     account(p, 1, (int64_t)n->bytes);
     grove__heap_check(p); /* over its limit, it ends here */
@@ -140,8 +146,10 @@ GROVE_EXPORT int grove_dict_keys(void (*fn)(const char *key, const void *value,
     if (!p)
         return GROVE_ENOTPROC;
     int n = 0;
-    for (grove__dlist_t *l = p->dict_order.next; l != &p->dict_order;
-         l = l->next, n++)
+    if (!p->ext)
+        return 0;
+    grove__dlist_t *order = &p->ext->dict_order;
+    for (grove__dlist_t *l = order->next; l != order; l = l->next, n++)
         if (fn) {
             ent_t *e = GROVE__CONTAINER(l, ent_t, link);
             fn(e->key, e->value, e->size, arg);
@@ -152,9 +160,12 @@ GROVE_EXPORT int grove_dict_keys(void (*fn)(const char *key, const void *value,
 static int clear(grove__proc_t *p)
 {
     int n = 0;
-    for (; !grove__dlist_empty(&p->dict_order); n++)
-        drop(p, GROVE__CONTAINER(p->dict_order.next, ent_t, link));
-    grove__map_free_slots(&p->dict);
+    grove__proc_ext_t *ext = p->ext;
+    if (!ext)
+        return 0;
+    for (; !grove__dlist_empty(&ext->dict_order); n++)
+        drop(p, GROVE__CONTAINER(ext->dict_order.next, ent_t, link));
+    grove__map_free(&ext->dict);
     return n;
 }
 

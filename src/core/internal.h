@@ -169,6 +169,17 @@ struct grove_resource {
     grove__proc_t *owner;
 };
 
+/* The parts of a process most never use: made on first use and kept with
+ * the slot for its later incarnations (each exit leaves them empty), so
+ * an idle process pays a pointer for them. */
+typedef struct grove__proc_ext {
+    grove__map_t mon_names;    /* ref -> malloc'd name (monitor by name) */
+    grove__map_t dict;         /* key hash -> its chain of entries */
+    grove__dlist_t dict_order; /* dictionary entries, oldest first */
+    grove__dlist_t arena;      /* grove_alloc blocks */
+    grove__dlist_t resources;  /* attached resources, oldest first */
+} grove__proc_ext_t;
+
 struct grove__proc {
     /* -- written by any thread, or once at spawn and read by any -- */
     _Atomic(grove_msg_t *) inbox; /* Treiber stack, newest first */
@@ -180,7 +191,6 @@ struct grove__proc {
     atomic_uint_fast64_t pid_atomic; /* pid, for readers on other threads */
     atomic_uint_fast64_t parent_atomic; /* who spawned it */
     _Atomic(const char *) behaviour;    /* static text set by a behaviour */
-    char pad0[8];
     /* -- run-queue link: owned by whoever holds the process queued -- */
     grove__proc_t *rq_next;
     grove__proc_t *rq_prev; /* local run queues are doubly linked */
@@ -198,7 +208,6 @@ struct grove__proc {
     grove__map_t links;   /* pid.id -> 1 */
     grove__map_t mon_out; /* ref -> monitored pid.id */
     grove__map_t mon_in;  /* ref -> watcher pid.id */
-    grove__map_t mon_names; /* ref -> malloc'd name (monitor by name) */
     grove__map_t aliases;   /* active alias refs -> 1 */
     grove__exit_hook_fn exit_hook;
     void *exit_hook_arg;
@@ -209,10 +218,7 @@ struct grove__proc {
      * lives here, so starting one allocates nothing for it and its end,
      * often on another core, frees nothing. */
     _Alignas(8) unsigned char owned_inline[GROVE__OWNED_INLINE];
-    grove__dlist_t arena;
-    grove__dlist_t resources;
-    grove__map_t dict;         /* key hash -> its chain of entries */
-    grove__dlist_t dict_order; /* dictionary entries, oldest first */
+    grove__proc_ext_t *ext; /* NULL until first used (grove__proc_ext) */
     grove__timer_t rtimer;
     const char *name; /* its name-table entry's text, under the names lock */
     grove__sched_t *sched;
@@ -247,6 +253,10 @@ struct grove__proc {
     atomic_uint_fast64_t wait_since_atomic; /* ms when it last blocked */
 };
 
+
+/* p's rarely used parts, made on first use; NULL when out of memory.
+ * Owner only. */
+grove__proc_ext_t *grove__proc_ext(grove__proc_t *p);
 
 /* Looks up a live process by pid; NULL if the pid is malformed or dead.
  * The struct stays valid memory (slots are never freed while running),

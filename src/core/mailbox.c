@@ -519,7 +519,7 @@ static void on_down(grove__proc_t *p, grove_msg_t *m)
     GROVE__OWN_ADD(p->st_mon_out, -(1));
     grove__alias_monitor_gone(p, m->ref.id);
     uint64_t name;
-    if (grove__map_del(&p->mon_names, m->ref.id, &name))
+    if (p->ext && grove__map_del(&p->ext->mon_names, m->ref.id, &name))
         m->name = (char *)(uintptr_t)name;
     to_mailbox(p, m, GROVE_MSG_DOWN);
 }

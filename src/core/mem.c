@@ -22,14 +22,14 @@ static hdr_t *hdr_of(void *p) { return (hdr_t *)p - 1; }
 static void *arena_alloc(grove__proc_t *p, size_t size)
 {
     size_t bytes = grove__block16(sizeof(hdr_t), size);
-    if (!p || size == 0 || bytes == 0)
+    if (!p || size == 0 || bytes == 0 || !grove__proc_ext(p))
         return NULL;
     hdr_t *h = grove__aligned_alloc(16, bytes);
     if (!h)
         return NULL; /* size is rounded to the alignment, as C11 asks */
     h->size = size;
     h->owner = p->pid.id;
-    grove__dlist_push_back(&p->arena, &h->link);
+    grove__dlist_push_back(&p->ext->arena, &h->link);
     GROVE__OWN_ADD(p->st_arena, size);
     grove__count(CNT_ARENA, (int64_t)size);
     return h + 1;
@@ -180,13 +180,14 @@ GROVE_EXPORT int grove_resource_attach(void (*dtor)(void *ptr), void *ptr,
         return GROVE_ENOTPROC;
     if (!dtor)
         return GROVE_EINVAL;
-    grove_resource_t *r = grove__malloc(sizeof *r);
+    grove__proc_ext_t *ext = grove__proc_ext(p);
+    grove_resource_t *r = ext ? grove__malloc(sizeof *r) : NULL;
     if (!r)
         return GROVE_ENOMEM;
     r->dtor = dtor;
     r->ptr = ptr;
     r->owner = p;
-    grove__dlist_push_back(&p->resources, &r->link);
+    grove__dlist_push_back(&ext->resources, &r->link);
     grove__count(CNT_RES, 1);
     if (out)
         *out = r;
@@ -231,17 +232,20 @@ GROVE_EXPORT int grove_resource_detach(grove_resource_t *r)
  * in reverse attach order (later ones may depend on earlier ones). */
 void grove__mem_release_all(grove__proc_t *p)
 {
-    while (!grove__dlist_empty(&p->resources)) {
+    grove__proc_ext_t *ext = p->ext;
+    if (!ext)
+        return;
+    while (!grove__dlist_empty(&ext->resources)) {
         grove_resource_t *r =
-            GROVE__CONTAINER(p->resources.prev, grove_resource_t, link);
+            GROVE__CONTAINER(ext->resources.prev, grove_resource_t, link);
         grove__dlist_remove(&r->link);
         grove__count(CNT_RES, -1);
         r->dtor(r->ptr);
         free(r);
     }
     size_t total = 0;
-    while (!grove__dlist_empty(&p->arena)) {
-        hdr_t *h = GROVE__CONTAINER(p->arena.next, hdr_t, link);
+    while (!grove__dlist_empty(&ext->arena)) {
+        hdr_t *h = GROVE__CONTAINER(ext->arena.next, hdr_t, link);
         grove__dlist_remove(&h->link);
         total += h->size;
         free(h);

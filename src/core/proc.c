@@ -49,8 +49,10 @@ void grove__proc_table_fini(void)
         grove__proc_t *chunk = atomic_load(&T.chunks[c]);
         if (!chunk)
             continue;
-        for (uint32_t i = 0; i < CHUNK_SIZE; i++)
+        for (uint32_t i = 0; i < CHUNK_SIZE; i++) {
             grove__fiber_release(&chunk[i].fiber);
+            free(chunk[i].ext);
+        }
         munmap(chunk, CHUNK_BYTES);
     }
     free(T.chunks);
@@ -268,6 +270,19 @@ int grove__proc_restack(grove__sched_t *s, grove__proc_t *p)
     return 0;
 }
 
+grove__proc_ext_t *grove__proc_ext(grove__proc_t *p)
+{
+    if (p->ext)
+        return p->ext;
+    grove__proc_ext_t *e = grove__calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    grove__dlist_init(&e->dict_order);
+    grove__dlist_init(&e->arena);
+    grove__dlist_init(&e->resources);
+    return p->ext = e;
+}
+
 static void proc_reset(grove__proc_t *p)
 {
     atomic_store_explicit(&p->inbox, NULL, memory_order_relaxed);
@@ -275,9 +290,6 @@ static void proc_reset(grove__proc_t *p)
     p->pending = NULL;
     grove__dlist_init(&p->mbox);
     grove__dlist_init(&p->received);
-    grove__dlist_init(&p->arena);
-    grove__dlist_init(&p->resources);
-    grove__dlist_init(&p->dict_order);
     grove__dlist_init(&p->rtimer.link);
     p->rtimer.wheel = NULL;
     p->mark = &p->mbox;
@@ -612,13 +624,16 @@ static void notify_peers(grove__proc_t *p, const grove_reason_t *why)
     for (uint32_t i = 0; grove__map_next(&p->mon_out, &i, &k, &v);)
         grove__send_signal((grove_pid_t){v}, SIG_DEMONITOR, p->pid,
                            (grove_ref_t){k}, NULL, 0);
-    for (uint32_t i = 0; grove__map_next(&p->mon_names, &i, &k, &v);)
-        free((void *)(uintptr_t)v);
     grove__map_free(&p->aliases);
     grove__map_free(&p->links);
     grove__map_free(&p->mon_in);
     grove__map_free(&p->mon_out);
-    grove__map_free(&p->mon_names);
+    if (p->ext) {
+        grove__map_t *names = &p->ext->mon_names;
+        for (uint32_t i = 0; grove__map_next(names, &i, &k, &v);)
+            free((void *)(uintptr_t)v);
+        grove__map_free(names);
+    }
 }
 
 void grove__notify_waiters(grove__proc_t *p, const grove_reason_t *why);

@@ -126,8 +126,9 @@ static int monitor_record(grove__proc_t *self, grove_pid_t pid,
     if (rc < 0)
         return rc;
     if (name) {
-        char *copy = grove__strdup(name);
-        if (!copy || grove__map_put(&self->mon_names, r,
+        grove__proc_ext_t *ext = grove__proc_ext(self);
+        char *copy = ext ? grove__strdup(name) : NULL;
+        if (!copy || grove__map_put(&ext->mon_names, r,
                                     (uint64_t)(uintptr_t)copy) < 0) {
             free(copy);
             grove__map_del(&self->mon_out, r, NULL);
@@ -273,7 +274,7 @@ static bool monitor_drop(grove__proc_t *p, uint64_t ref)
     if (!grove__map_del(&p->mon_out, ref, &target))
         return false;
     GROVE__OWN_ADD(p->st_mon_out, -(1));
-    if (grove__map_del(&p->mon_names, ref, &name))
+    if (p->ext && grove__map_del(&p->ext->mon_names, ref, &name))
         free((void *)(uintptr_t)name);
     if (target)
         grove__send_signal((grove_pid_t){target}, SIG_DEMONITOR, p->pid,

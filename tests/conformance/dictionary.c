@@ -1,6 +1,7 @@
 /* The process dictionary (Erlang's put, get, erase, get_keys, erase/0):
  * values private to each process, replaced on put, listed in insertion
  * order, counted by process info and freed when the process exits. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -161,4 +162,76 @@ TEST(dict_outside_a_process)
     ASSERT_ERR(grove_dict_erase("k"), GROVE_ENOTPROC);
     ASSERT_ERR(grove_dict_keys(NULL, NULL), GROVE_ENOTPROC);
     ASSERT_ERR(grove_dict_clear(), GROVE_ENOTPROC);
+}
+
+static atomic_int slot_dtor_runs;
+
+static void count_dtor(void *ptr)
+{
+    (void)ptr;
+    atomic_fetch_add(&slot_dtor_runs, 1);
+}
+
+/* Reports whether it starts with nothing of an earlier incarnation, then
+ * (every other one) fills its dictionary, arena, resources and monitors
+ * by name, and ends normally or by a crash. */
+static void slot_user(void *arg)
+{
+    unsigned i = (unsigned)(uintptr_t)arg;
+    grove_process_info_t info;
+    int clean = grove_dict_keys(NULL, NULL) == 0 &&
+                grove_dict_get("k", NULL) == NULL &&
+                grove_process_info(grove_self(), &info) == 0 &&
+                info.dictionary == 0 && info.monitors == 0 &&
+                info.heap_size == 0;
+    grove_send(tester, 3, &clean, sizeof clean);
+    if (i % 2)
+        return;
+    grove_ref_t ref;
+    char *block = grove_alloc(100);
+    GROVE_ASSERT(block != NULL);
+    memset(block, 'x', 100);
+    GROVE_ASSERT(grove_dict_put("k", "v", 2) == 0);
+    GROVE_ASSERT(grove_dict_put("j", "w", 2) == 0);
+    GROVE_ASSERT(grove_resource_attach(count_dtor, NULL, NULL) == 0);
+    GROVE_ASSERT(grove_monitor_name("dict_tester", &ref) == 0);
+    if (i % 4 == 0)
+        GROVE_ASSERT(!"crash holding a dictionary, blocks and resources");
+}
+
+/* A process that takes over a slot starts with an empty dictionary, no
+ * blocks, resources or monitors by name, whatever the one before it left
+ * there at its end; each earlier one's resources ran and its blocks went. */
+PROC_TEST_OPTS(dict_and_resources_fresh_in_a_reused_slot, .max_processes = 64)
+{
+    tester = grove_self();
+    ASSERT_OK(grove_register("dict_tester", tester));
+    grove_stats_t st;
+    ASSERT_OK(grove_stats(&st));
+    uint64_t arena0 = st.arena_bytes_live, res0 = st.resources_live;
+    atomic_store(&slot_dtor_runs, 0);
+    bool seen[64] = {false};
+    int reused = 0;
+    enum { N = 200 };
+    for (unsigned i = 0; i < N; i++) {
+        grove_pid_t pid = SPAWN_MON(slot_user, (void *)(uintptr_t)i, NULL);
+        grove_msg_t *m = EXPECT_TAG(3);
+        int clean;
+        memcpy(&clean, grove_msg_data(m), sizeof clean);
+        grove_msg_free(m);
+        ASSERT_TRUE(clean);
+        grove_reason_t why = AWAIT_EXIT(pid);
+        if (i % 4 == 0)
+            ASSERT_EQ(why.kind, GROVE_EXIT_ASSERT);
+        else
+            ASSERT_REASON_EQ(why, grove_reason_normal());
+        uint32_t slot = grove_pid_slot(pid) % 64;
+        reused += seen[slot];
+        seen[slot] = true;
+    }
+    ASSERT_GE(reused, N / 2);
+    ASSERT_EQ(atomic_load(&slot_dtor_runs), N / 2);
+    WAIT_UNTIL(grove_stats(&st) == 0 && st.arena_bytes_live == arena0 &&
+               st.resources_live == res0);
+    ASSERT_OK(grove_unregister("dict_tester"));
 }
