@@ -111,16 +111,17 @@ static bool is_exit_from(const grove_msg_t *m, void *arg)
 bool grove__child_shutdown_begin(grove_pid_t pid, grove_timeout_t t,
                                  grove_ref_t *mref)
 {
-    grove_reason_t sig = t == GROVE_SHUTDOWN_BRUTAL_KILL
-                             ? grove_reason_of(GROVE_EXIT_KILL)
-                             : grove_reason_shutdown(NULL);
+    /* Built once: a stop of many children asks each the same. */
+    static const grove_reason_t kill = {.kind = GROVE_EXIT_KILL};
+    static const grove_reason_t shutdown = {.kind = GROVE_EXIT_SHUTDOWN};
     /* Monitor, unlink and exit signal, in OTP's order, as one signal. */
-    if (grove__shutdown_signal(pid, &sig, mref) == 0)
+    if (grove__shutdown_signal(
+            pid, t == GROVE_SHUTDOWN_BRUTAL_KILL ? &kill : &shutdown,
+            mref) == 0)
         return true;
     /* Out of memory for the monitor: it cannot be waited for, so it is
      * killed (exit signals are never lost). */
     grove_unlink(pid);
-    grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
     grove_exit_signal(pid, &kill);
     return false;
 }

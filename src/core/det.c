@@ -88,6 +88,7 @@ static bool step(void)
     }
     grove__tls_set_sched(s);
     grove__run_process(s, p);
+    grove__post_flush(s); /* one step delivers all it sent */
     return true;
 }
 

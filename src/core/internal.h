@@ -96,6 +96,17 @@ int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m);
 int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
                        grove_ref_t ref, const grove_reason_t *reason,
                        uint8_t flags);
+/* As grove__send_signal, for a signal an ending process sends from
+ * scheduler s (EXIT to a link, DOWN to a watcher): it joins s's batch for
+ * that process, if any, and reaches it with the batch. Nothing else comes
+ * from the sender after, so holding it back reorders nothing the sender
+ * sent. */
+void grove__post_signal(grove__sched_t *s, grove_pid_t to, int sig,
+                        grove_pid_t from, grove_ref_t ref,
+                        const grove_reason_t *reason, uint8_t flags);
+/* Delivers s's batch of signals (before s runs a process's code, before
+ * it idles, and once a batch is POST_MAX long). */
+void grove__post_flush(grove__sched_t *s);
 
 /* ---- timers ------------------------------------------------------------ */
 
@@ -365,6 +376,12 @@ struct grove__sched {
     grove_reason_t exit_reason;
     void *crash_bt[32];
     int crash_bt_len;
+    /* Signals of ending processes not yet delivered, all to out_to's
+     * incarnation out_gen, newest first (grove__post_signal). */
+    grove__proc_t *out_to;
+    uint32_t out_gen;
+    unsigned out_n;
+    grove_msg_t *out_head, *out_tail;
     char pad0[64];
     /* -- run queue: any thread, under rq_lock -- */
     grove__spin_t rq_lock;

@@ -169,9 +169,12 @@ static void dead_letter(grove_msg_t *m, grove_pid_t dead)
     grove__msg_destroy(m);
 }
 
-int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m)
+/* Pushes the chain head..tail (linked newest first, all to incarnation
+ * gen) to p's inbox in one step, or, p being gone, to the dead-letter
+ * path. */
+static int deliver_chain(grove__proc_t *p, uint32_t gen, grove_msg_t *head,
+                         grove_msg_t *tail)
 {
-    m->to_gen = gen;
     grove_msg_t *h = atomic_load_explicit(&p->inbox, memory_order_relaxed);
     do {
         if (h == INBOX_CLOSED ||
@@ -180,17 +183,27 @@ int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m)
              * spawn reusing the slot rewrites p->pid meanwhile. */
             grove_pid_t slot_pid = {atomic_load_explicit(
                 &p->pid_atomic, memory_order_relaxed)};
-            dead_letter(m, (grove_pid_t){((uint64_t)gen << 32) |
-                                        grove_pid_slot(slot_pid)});
+            grove_pid_t dead = {((uint64_t)gen << 32) |
+                                grove_pid_slot(slot_pid)};
+            for (grove_msg_t *m = head, *next; m; m = next) {
+                next = m == tail ? NULL : (grove_msg_t *)m->link.next;
+                dead_letter(m, dead);
+            }
             return GROVE_ENOPROC;
         }
-        m->link.next = (grove__dlist_t *)h;
+        tail->link.next = (grove__dlist_t *)h;
         /* seq_cst: pairs with the scheduler's store of PS_WAITING followed
          * by its inbox check, so either we see WAITING or it sees us. */
     } while (!atomic_compare_exchange_weak_explicit(
-        &p->inbox, &h, m, memory_order_seq_cst, memory_order_relaxed));
+        &p->inbox, &h, head, memory_order_seq_cst, memory_order_relaxed));
     grove__wake(p);
     return 0;
+}
+
+int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m)
+{
+    m->to_gen = gen;
+    return deliver_chain(p, gen, m, m);
 }
 
 /* Delivery by pid: GROVE_EINVAL for a malformed pid, GROVE_ENOPROC (m
@@ -209,9 +222,8 @@ static int deliver_pid(grove_pid_t to, grove_msg_t *m)
     return grove__deliver(p, grove_pid_generation(to), m);
 }
 
-int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
-                       grove_ref_t ref, const grove_reason_t *reason,
-                       uint8_t flags)
+static grove_msg_t *signal_new(int sig, grove_pid_t from, grove_ref_t ref,
+                               const grove_reason_t *reason, uint8_t flags)
 {
     grove_msg_t *m = grove__msg_new(reason ? sizeof *reason : 0);
     /* Exit signals, DOWNs and link requests must not be lost: out of
@@ -234,7 +246,51 @@ int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
         memcpy(m->data, reason, sizeof *reason);
         m->size = sizeof *reason;
     }
-    return deliver_pid(to, m);
+    return m;
+}
+
+int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
+                       grove_ref_t ref, const grove_reason_t *reason,
+                       uint8_t flags)
+{
+    return deliver_pid(to, signal_new(sig, from, ref, reason, flags));
+}
+
+/* A batch holds at most this many signals: the first waits no longer. */
+#define POST_MAX 64
+
+void grove__post_signal(grove__sched_t *s, grove_pid_t to, int sig,
+                        grove_pid_t from, grove_ref_t ref,
+                        const grove_reason_t *reason, uint8_t flags)
+{
+    grove_msg_t *m = signal_new(sig, from, ref, reason, flags);
+    grove__proc_t *p;
+    if (grove__proc_lookup(to, &p) < 0) {
+        deliver_pid(to, m); /* the dead-letter path */
+        return;
+    }
+    uint32_t gen = grove_pid_generation(to);
+    if (s->out_n && (s->out_to != p || s->out_gen != gen))
+        grove__post_flush(s);
+    m->to_gen = gen;
+    m->link.next = (grove__dlist_t *)s->out_head;
+    if (s->out_n++ == 0)
+        s->out_tail = m;
+    s->out_head = m;
+    s->out_to = p;
+    s->out_gen = gen;
+    if (s->out_n == POST_MAX)
+        grove__post_flush(s);
+}
+
+void grove__post_flush(grove__sched_t *s)
+{
+    if (s->out_n == 0)
+        return;
+    s->out_n = 0;
+    deliver_chain(s->out_to, s->out_gen, s->out_head, s->out_tail);
+    s->out_head = s->out_tail = NULL;
+    s->out_to = NULL;
 }
 
 static int send_common(grove_pid_t to, uint64_t tag, grove_ref_t ref,

@@ -611,18 +611,19 @@ static void free_list(grove__dlist_t *h)
     }
 }
 
-static void notify_peers(grove__proc_t *p, const grove_reason_t *why)
+static void notify_peers(grove__sched_t *s, grove__proc_t *p,
+                         const grove_reason_t *why)
 {
     uint64_t k, v;
     for (uint32_t i = 0; grove__map_next(&p->links, &i, &k, &v);)
-        grove__send_signal((grove_pid_t){k}, SIG_EXIT, p->pid, GROVE_REF_NONE,
-                           why, MSGF_VIA_LINK);
+        grove__post_signal(s, (grove_pid_t){k}, SIG_EXIT, p->pid,
+                           GROVE_REF_NONE, why, MSGF_VIA_LINK);
     for (uint32_t i = 0; grove__map_next(&p->mon_in, &i, &k, &v);)
-        grove__send_signal((grove_pid_t){v}, SIG_DOWN, p->pid,
+        grove__post_signal(s, (grove_pid_t){v}, SIG_DOWN, p->pid,
                            (grove_ref_t){k}, why, 0);
     /* Monitors this process held: tell their targets to forget them. */
     for (uint32_t i = 0; grove__map_next(&p->mon_out, &i, &k, &v);)
-        grove__send_signal((grove_pid_t){v}, SIG_DEMONITOR, p->pid,
+        grove__post_signal(s, (grove_pid_t){v}, SIG_DEMONITOR, p->pid,
                            (grove_ref_t){k}, NULL, 0);
     grove__map_free(&p->aliases);
     grove__map_free(&p->links);
@@ -664,7 +665,7 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     owned_free(p);
     free_list(&p->mbox);
     free_list(&p->received);
-    notify_peers(p, why);
+    notify_peers(s, p, why);
     grove__fiber_destroy(&p->fiber);
     if (p->stack)
         grove__stack_put(&s->stacks, p->stack);

@@ -476,6 +476,12 @@ static grove__proc_t *find_work(grove__sched_t *s)
         p = grove__inject_pop();
     if (!p)
         p = grove__rq_pop(s);
+    if (!p && s->out_n) {
+        /* Nothing of its own left: the batched signals go before it looks
+         * elsewhere (a woken receiver may come to run here). */
+        grove__post_flush(s);
+        p = grove__rq_pop(s);
+    }
     if (!p)
         p = steal(s);
     return p;
@@ -852,6 +858,7 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
     atomic_store_explicit(&s->running, p, memory_order_release);
     GROVE__OWN_ADD(s->switches, 1);
     GROVE__OWN_ADD(p->st_reductions, 1);
+    grove__post_flush(s); /* what ended before it may concern it */
     grove__fiber_switch(&s->fiber, &p->fiber, false);
     s->current = NULL;
     atomic_store_explicit(&s->running, NULL, memory_order_relaxed);
@@ -920,6 +927,7 @@ __attribute__((unused)) static void *sched_main(void *arg)
         sched_sleep(s);
         idle = 0;
     }
+    grove__post_flush(s);
     grove__stack_cache_drain(&s->stacks);
     grove__msg_cache_drain(s);
     grove__fault_thread_fini(s);

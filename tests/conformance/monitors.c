@@ -303,3 +303,130 @@ PROC_TEST(L16_many_monitors_fire_once_each)
     }
     EXPECT_NO_MSG(50);
 }
+
+/* Waits for "go", tells the tester its index, and ends with a reason that
+ * carries the index. */
+static grove_pid_t batch_tester, batch_sink;
+static void ender(void *arg)
+{
+    unsigned i = (unsigned)(uintptr_t)arg;
+    grove_msg_t *go;
+    if (i % 3 == 0)
+        grove_link(batch_sink);
+    if (grove_recv(&go, GROVE_INFINITY) == 0)
+        grove_msg_free(go);
+    grove_send(batch_tester, 1, &i, sizeof i);
+    grove_reason_t why = grove_reason_error((int)i + 1, "ender %u", i);
+    grove_exit(&why);
+}
+
+/* Traps exits and, once it has had an EXIT from each of the enders it
+ * expects (the argument), each with that ender's reason, says so. */
+static void exit_sink(void *arg)
+{
+    unsigned want = (unsigned)(uintptr_t)arg, got = 0, bad = 0;
+    grove_trap_exit(true);
+    grove_send(batch_tester, 2, NULL, 0);
+    while (got < want) {
+        grove_msg_t *m;
+        if (grove_recv(&m, 30000) != 0)
+            break;
+        if (grove_msg_kind(m) == GROVE_MSG_EXIT &&
+            grove_msg_reason(m)->kind == GROVE_EXIT_ERROR &&
+            (grove_msg_reason(m)->code - 1) % 3 == 0)
+            got++;
+        else
+            bad++;
+        grove_msg_free(m);
+    }
+    grove_send(batch_tester, 3, &bad, sizeof bad);
+}
+
+/* Many processes ending at once, on every scheduler, tell one watcher:
+ * a DOWN for each monitor and an EXIT for each link, each exactly once,
+ * with its own reason, and each after the message its process sent
+ * before it ended (their exits' signals travel in batches: none may be
+ * lost, duplicated or put ahead of what came before it). */
+PROC_TEST(down_and_exit_of_many_ending_together_each_once_in_order)
+{
+    enum { N = 600 };
+    static grove_pid_t pid[N];
+    static int seen_msg[N], seen_down[N], seen_exit[N];
+    batch_tester = grove_self();
+    ASSERT_OK(grove_trap_exit(true));
+    /* A third of them also tell another process, so the signals of
+     * consecutive exits go to different processes. */
+    grove_pid_t sink = SPAWN_MON(exit_sink, (void *)(uintptr_t)(N / 3), NULL);
+    batch_sink = sink;
+    grove_msg_free(EXPECT_TAG(2));
+    for (unsigned i = 0; i < N; i++) {
+        ASSERT_OK(grove_spawn(ender, (void *)(uintptr_t)i, NULL, &pid[i]));
+        grove_ref_t ref;
+        ASSERT_OK(grove_monitor(pid[i], &ref));
+        if (i % 2)
+            ASSERT_OK(grove_link(pid[i]));
+        seen_msg[i] = seen_down[i] = seen_exit[i] = 0;
+    }
+    for (unsigned i = 0; i < N; i++)
+        ASSERT_OK(grove_send(pid[i], 0, NULL, 0));
+    unsigned left = N + N + N / 2, bad = 0;
+    bool sink_done = false, sink_down = false;
+    while (left) {
+        grove_msg_t *m;
+        ASSERT_OK(grove_recv(&m, 30000));
+        int kind = grove_msg_kind(m);
+        unsigned i = N;
+        if (grove_pid_equal(grove_msg_from(m), sink)) {
+            /* The sink may finish before the rest is here. */
+            if (kind == GROVE_MSG_USER) {
+                ASSERT_EQ(grove_msg_tag(m), 3);
+                memcpy(&bad, grove_msg_data(m), sizeof bad);
+                sink_done = true;
+            } else {
+                ASSERT_EQ(kind, GROVE_MSG_DOWN);
+                ASSERT_TRUE(sink_done);
+                ASSERT_REASON_EQ(*grove_msg_reason(m), grove_reason_normal());
+                sink_down = true;
+            }
+            grove_msg_free(m);
+            continue;
+        }
+        left--;
+        if (kind == GROVE_MSG_USER) {
+            memcpy(&i, grove_msg_data(m), sizeof i);
+            ASSERT_LT(i, N);
+            ASSERT_PID_EQ(grove_msg_from(m), pid[i]);
+            ASSERT_EQ(seen_down[i] + seen_exit[i], 0);
+            seen_msg[i]++;
+        } else {
+            for (unsigned j = 0; j < N && i == N; j++)
+                if (grove_pid_equal(grove_msg_from(m), pid[j]))
+                    i = j;
+            ASSERT_LT(i, N);
+            ASSERT_EQ(seen_msg[i], 1);
+            const grove_reason_t *r = grove_msg_reason(m);
+            ASSERT_EQ(r->kind, GROVE_EXIT_ERROR);
+            ASSERT_EQ(r->code, (int)i + 1);
+            if (kind == GROVE_MSG_DOWN)
+                seen_down[i]++;
+            else
+                seen_exit[i]++;
+        }
+        grove_msg_free(m);
+    }
+    for (unsigned i = 0; i < N; i++) {
+        ASSERT_EQ(seen_msg[i], 1);
+        ASSERT_EQ(seen_down[i], 1);
+        ASSERT_EQ(seen_exit[i], (int)(i % 2));
+    }
+    if (!sink_done) {
+        grove_msg_t *m = EXPECT_TAG(3);
+        memcpy(&bad, grove_msg_data(m), sizeof bad);
+        grove_msg_free(m);
+    }
+    ASSERT_EQ(bad, 0);
+    if (!sink_down)
+        ASSERT_REASON_EQ(AWAIT_EXIT(sink), grove_reason_normal());
+    EXPECT_NO_MSG(100);
+    ASSERT_EQ(grove_trap_exit(false), 1);
+}
