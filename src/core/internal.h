@@ -104,8 +104,8 @@ int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
 void grove__post_signal(grove__sched_t *s, grove_pid_t to, int sig,
                         grove_pid_t from, grove_ref_t ref,
                         const grove_reason_t *reason, uint8_t flags);
-/* Delivers s's batch of signals (before s runs a process's code, before
- * it idles, and once a batch is POST_MAX long). */
+/* Delivers s's batch of signals: before s runs a process's code, when it
+ * has nothing of its own left to run, and once a batch is POST_MAX long. */
 void grove__post_flush(grove__sched_t *s);
 
 /* ---- timers ------------------------------------------------------------ */
