@@ -12,6 +12,26 @@
 #include "core/internal.h"
 #include "base/failpoint.h"
 
+/* The leak checker does not look into mapped memory, and the slots' chunks
+ * are the only holders of their rarely used parts (grove__proc_ext): it is
+ * told to look there. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GROVE__LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define GROVE__LSAN 1
+#endif
+#ifdef GROVE__LSAN
+#include <sanitizer/lsan_interface.h>
+#define CHUNK_ROOT(mem) __lsan_register_root_region((mem), CHUNK_BYTES)
+#define CHUNK_UNROOT(mem) __lsan_unregister_root_region((mem), CHUNK_BYTES)
+#else
+#define CHUNK_ROOT(mem) ((void)0)
+#define CHUNK_UNROOT(mem) ((void)0)
+#endif
+
 #define CHUNK_BITS 12
 #define CHUNK_SIZE (1u << CHUNK_BITS)
 #define CHUNK_BYTES (CHUNK_SIZE * sizeof(grove__proc_t))
@@ -53,6 +73,7 @@ void grove__proc_table_fini(void)
             grove__fiber_release(&chunk[i].fiber);
             free(chunk[i].ext);
         }
+        CHUNK_UNROOT(chunk);
         munmap(chunk, CHUNK_BYTES);
     }
     free(T.chunks);
@@ -124,6 +145,7 @@ static grove__proc_t *carve_slot(uint32_t *slot_out)
                                     -1, 0);
             chunk = mem == MAP_FAILED ? NULL : mem;
             if (chunk) {
+                CHUNK_ROOT(chunk);
                 for (uint32_t i = 0; i < CHUNK_SIZE; i++)
                     atomic_store(&chunk[i].gen, 1);
                 atomic_store_explicit(&T.chunks[c], chunk,
