@@ -15,15 +15,7 @@
 /* The leak checker does not look into mapped memory, and the slots' chunks
  * are the only holders of their rarely used parts (grove__proc_ext): it is
  * told to look there. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GROVE__LSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define GROVE__LSAN 1
-#endif
-#ifdef GROVE__LSAN
+#if defined(GROVE_ASAN) || defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #define CHUNK_ROOT(mem) __lsan_register_root_region((mem), CHUNK_BYTES)
 #define CHUNK_UNROOT(mem) __lsan_unregister_root_region((mem), CHUNK_BYTES)
