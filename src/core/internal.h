@@ -203,8 +203,7 @@ struct grove__proc {
     atomic_uint_fast64_t parent_atomic; /* who spawned it */
     _Atomic(const char *) behaviour;    /* static text set by a behaviour */
     /* -- run-queue link: owned by whoever holds the process queued -- */
-    grove__proc_t *rq_next;
-    grove__proc_t *rq_prev; /* local run queues are doubly linked */
+    grove__proc_t *rq_next; /* the high and inject queues are lists */
     /* -- owner only (the process itself, or its scheduler) -- */
     grove__fiber_t fiber;
     grove__stack_t *stack; /* NULL while waiting stackless */
@@ -386,7 +385,9 @@ struct grove__sched {
     /* -- run queue: any thread, under rq_lock -- */
     grove__spin_t rq_lock;
     _Atomic(grove__proc_t *) runnext; /* see grove__enqueue */
-    grove__proc_t *rq_head, *rq_tail;
+    /* The normal queue, a ring of pointers (see sched.c). */
+    grove__proc_t **rq_buf;
+    uint32_t rq_cap, rq_h, rq_t;
     /* Max (0) and high (1) priority processes, singly linked: taken
      * before runnext and the queue above. rq_hi counts them. */
     grove__proc_t *hq_head[2], *hq_tail[2];

@@ -69,37 +69,63 @@ static unsigned fifo_add_locked(grove__sched_t *s, int n)
     return count_add_locked(&s->rq_fifo, n);
 }
 
-/* The pushes (and the splice of a stolen chain) return whether the
- * stealable part of the queue was empty before: only then may an idle
- * scheduler need waking (see maybe_wake_idle). */
+/* ---- the normal queue: a ring of pointers ----------------------------------
+ *
+ * s->rq_buf holds rq_cap entries (a power of two, 0 before the first
+ * push); the queue runs from index rq_h (its head) to rq_t (one past its
+ * tail), both counted in 32 bits with wrap-around and taken modulo rq_cap.
+ * Only pointers move: a pop reads no neighbour and a thief copies what it
+ * takes without touching the processes, whose memory is cold on its core,
+ * while it holds the victim's lock. */
+#define RQ_CAP0 256
 
-static bool rq_splice_tail_locked(grove__sched_t *s, grove__proc_t *first,
-                                  grove__proc_t *last, unsigned n)
+static uint32_t rq_len_locked(const grove__sched_t *s)
 {
-    first->rq_prev = s->rq_tail;
-    if (s->rq_tail)
-        s->rq_tail->rq_next = first;
-    else
-        s->rq_head = first;
-    s->rq_tail = last;
-    return fifo_add_locked(s, (int)n) == 0;
+    return s->rq_t - s->rq_h;
 }
 
+static grove__proc_t **rq_at(grove__sched_t *s, uint32_t i)
+{
+    return &s->rq_buf[i & (s->rq_cap - 1)];
+}
+
+/* Makes room for n more entries. False when a larger ring cannot be had:
+ * the caller queues on the inject queue instead (a linked list, which
+ * needs no memory), so a runnable process is never lost. The ring only
+ * grows: its size follows the longest the queue has been. */
+static bool rq_room_locked(grove__sched_t *s, uint32_t n)
+{
+    uint32_t len = rq_len_locked(s);
+    if (len + n <= s->rq_cap)
+        return true;
+    uint32_t cap = s->rq_cap ? s->rq_cap * 2 : RQ_CAP0;
+    while (cap < len + n)
+        cap *= 2;
+    grove__proc_t **buf = grove__malloc(cap * sizeof *buf);
+    if (!buf)
+        return false;
+    for (uint32_t i = 0; i < len; i++)
+        buf[i] = *rq_at(s, s->rq_h + i);
+    free(s->rq_buf);
+    s->rq_buf = buf;
+    s->rq_cap = cap;
+    s->rq_h = 0;
+    s->rq_t = len;
+    return true;
+}
+
+/* The pushes return whether the stealable part of the queue was empty
+ * before: only then may an idle scheduler need waking (see
+ * maybe_wake_idle). Each needs room made first (rq_room_locked). */
 static bool rq_push_tail_locked(grove__sched_t *s, grove__proc_t *p)
 {
-    p->rq_next = NULL;
-    return rq_splice_tail_locked(s, p, p, 1);
+    *rq_at(s, s->rq_t++) = p;
+    return fifo_add_locked(s, 1) == 0;
 }
 
 static bool rq_push_head_locked(grove__sched_t *s, grove__proc_t *p)
 {
-    p->rq_prev = NULL;
-    p->rq_next = s->rq_head;
-    if (s->rq_head)
-        s->rq_head->rq_prev = p;
-    else
-        s->rq_tail = p;
-    s->rq_head = p;
+    *rq_at(s, --s->rq_h) = p;
     return fifo_add_locked(s, 1) == 0;
 }
 
@@ -118,7 +144,7 @@ static int hq_index(const grove__proc_t *p)
 
 static bool hq_push_locked(grove__sched_t *s, grove__proc_t *p, int q)
 {
-    p->rq_next = p->rq_prev = NULL;
+    p->rq_next = NULL;
     if (s->hq_tail[q])
         s->hq_tail[q]->rq_next = p;
     else
@@ -158,11 +184,18 @@ static grove__proc_t *hq_pop(grove__sched_t *s)
     return p;
 }
 
-/* Pushes p at the tail of its queue: its high queue, or the normal one. */
-static bool push_tail_locked(grove__sched_t *s, grove__proc_t *p)
+/* Pushes p at the tail of its queue, its high queue or the normal one,
+ * or at the head of the normal one when head is set. Returns 1 when the
+ * stealable part was empty before, 0 when not, -1 when the normal queue
+ * has no room for it (rq_room_locked). */
+static int push_locked(grove__sched_t *s, grove__proc_t *p, bool head)
 {
     int q = hq_index(p);
-    return q >= 0 ? hq_push_locked(s, p, q) : rq_push_tail_locked(s, p);
+    if (q >= 0)
+        return hq_push_locked(s, p, q);
+    if (!rq_room_locked(s, 1))
+        return -1;
+    return head ? rq_push_head_locked(s, p) : rq_push_tail_locked(s, p);
 }
 
 static void inject(grove__proc_t *p)
@@ -210,14 +243,22 @@ static void maybe_wake_idle(void)
         grove__sched_wake_one();
 }
 
-void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p)
+/* Queues p on s (see push_locked); without room, on the inject queue. */
+static void enqueue_on(grove__sched_t *s, grove__proc_t *p, bool head)
 {
     grove__spin_lock(&s->rq_lock);
-    bool first = push_tail_locked(s, p);
+    int first = push_locked(s, p, head);
     grove__spin_unlock(&s->rq_lock);
+    if (first < 0)
+        inject(p);
     /* While s hands out poll reports it decides afterwards (poll_done). */
-    if (first && !s->polling)
+    else if (first && !s->polling)
         maybe_wake_idle();
+}
+
+void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p)
+{
+    enqueue_on(s, p, false);
 }
 
 /* Queues a runnable process: on this scheduler's runnext slot when a
@@ -256,31 +297,9 @@ void grove__enqueue_spawned(grove__proc_t *p)
         inject(p);
         return;
     }
-    grove__spin_lock(&s->rq_lock);
-    bool first = atomic_load_explicit(&p->prio, memory_order_relaxed) ==
-                         GROVE_PRIO_NORMAL
-                     ? rq_push_head_locked(s, p)
-                     : push_tail_locked(s, p);
-    grove__spin_unlock(&s->rq_lock);
     /* The spawner keeps running: an idle scheduler can start the child
-     * now. */
-    if (first)
-        maybe_wake_idle();
-}
-
-/* Unlinks p from s's local queue (doubly linked: O(1)). */
-static void rq_unlink_locked(grove__sched_t *s, grove__proc_t *p)
-{
-    if (p->rq_prev)
-        p->rq_prev->rq_next = p->rq_next;
-    else
-        s->rq_head = p->rq_next;
-    if (p->rq_next)
-        p->rq_next->rq_prev = p->rq_prev;
-    else
-        s->rq_tail = p->rq_prev;
-    p->rq_next = p->rq_prev = NULL;
-    fifo_add_locked(s, -1);
+     * now (a push that made the queue non-empty wakes one). */
+    enqueue_on(s, p, true);
 }
 
 /* Every AGE_EVERY pops the oldest entry runs instead of the newest: spawns
@@ -303,20 +322,32 @@ unsigned grove__rq_count(grove__sched_t *s)
 /* Takes the process to run from the normal queue, which is not empty. */
 static grove__proc_t *rq_take_locked(grove__sched_t *s)
 {
-    grove__proc_t *p = ++s->pops % AGE_EVERY == 0 ? s->rq_tail : s->rq_head;
-    /* Bounded: each pass gives one low process one more skip. */
+    bool oldest = ++s->pops % AGE_EVERY == 0;
+    grove__proc_t *p = *rq_at(s, oldest ? s->rq_t - 1 : s->rq_h);
+    /* Bounded: each pass gives one low process one more skip. Its own
+     * entry, just taken, leaves room for it at the tail. */
     for (int i = 0; i < LOW_SKIPS &&
                     atomic_load_explicit(&p->prio, memory_order_relaxed) ==
                         GROVE_PRIO_LOW &&
-                    p->low_skips < LOW_SKIPS && s->rq_head != s->rq_tail;
+                    p->low_skips < LOW_SKIPS && rq_len_locked(s) > 1;
          i++) {
         p->low_skips++;
-        rq_unlink_locked(s, p);
-        rq_push_tail_locked(s, p);
-        p = s->rq_head;
+        if (oldest)
+            s->rq_t--;
+        else
+            s->rq_h++;
+        *rq_at(s, s->rq_t++) = p;
+        oldest = false;
+        p = *rq_at(s, s->rq_h);
     }
     p->low_skips = 0;
-    rq_unlink_locked(s, p);
+    if (oldest)
+        s->rq_t--;
+    else
+        s->rq_h++;
+    fifo_add_locked(s, -1);
+    if (rq_len_locked(s))
+        __builtin_prefetch(*rq_at(s, s->rq_h)); /* likely the next to run */
     return p;
 }
 
@@ -339,7 +370,7 @@ grove__proc_t *grove__rq_pop(grove__sched_t *s)
         return NULL;
     grove__spin_lock(&s->rq_lock);
     p = NULL;
-    if (s->rq_head) {
+    if (rq_len_locked(s)) {
         p = rq_take_locked(s);
         s->runnext_streak = 0;
     }
@@ -362,26 +393,30 @@ grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k)
         k--;
     }
     grove__spin_lock(&s->rq_lock);
-    grove__proc_t *p = s->rq_head;
-    while (p && k--)
-        p = p->rq_next;
-    if (p)
-        rq_unlink_locked(s, p);
+    grove__proc_t *p = NULL;
+    if (k < rq_len_locked(s)) {
+        uint32_t i = s->rq_h + k;
+        p = *rq_at(s, i);
+        for (; i + 1 != s->rq_t; i++) /* the later entries close up */
+            *rq_at(s, i) = *rq_at(s, i + 1);
+        s->rq_t--;
+        fifo_add_locked(s, -1);
+    }
     grove__spin_unlock(&s->rq_lock);
     return p;
 }
 
-/* At most this many processes move per steal. The thief walks what it
- * takes under the victim's lock, which the victim needs for every push:
- * half of a queue of 100,000 (a supervisor that has just signalled all its
- * children) would hold the lock, and the victim, for a long walk over cold
- * memory, and each later steal would walk the rest again. */
-#define STEAL_MAX 64
+/* At most this many processes move per steal: half of a queue of
+ * 100,000 (a supervisor that has just signalled all its children) would
+ * hold the victim's lock, which it needs for every push, for a long copy,
+ * and would leave the thief with more than it can run before the victim
+ * runs dry. */
+#define STEAL_MAX 256
 
 /* Takes the older half of a victim's queue, up to STEAL_MAX, from its
  * tail: the work that was spawned first, the largest pieces of a tree of
- * spawns (never its runnext, which its owner is about to run). Walks only
- * what it takes: the queue's length is its stealable count. */
+ * spawns (never its runnext, which its owner is about to run). Runs the
+ * first it took; the rest join this scheduler's queue in their order. */
 static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
 {
     /* The caller looked at v's stealable count first (steal). */
@@ -394,36 +429,31 @@ static grove__proc_t *steal_from(grove__sched_t *s, grove__sched_t *v)
         atomic_fetch_add_explicit(&s->steals, 1, memory_order_relaxed);
         return hp;
     }
-    unsigned count = atomic_load_explicit(&v->rq_fifo, memory_order_relaxed);
-    unsigned n = (count + 1) / 2;
+    grove__proc_t *took[STEAL_MAX];
+    uint32_t n = (rq_len_locked(v) + 1) / 2;
     if (n > STEAL_MAX)
         n = STEAL_MAX;
-    grove__proc_t *first = NULL, *last = v->rq_tail;
-    if (n && last) {
-        first = last;
-        for (unsigned i = 1; i < n; i++)
-            first = first->rq_prev;
-        v->rq_tail = first->rq_prev;
-        if (v->rq_tail)
-            v->rq_tail->rq_next = NULL;
-        else
-            v->rq_head = NULL;
-        first->rq_prev = NULL;
+    v->rq_t -= n;
+    for (uint32_t i = 0; i < n; i++)
+        took[i] = *rq_at(v, v->rq_t + i);
+    if (n)
         fifo_add_locked(v, -(int)n);
-    }
     grove__spin_unlock(&v->rq_lock);
-    if (!first)
+    if (n == 0)
         return NULL;
     atomic_fetch_add_explicit(&s->steals, 1, memory_order_relaxed);
-    grove__proc_t *rest = first->rq_next;
-    first->rq_next = NULL;
-    if (rest) {
-        /* The rest joins this scheduler's queue in one splice. */
+    if (n > 1) {
         grove__spin_lock(&s->rq_lock);
-        rq_splice_tail_locked(s, rest, last, n - 1);
+        bool room = rq_room_locked(s, n - 1);
+        if (room)
+            for (uint32_t i = 1; i < n; i++)
+                rq_push_tail_locked(s, took[i]);
         grove__spin_unlock(&s->rq_lock);
+        if (!room)
+            for (uint32_t i = 1; i < n; i++)
+                inject(took[i]);
     }
-    return first;
+    return took[0];
 }
 
 /* A victim whose queue holds a single process most often has just put it
@@ -970,9 +1000,14 @@ static void unpin_runnext(grove__sched_t *s)
     if (!p)
         return;
     grove__spin_lock(&s->rq_lock);
-    rq_push_tail_locked(s, p);
+    bool room = rq_room_locked(s, 1);
+    if (room)
+        rq_push_tail_locked(s, p);
     grove__spin_unlock(&s->rq_lock);
-    grove__sched_wake_one();
+    if (room)
+        grove__sched_wake_one();
+    else
+        inject(p); /* which wakes one too */
 }
 
 static void watch_schedulers(watch_t *w, uint64_t now)
@@ -1228,6 +1263,7 @@ static void teardown(int nthreads, bool service)
     for (int i = 0; i < rt->nsched; i++) {
         grove__sched_t *s = &rt->scheds[i];
         grove__wheel_fini(&s->wheel);
+        free(s->rq_buf);
         pthread_mutex_destroy(&s->sleep_lock);
         pthread_cond_destroy(&s->sleep_cond);
     }

@@ -349,3 +349,64 @@ PROC_TEST_OPTS(failpoints_random_storm, .schedulers = 2, .timeout_s = 300)
     await_settled(&base);
     grove_flush(NULL, NULL);
 }
+
+/* ---- a run queue that cannot grow ----------------------------------------- */
+
+#define RQ_KIDS 3000
+#define RQ_BATCH 100
+#define TAG_READY 1
+#define TAG_GO 2
+
+static void rq_kid(void *a)
+{
+    grove_pid_t parent = *(grove_pid_t *)a;
+    grove_msg_t *m = NULL;
+    if (grove_send(parent, TAG_READY, NULL, 0) != 0 ||
+        grove_recv_tag(&m, TAG_GO, GROVE_INFINITY) != 0)
+        grove_exit(&(grove_reason_t){.kind = GROVE_EXIT_ERROR, .code = 1});
+    grove_msg_free(m);
+}
+
+/* A scheduler's queue of runnable processes grows as it fills; when the
+ * memory for that cannot be had, the process is queued elsewhere and still
+ * runs. Thousands of waiting processes are woken at once on one scheduler
+ * while half of all allocations fail; every one must then run to its end. */
+PROC_TEST_OPTS(failpoints_woken_processes_all_run_when_the_queue_cannot_grow,
+               .schedulers = 1, .timeout_s = 120)
+{
+    if (!grove_test_failpoints())
+        SKIP_TEST("needs a GROVE_FAILPOINTS build");
+    static grove_pid_t waiters[RQ_KIDS];
+    static grove_ref_t refs[RQ_KIDS];
+    grove_pid_t self = grove_self();
+    /* Started in small batches, each waiting before the next: the queue
+     * never holds many of them yet. */
+    for (int i = 0; i < RQ_KIDS; i += RQ_BATCH) {
+        for (int j = i; j < i + RQ_BATCH; j++) {
+            grove_spawn_opts_t o = {.monitor = true, .monitor_ref = &refs[j]};
+            ASSERT_OK(grove_spawn(rq_kid, &self, &o, &waiters[j]));
+        }
+        for (int j = i; j < i + RQ_BATCH; j++)
+            grove_msg_free(EXPECT_TAG(TAG_READY));
+    }
+    uint64_t injected = grove_test_fail_injected(GROVE_FP_ALLOC);
+    ASSERT_OK(grove_test_fail_random(GROVE_FP_ALLOC, 777, 500));
+    /* Every wake-up queues one more: none of them runs until this
+     * process waits. */
+    for (int i = 0; i < RQ_KIDS; i++) {
+        int rc;
+        while ((rc = grove_send(waiters[i], TAG_GO, NULL, 0)) == GROVE_ENOMEM)
+            ;
+        ASSERT_OK(rc);
+    }
+    ASSERT_OK(grove_test_fail_random(GROVE_FP_ALLOC, 0, 0));
+    ASSERT_GT(grove_test_fail_injected(GROVE_FP_ALLOC) - injected, 0);
+    for (int i = 0; i < RQ_KIDS; i++) {
+        grove_msg_t *m = NULL;
+        ASSERT_OK(grove_recv_ref(&m, refs[i], 30000));
+        ASSERT_EQ(grove_msg_kind(m), GROVE_MSG_DOWN);
+        ASSERT_REASON_KIND(*grove_msg_reason(m), GROVE_EXIT_NORMAL);
+        grove_msg_free(m);
+    }
+    EXPECT_NO_MSG(0);
+}
