@@ -243,16 +243,24 @@ static void maybe_wake_idle(void)
         grove__sched_wake_one();
 }
 
-/* Queues p on s (see push_locked); without room, on the inject queue. */
-static void enqueue_on(grove__sched_t *s, grove__proc_t *p, bool head)
+/* Queues p on s (see push_locked) or, without room there, on the inject
+ * queue, which wakes a scheduler itself. Returns push_locked's answer. */
+static int push_or_inject(grove__sched_t *s, grove__proc_t *p, bool head)
 {
     grove__spin_lock(&s->rq_lock);
     int first = push_locked(s, p, head);
     grove__spin_unlock(&s->rq_lock);
     if (first < 0)
         inject(p);
+    return first;
+}
+
+/* push_or_inject by s's own thread, waking an idle scheduler when the
+ * push made work visible. */
+static void enqueue_on(grove__sched_t *s, grove__proc_t *p, bool head)
+{
     /* While s hands out poll reports it decides afterwards (poll_done). */
-    else if (first && !s->polling)
+    if (push_or_inject(s, p, head) > 0 && !s->polling)
         maybe_wake_idle();
 }
 
@@ -298,8 +306,11 @@ void grove__enqueue_spawned(grove__proc_t *p)
         return;
     }
     /* The spawner keeps running: an idle scheduler can start the child
-     * now (a push that made the queue non-empty wakes one). */
-    enqueue_on(s, p, true);
+     * now (a push that made the queue non-empty wakes one). A low child
+     * waits its turn at the tail. */
+    enqueue_on(s, p,
+               atomic_load_explicit(&p->prio, memory_order_relaxed) ==
+                   GROVE_PRIO_NORMAL);
 }
 
 /* Every AGE_EVERY pops the oldest entry runs instead of the newest: spawns
@@ -322,29 +333,20 @@ unsigned grove__rq_count(grove__sched_t *s)
 /* Takes the process to run from the normal queue, which is not empty. */
 static grove__proc_t *rq_take_locked(grove__sched_t *s)
 {
-    bool oldest = ++s->pops % AGE_EVERY == 0;
-    grove__proc_t *p = *rq_at(s, oldest ? s->rq_t - 1 : s->rq_h);
-    /* Bounded: each pass gives one low process one more skip. Its own
-     * entry, just taken, leaves room for it at the tail. */
+    grove__proc_t *p = ++s->pops % AGE_EVERY == 0 ? *rq_at(s, --s->rq_t)
+                                                   : *rq_at(s, s->rq_h++);
+    /* Bounded: each pass gives one low process one more skip, while
+     * others wait. The entry it was taken from leaves room at the tail. */
     for (int i = 0; i < LOW_SKIPS &&
                     atomic_load_explicit(&p->prio, memory_order_relaxed) ==
                         GROVE_PRIO_LOW &&
-                    p->low_skips < LOW_SKIPS && rq_len_locked(s) > 1;
+                    p->low_skips < LOW_SKIPS && rq_len_locked(s) > 0;
          i++) {
         p->low_skips++;
-        if (oldest)
-            s->rq_t--;
-        else
-            s->rq_h++;
         *rq_at(s, s->rq_t++) = p;
-        oldest = false;
-        p = *rq_at(s, s->rq_h);
+        p = *rq_at(s, s->rq_h++);
     }
     p->low_skips = 0;
-    if (oldest)
-        s->rq_t--;
-    else
-        s->rq_h++;
     fifo_add_locked(s, -1);
     if (rq_len_locked(s))
         __builtin_prefetch(*rq_at(s, s->rq_h)); /* likely the next to run */
@@ -999,15 +1001,8 @@ static void unpin_runnext(grove__sched_t *s)
     grove__proc_t *p = atomic_exchange(&s->runnext, NULL);
     if (!p)
         return;
-    grove__spin_lock(&s->rq_lock);
-    bool room = rq_room_locked(s, 1);
-    if (room)
-        rq_push_tail_locked(s, p);
-    grove__spin_unlock(&s->rq_lock);
-    if (room)
+    if (push_or_inject(s, p, false) >= 0)
         grove__sched_wake_one();
-    else
-        inject(p); /* which wakes one too */
 }
 
 static void watch_schedulers(watch_t *w, uint64_t now)
