@@ -88,10 +88,13 @@ static void map_place(uint64_t *slots, uint32_t cap, uint64_t k, uint64_t v)
     slots[cap + i] = v;
 }
 
-static int map_grow(grove__map_t *m)
+/* Rehashes m into a table where want keys fill at most half. */
+static int map_grow(grove__map_t *m, uint32_t want)
 {
+    if (want > UINT32_C(1) << 30)
+        return GROVE_ENOMEM; /* past what a 32-bit capacity can hold */
     uint32_t ncap = m->cap ? m->cap : 4;
-    while ((m->len + 1) * 2 > ncap)
+    while ((uint64_t)want * 2 > ncap)
         ncap *= 2;
     uint64_t *ns = grove__zalloc((size_t)ncap * 2, sizeof *ns);
     if (!ns)
@@ -128,33 +131,44 @@ int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val)
             return 1;
         }
     } else {
-        uint32_t mask = m->cap - 1;
+        /* One probe finds the key or where it goes: the first tombstone
+         * on the way, else the empty slot that ends the probe. */
+        uint32_t mask = m->cap - 1, at = UINT32_MAX, i;
         uint64_t *keys = map_keys(m);
-        for (uint32_t i = map_hash(key) & mask;; i = (i + 1) & mask) {
+        for (i = map_hash(key) & mask;; i = (i + 1) & mask) {
             if (keys[i] == key) {
                 map_vals(m)[i] = val;
                 return 0;
             }
             if (keys[i] == MAP_EMPTY)
                 break;
+            if (keys[i] == MAP_TOMB && at == UINT32_MAX)
+                at = i;
+        }
+        if ((m->len + m->tomb + 1) * 4 <= m->cap * 3) {
+            if (at != UINT32_MAX) {
+                i = at;
+                m->tomb--;
+            }
+            keys[i] = key;
+            map_vals(m)[i] = val;
+            m->len++;
+            return 1;
         }
     }
-    if ((m->len + m->tomb + 1) * 4 > m->cap * 3) {
-        int rc = map_grow(m);
-        if (rc < 0)
-            return rc;
-    }
-    uint32_t mask = m->cap - 1;
-    uint64_t *keys = map_keys(m);
-    uint32_t i = map_hash(key) & mask;
-    while (keys[i] != MAP_EMPTY && keys[i] != MAP_TOMB)
-        i = (i + 1) & mask;
-    if (keys[i] == MAP_TOMB)
-        m->tomb--;
-    keys[i] = key;
-    map_vals(m)[i] = val;
+    int rc = map_grow(m, m->len + 1);
+    if (rc < 0)
+        return rc;
+    map_place(m->slots, m->cap, key, val);
     m->len++;
     return 1;
+}
+
+int grove__map_reserve(grove__map_t *m, uint32_t n)
+{
+    if (n <= 1 || (uint64_t)n * 2 <= m->cap)
+        return 0;
+    return map_grow(m, n) < 0 ? GROVE_ENOMEM : 0;
 }
 
 bool grove__map_del(grove__map_t *m, uint64_t key, uint64_t *val)

@@ -65,12 +65,6 @@ typedef struct spec_msg {
     char id[ID_MAX];
 } spec_msg_t;
 
-typedef struct start_block {
-    grove_sup_spec_t spec; /* children points to kids below */
-    char name[ID_MAX];
-    size_t n;
-    spec_msg_t kids[];
-} start_block_t;
 
 /* ---- reports ------------------------------------------------------------------ */
 
@@ -515,11 +509,20 @@ static grove_gs_ret_t child_exited(sup_t *s, child_t *c,
 
 /* ---- the gen_server callbacks ------------------------------------------------------ */
 
-static int setup_children(sup_t *s, const start_block_t *b,
+/* Checks the children in list order and copies them into s's table: the
+ * first bad one is the error. */
+static int setup_children(sup_t *s, const grove_child_spec_t *kids, size_t n,
                           grove_reason_t *why)
 {
-    for (size_t i = 0; i < b->n; i++) {
-        const grove_child_spec_t *cs = &b->kids[i].spec;
+    /* Sized once for the whole list: nothing grows child by child. */
+    uint32_t want = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    if (n && (!(s->kids = grove__calloc(n, sizeof *s->kids)) ||
+              grove__map_reserve(&s->by_id, want) < 0 ||
+              grove__map_reserve(&s->by_pid, want) < 0))
+        return GROVE_ENOMEM;
+    s->cap = n;
+    for (size_t i = 0; i < n; i++) {
+        const grove_child_spec_t *cs = &kids[i];
         int rc = grove_child_spec_check(cs, &s->flags, why);
         if (rc < 0)
             return rc;
@@ -556,24 +559,17 @@ static void free_sup(sup_t *s)
 
 static void release_sup(void *p) { free_sup(p); }
 
+/* Takes over the table grove_sup_start built and checked (make_sup). */
 static grove_gs_ret_t sup_init(grove_gs_t *gs, void *arg)
 {
-    start_block_t *b = arg;
+    sup_t *s = arg;
     grove_trap_exit(true);
-    sup_t *s = grove__calloc(1, sizeof *s);
     grove_reason_t why = grove_reason_normal();
-    if (!s) {
-        free(b);
-        return GROVE_GS_INIT_STOP(grove_reason_error(GROVE_ENOMEM, "oom"));
-    }
     if (grove_resource_attach(release_sup, s, NULL) < 0) {
-        free(s);
-        free(b);
+        free_sup(s);
         return GROVE_GS_INIT_STOP(grove_reason_error(GROVE_ENOMEM, "oom"));
     }
     grove_gs_set_state(gs, s);
-    s->flags = b->spec.flags;
-    memcpy(s->name, b->name, sizeof s->name);
     s->seed = (unsigned)grove_self().id;
     if (!s->flags.max_restarts)
         s->flags.max_restarts = DEFAULT_RESTARTS;
@@ -582,12 +578,11 @@ static grove_gs_ret_t sup_init(grove_gs_t *gs, void *arg)
     int rc = grove__intensity_init(&s->intensity, max_restarts(s),
                                    s->flags.max_seconds);
     if (rc < 0)
-        why = grove_reason_error(GROVE_ENOMEM, "out of memory");
-    if (rc == 0)
-        rc = setup_children(s, b, &why);
-    free(b);
-    if (rc < 0)
-        return GROVE_GS_INIT_STOP(why);
+        return GROVE_GS_INIT_STOP(
+            grove_reason_error(GROVE_ENOMEM, "out of memory"));
+    /* A hint only: without the room, each link makes its own. */
+    (void)grove__links_reserve(s->n > UINT32_MAX ? UINT32_MAX
+                                                 : (uint32_t)s->n);
     for (size_t i = 0; i < s->n; i++) {
         child_t *c = s->kids[i];
         rc = start_one(s, c, &why);
@@ -870,8 +865,12 @@ static const grove_gs_callbacks_t sup_callbacks = {
 
 /* ---- the API ------------------------------------------------------------------------ */
 
-static start_block_t *make_block(const grove_sup_spec_t *spec, int *rc,
-                                 grove_reason_t *why)
+/* Builds the supervisor's table from spec in the caller, every child
+ * checked in list order before anything starts (as OTP checks the whole
+ * list first); the new process adopts it (sup_init). Returns NULL with
+ * *rc (and *why) set on an error. */
+static sup_t *make_sup(const grove_sup_spec_t *spec, int *rc,
+                       grove_reason_t *why)
 {
     grove_sup_spec_t sp = *spec;
     if (spec->init) {
@@ -893,25 +892,18 @@ static start_block_t *make_block(const grove_sup_spec_t *spec, int *rc,
         *rc = invalid(why, "invalid_child_spec", NULL);
         return NULL;
     }
-    start_block_t *b = grove__calloc(1, sizeof *b + sp.nchildren * sizeof(spec_msg_t));
-    if (!b) {
+    sup_t *s = grove__calloc(1, sizeof *s);
+    if (!s) {
         *rc = GROVE_ENOMEM;
         return NULL;
     }
-    b->spec = sp;
-    b->n = sp.nchildren;
-    snprintf(b->name, sizeof b->name, "%s", sp.name ? sp.name : "");
-    for (size_t i = 0; i < b->n; i++) {
-        b->kids[i].spec = sp.children[i];
-        if (sp.children[i].id)
-            copy_id(b->kids[i].id, sp.children[i].id);
-        /* An id too long or missing is caught by validation. */
-        b->kids[i].spec.id = sp.children[i].id &&
-                                     strlen(sp.children[i].id) < ID_MAX
-                                 ? b->kids[i].id
-                                 : sp.children[i].id;
+    s->flags = sp.flags;
+    snprintf(s->name, sizeof s->name, "%s", sp.name ? sp.name : "");
+    if ((*rc = setup_children(s, sp.children, sp.nchildren, why)) < 0) {
+        free_sup(s);
+        return NULL;
     }
-    return b;
+    return s;
 }
 
 GROVE_EXPORT int grove_sup_start(const grove_sup_spec_t *spec,
@@ -924,45 +916,19 @@ GROVE_EXPORT int grove_sup_start(const grove_sup_spec_t *spec,
     if (!spec)
         return GROVE_EINVAL;
     int rc = 0;
-    start_block_t *b = make_block(spec, &rc, why);
-    if (!b)
+    sup_t *s = make_sup(spec, &rc, why);
+    if (!s)
         return rc;
-    /* Validate every child before starting anything (OTP checks the whole
-     * spec list first). */
-    grove__map_t seen = {0}; /* id hash -> index + 1 of its first id */
-    for (size_t i = 0; i < b->n; i++) {
-        if ((rc = grove_child_spec_check(&b->kids[i].spec, &b->spec.flags,
-                                         why)) < 0)
-            break;
-        uint64_t h = hash_id(b->kids[i].id), first;
-        if (!grove__map_get(&seen, h, &first)) {
-            if (grove__map_put(&seen, h, i + 1) < 0) {
-                rc = GROVE_ENOMEM;
-                break;
-            }
-            continue;
-        }
-        for (size_t j = first - 1; j < i && rc == 0; j++) /* same hash */
-            if (strcmp(b->kids[j].id, b->kids[i].id) == 0)
-                rc = invalid(why, "duplicate_child_name", b->kids[i].id);
-        if (rc < 0)
-            break;
-    }
-    grove__map_free(&seen);
-    if (rc < 0) {
-        free(b);
-        return rc;
-    }
     grove_gs_opts_t o = {0};
     if (opts)
         o = *opts;
     o.trap_exit = true;
     grove_reason_t r = grove_reason_normal();
-    rc = grove_gs_start(&sup_callbacks, b, &o, pid, &r);
+    rc = grove_gs_start(&sup_callbacks, s, &o, pid, &r);
     if (rc == GROVE_EALREADYSTARTED || rc == GROVE_EINVAL ||
         rc == GROVE_ENOTSTARTED || rc == GROVE_ENOTPROC ||
         rc == GROVE_ELIMIT || rc == GROVE_ENOMEM)
-        free(b); /* init never ran */
+        free_sup(s); /* init never ran */
     if (why && rc != 0)
         *why = r;
     return rc;

@@ -393,7 +393,7 @@ static void spawn_undo(grove__proc_t *self, grove__proc_t *p, uint32_t slot)
                          p->stack);
     }
     p->stack = NULL;
-    atomic_store(&p->state, PS_FREE);
+    atomic_store_explicit(&p->state, PS_FREE, memory_order_release);
     slot_free(grove__tls_get_sched(), slot);
 }
 
@@ -441,7 +441,10 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     atomic_store_explicit(&p->st_trap, o->trap_exit, memory_order_relaxed);
     grove__max_heap_set(p, o->max_heap.size ? &o->max_heap
                                             : &grove__rt.cfg.max_heap);
-    atomic_store(&p->state, PS_RUNNABLE);
+    /* Release, not a full fence: nothing here waits on another thread's
+     * store (a lookup only loads), and a fence would stall the spawner
+     * until every store into the cold slot above had reached memory. */
+    atomic_store_explicit(&p->state, PS_RUNNABLE, memory_order_release);
     /* The same start a stackless process gets when it wakes. */
     int err = grove__proc_restack(grove__tls_get_sched(), p);
     if (err < 0 || (o->name && (err = grove__name_claim(p, o->name)) < 0) ||
@@ -692,9 +695,9 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     uint32_t gen = atomic_load(&p->gen) + 1;
     if (gen == 0)
         gen = 1;
-    atomic_store(&p->gen, gen);
+    atomic_store_explicit(&p->gen, gen, memory_order_release);
     grove__notify_waiters(p, why);
-    atomic_store(&p->state, PS_FREE);
+    atomic_store_explicit(&p->state, PS_FREE, memory_order_release);
     slot_free(s, grove_pid_slot(p->pid));
 }
 

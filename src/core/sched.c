@@ -819,7 +819,7 @@ static void wait_on(grove__sched_t *s, grove__proc_t *p, uint64_t since_ms)
     }
     return;
 again:
-    atomic_store(&p->state, PS_RUNNABLE);
+    atomic_store_explicit(&p->state, PS_RUNNABLE, memory_order_release);
     grove__enqueue_tail(s, p);
 }
 
@@ -902,7 +902,7 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
                               memory_order_relaxed);
     switch (p->request) {
     case REQ_YIELD:
-        atomic_store(&p->state, PS_RUNNABLE);
+        atomic_store_explicit(&p->state, PS_RUNNABLE, memory_order_release);
         grove__enqueue_tail(s, p);
         break;
     case REQ_BLOCK:

@@ -51,6 +51,16 @@ GROVE_EXPORT int grove_exit_signal(grove_pid_t pid,
     return rc;
 }
 
+int grove__links_reserve(uint32_t n)
+{
+    grove__proc_t *self = grove__current();
+    if (!self)
+        return GROVE_ENOTPROC;
+    uint64_t want = (uint64_t)self->links.len + n;
+    return grove__map_reserve(&self->links,
+                              want > UINT32_MAX ? UINT32_MAX : (uint32_t)want);
+}
+
 GROVE_EXPORT int grove_link(grove_pid_t pid)
 {
     grove__proc_t *self = grove__current();

@@ -100,6 +100,10 @@ static void run_model(uint64_t seed, uint32_t range)
         default: /* now and then: a full check, or delete while iterating */
             if (step % 64 == 7) {
                 check_same(&m, &md);
+            } else if (step % 512 == 31) {
+                /* Room made ahead changes nothing that is seen. */
+                ASSERT_OK(grove__map_reserve(&m, md.len + (uint32_t)(r % 64)));
+                check_same(&m, &md);
             } else if (step % 256 == 15) {
                 uint64_t key, v;
                 for (uint32_t i = 0; grove__map_next(&m, &i, &key, &v);) {
@@ -161,5 +165,38 @@ TEST(map_sliding_window_stays_small)
         ASSERT_EQ(v, k * 3);
     }
     ASSERT_FALSE(grove__map_get(&m, TOTAL - WINDOW, NULL));
+    grove__map_free(&m);
+}
+
+/* Room made for n keys holds n keys put afterwards without a rehash (the
+ * table stays where it is), keeps what the map held, and a request past
+ * what the map can hold fails and changes nothing. */
+TEST(map_reserve_holds_n_without_rehash)
+{
+    enum { N = 1000 };
+    grove__map_t m = {0};
+    ASSERT_EQ(grove__map_put(&m, 77, 1), 1); /* the inline entry */
+    ASSERT_OK(grove__map_reserve(&m, N + 1));
+    uint64_t *slots = m.slots;
+    uint32_t cap = m.cap;
+    ASSERT_TRUE(cap >= 2 * (N + 1));
+    uint64_t v = 0;
+    ASSERT_TRUE(grove__map_get(&m, 77, &v));
+    ASSERT_EQ(v, 1u);
+    for (uint64_t k = 1000; k < 1000 + N; k++)
+        ASSERT_EQ(grove__map_put(&m, k, k + 5), 1);
+    ASSERT_TRUE(m.slots == slots);
+    ASSERT_EQ(m.cap, cap);
+    ASSERT_EQ(m.len, (uint32_t)N + 1);
+    for (uint64_t k = 1000; k < 1000 + N; k++) {
+        ASSERT_TRUE(grove__map_get(&m, k, &v));
+        ASSERT_EQ(v, k + 5);
+    }
+    /* Already room: nothing moves. */
+    ASSERT_OK(grove__map_reserve(&m, N));
+    ASSERT_TRUE(m.slots == slots);
+    ASSERT_ERR(grove__map_reserve(&m, UINT32_C(1) << 31), GROVE_ENOMEM);
+    ASSERT_TRUE(m.slots == slots);
+    ASSERT_EQ(m.len, (uint32_t)N + 1);
     grove__map_free(&m);
 }
