@@ -58,13 +58,12 @@ typedef struct sup {
     unsigned seed;
 } sup_t;
 
-/* The request for start_child and the start block: a spec whose id is
- * copied in, so nothing points into the caller's stack. */
+/* The request for start_child and get_childspec's answer: a spec whose id
+ * is copied in, so nothing points into the caller's stack. */
 typedef struct spec_msg {
     grove_child_spec_t spec;
     char id[ID_MAX];
 } spec_msg_t;
-
 
 /* ---- reports ------------------------------------------------------------------ */
 

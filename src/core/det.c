@@ -100,6 +100,8 @@ static void idle(void)
     fire_timers(&next);
     if (pick() || atomic_load(&grove__rt.inj_len))
         return;
+    for (int i = 0; i < grove__rt.nsched; i++)
+        grove__rq_trim(&grove__rt.scheds[i]); /* as an idle scheduler does */
     if (next != UINT64_MAX) {
         if (next > atomic_load(&det_clock))
             atomic_store(&det_clock, next);

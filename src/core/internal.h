@@ -507,6 +507,12 @@ static inline grove__proc_t *grove__current(void)
 
 void grove__enqueue(grove__proc_t *p);
 unsigned grove__rq_count(grove__sched_t *s);
+/* Frees s's run-queue ring if a burst made it larger than its first size
+ * and it is empty now; the next push starts a small one. Called by an
+ * idle scheduler. */
+void grove__rq_trim(grove__sched_t *s);
+/* The run-queue entries all schedulers have room for (for tests). */
+size_t grove__rq_slots(void);
 grove__proc_t *grove__rq_pop(grove__sched_t *s);
 grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k);
 grove__proc_t *grove__inject_pop(void);

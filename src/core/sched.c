@@ -91,8 +91,9 @@ static grove__proc_t **rq_at(grove__sched_t *s, uint32_t i)
 
 /* Makes room for n more entries. False when a larger ring cannot be had:
  * the caller queues on the inject queue instead (a linked list, which
- * needs no memory), so a runnable process is never lost. The ring only
- * grows: its size follows the longest the queue has been. */
+ * needs no memory), so a runnable process is never lost. The ring grows
+ * while the scheduler is busy; once it idles with the queue empty, a ring
+ * a burst made larger than RQ_CAP0 is given back (grove__rq_trim). */
 static bool rq_room_locked(grove__sched_t *s, uint32_t n)
 {
     uint32_t len = rq_len_locked(s);
@@ -112,6 +113,32 @@ static bool rq_room_locked(grove__sched_t *s, uint32_t n)
     s->rq_h = 0;
     s->rq_t = len;
     return true;
+}
+
+void grove__rq_trim(grove__sched_t *s)
+{
+    grove__proc_t **old = NULL;
+    grove__spin_lock(&s->rq_lock);
+    if (s->rq_cap > RQ_CAP0 && rq_len_locked(s) == 0) {
+        old = s->rq_buf;
+        s->rq_buf = NULL;
+        s->rq_cap = 0;
+        s->rq_h = s->rq_t = 0;
+    }
+    grove__spin_unlock(&s->rq_lock);
+    free(old); /* outside the lock: a large ring goes back by munmap */
+}
+
+size_t grove__rq_slots(void)
+{
+    size_t n = 0;
+    for (int i = 0; grove__rt.scheds && i < grove__rt.nsched; i++) {
+        grove__sched_t *s = &grove__rt.scheds[i];
+        grove__spin_lock(&s->rq_lock);
+        n += s->rq_cap;
+        grove__spin_unlock(&s->rq_lock);
+    }
+    return n;
 }
 
 /* The pushes return whether the stealable part of the queue was empty
@@ -701,6 +728,7 @@ static void sched_sleep(grove__sched_t *s)
         pthread_mutex_unlock(&s->sleep_lock);
         return;
     }
+    grove__rq_trim(s);
     if (poll_sleep(s, next))
         return;
     pthread_mutex_lock(&s->sleep_lock);

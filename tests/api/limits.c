@@ -136,3 +136,33 @@ PROC_TEST_OPTS(process_table_limit_counts_slots_kept_elsewhere,
     grove_stats_t end = gt_stats();
     gt_note("%llu steals", (unsigned long long)end.steals);
 }
+
+/* The run queues' room in entries, over all schedulers (core/sched.c). */
+size_t grove__rq_slots(void);
+
+enum { BURST = 3000, RQ_FIRST = 256 };
+
+/* A burst of runnable processes grows the scheduler's run queue; once the
+ * scheduler idles with nothing queued, the room goes back, burst after
+ * burst, and every process of both bursts ran. */
+PROC_TEST_OPTS(limits_run_queue_room_given_back_after_a_burst,
+               .schedulers = 1, .timeout_s = 120)
+{
+    static grove_pid_t kids[BURST];
+    static grove_ref_t refs[BURST];
+    /* Spawned in one go: none runs before this process waits. */
+    for (int i = 0; i < BURST; i++) {
+        grove_spawn_opts_t o = {.monitor = true, .monitor_ref = &refs[i]};
+        ASSERT_OK(grove_spawn(wait_stop, NULL, &o, &kids[i]));
+    }
+    ASSERT_GE(grove__rq_slots(), (size_t)BURST);
+    WAIT_UNTIL(grove__rq_slots() <= RQ_FIRST);
+    /* Woken in one go: the second burst. */
+    for (int i = 0; i < BURST; i++)
+        ASSERT_OK(grove_send(kids[i], 1, NULL, 0));
+    ASSERT_GE(grove__rq_slots(), (size_t)BURST);
+    for (int i = 0; i < BURST; i++)
+        ASSERT_REASON_KIND(EXPECT_DOWN(refs[i], kids[i]), GROVE_EXIT_NORMAL);
+    WAIT_UNTIL(grove__rq_slots() <= RQ_FIRST);
+    EXPECT_NO_MSG(0);
+}
