@@ -89,7 +89,7 @@ static void map_place(uint64_t *slots, uint32_t cap, uint64_t k, uint64_t v)
 }
 
 /* Rehashes m into a table where want keys fill at most half. */
-static int map_grow(grove__map_t *m, uint32_t want)
+static int map_grow(grove__map_t *m, size_t want)
 {
     if (want > UINT32_C(1) << 30)
         return GROVE_ENOMEM; /* past what a 32-bit capacity can hold */
@@ -164,11 +164,11 @@ int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val)
     return 1;
 }
 
-int grove__map_reserve(grove__map_t *m, uint32_t n)
+int grove__map_reserve(grove__map_t *m, size_t n)
 {
-    if (n <= 1 || (uint64_t)n * 2 <= m->cap)
+    if (n <= 1 || n <= m->cap / 2)
         return 0;
-    return map_grow(m, n) < 0 ? GROVE_ENOMEM : 0;
+    return map_grow(m, n);
 }
 
 bool grove__map_del(grove__map_t *m, uint64_t key, uint64_t *val)

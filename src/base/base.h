@@ -145,7 +145,7 @@ GROVE__HIDDEN bool grove__map_get(const grove__map_t *m, uint64_t key,
 GROVE__HIDDEN int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val);
 /* Makes room for n keys in all, so that adding them rehashes nothing.
  * Returns 0 or GROVE_ENOMEM (the map is unchanged). */
-GROVE__HIDDEN int grove__map_reserve(grove__map_t *m, uint32_t n);
+GROVE__HIDDEN int grove__map_reserve(grove__map_t *m, size_t n);
 /* Returns true if the key was present (value to *val if non-NULL). */
 GROVE__HIDDEN bool grove__map_del(grove__map_t *m, uint64_t key,
                                   uint64_t *val);

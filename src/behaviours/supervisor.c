@@ -514,10 +514,9 @@ static int setup_children(sup_t *s, const grove_child_spec_t *kids, size_t n,
                           grove_reason_t *why)
 {
     /* Sized once for the whole list: nothing grows child by child. */
-    uint32_t want = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     if (n && (!(s->kids = grove__calloc(n, sizeof *s->kids)) ||
-              grove__map_reserve(&s->by_id, want) < 0 ||
-              grove__map_reserve(&s->by_pid, want) < 0))
+              grove__map_reserve(&s->by_id, n) < 0 ||
+              grove__map_reserve(&s->by_pid, n) < 0))
         return GROVE_ENOMEM;
     s->cap = n;
     for (size_t i = 0; i < n; i++) {
@@ -580,8 +579,7 @@ static grove_gs_ret_t sup_init(grove_gs_t *gs, void *arg)
         return GROVE_GS_INIT_STOP(
             grove_reason_error(GROVE_ENOMEM, "out of memory"));
     /* A hint only: without the room, each link makes its own. */
-    (void)grove__links_reserve(s->n > UINT32_MAX ? UINT32_MAX
-                                                 : (uint32_t)s->n);
+    (void)grove__links_reserve(s->n);
     for (size_t i = 0; i < s->n; i++) {
         child_t *c = s->kids[i];
         rc = start_one(s, c, &why);

@@ -90,7 +90,7 @@ GROVE__HIDDEN void grove__prefetch_peer(grove_pid_t pid);
  * supervisor starting a list of children does not rehash it child by
  * child. A hint: returns 0, GROVE_ENOTPROC or GROVE_ENOMEM, and linking
  * works the same either way. */
-GROVE__HIDDEN int grove__links_reserve(uint32_t n);
+GROVE__HIDDEN int grove__links_reserve(size_t n);
 /* Monitors pid under a reference the caller made (grove_make_ref). */
 GROVE__HIDDEN int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref);
 /* A hook run on the process's own stack when it ends itself through

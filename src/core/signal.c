@@ -51,14 +51,12 @@ GROVE_EXPORT int grove_exit_signal(grove_pid_t pid,
     return rc;
 }
 
-int grove__links_reserve(uint32_t n)
+int grove__links_reserve(size_t n)
 {
     grove__proc_t *self = grove__current();
     if (!self)
         return GROVE_ENOTPROC;
-    uint64_t want = (uint64_t)self->links.len + n;
-    return grove__map_reserve(&self->links,
-                              want > UINT32_MAX ? UINT32_MAX : (uint32_t)want);
+    return grove__map_reserve(&self->links, self->links.len + n);
 }
 
 GROVE_EXPORT int grove_link(grove_pid_t pid)
