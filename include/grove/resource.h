@@ -13,7 +13,8 @@ extern "C" {
  * Freed by grove_free() or when the process exits. Returns NULL when out
  * of memory, for size 0, or outside a process. */
 GROVE_EXPORT void *grove_alloc(size_t size);
-/* As grove_alloc, zeroed; NULL also on overflow of n * size. */
+/* As grove_alloc, zeroed; NULL also when n * size overflows or is past
+ * PTRDIFF_MAX (no object is larger). */
 GROVE_EXPORT void *grove_calloc(size_t n, size_t size);
 /* Resizes a block of the calling process (NULL p: as grove_alloc). Returns
  * NULL (p unchanged) on failure. */

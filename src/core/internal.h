@@ -462,9 +462,10 @@ extern grove__rt_t grove__rt;
 /* Thread-local state, reached only through these out-of-line accessors
  * (core/tls.c). A process can resume on another scheduler thread after
  * any switch, and a compiler may keep the address of a __thread variable
- * in a register across calls within one function; a call into another
- * file cannot be folded that way, so every access sees the thread it runs
- * on now. */
+ * in a register across calls within one function; a call to a function
+ * kept out of line and out of interprocedural analysis (even with
+ * link-time optimization) cannot be folded that way, so every access sees
+ * the thread it runs on now. */
 grove__sched_t *grove__tls_get_sched(void);
 void grove__tls_set_sched(grove__sched_t *s);
 int grove__tls_get_in_rt(void);

@@ -126,7 +126,9 @@ GROVE_EXPORT int grove_max_heap(const grove_max_heap_t *set,
 
 GROVE_EXPORT void *grove_calloc(size_t n, size_t size)
 {
-    if (size && n > SIZE_MAX / size)
+    /* No object is larger than PTRDIFF_MAX; refused here, the size is
+     * visibly bounded for the memset below too. */
+    if (size && n > (size_t)PTRDIFF_MAX / size)
         return NULL;
     void *m = grove_alloc(n * size);
     if (m)
