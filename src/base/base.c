@@ -145,7 +145,8 @@ int grove__map_put(grove__map_t *m, uint64_t key, uint64_t val)
             if (keys[i] == MAP_TOMB && at == UINT32_MAX)
                 at = i;
         }
-        if ((m->len + m->tomb + 1) * 4 <= m->cap * 3) {
+        /* In 64 bits: a table of 2^31 slots would overflow 32. */
+        if ((uint64_t)(m->len + m->tomb + 1) * 4 <= (uint64_t)m->cap * 3) {
             if (at != UINT32_MAX) {
                 i = at;
                 m->tomb--;
