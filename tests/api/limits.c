@@ -2,6 +2,7 @@
  * GROVE_ELIMIT and changes nothing, and the runtime works normally once
  * processes exit. */
 #include <string.h>
+#include <time.h>
 
 #include "grove_test.h"
 
@@ -165,4 +166,45 @@ PROC_TEST_OPTS(limits_run_queue_room_given_back_after_a_burst,
         ASSERT_REASON_KIND(EXPECT_DOWN(refs[i], kids[i]), GROVE_EXIT_NORMAL);
     WAIT_UNTIL(grove__rq_slots() <= RQ_FIRST);
     EXPECT_NO_MSG(0);
+}
+
+static void exit_at_once(void *arg)
+{
+    (void)arg;
+}
+
+static int64_t cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Idle schedulers spin for a while before they sleep, and longer after
+ * wake-ups that found nothing to do (core/sched.c, SPIN_GROW_MAX), but
+ * the spinning stays short. Each spawn here wakes the other scheduler,
+ * asleep since the last one, and this scheduler runs the child itself as
+ * soon as its spawner waits: a wake-up for nothing, which makes the
+ * other's spin grow. Between spawns this process computes without
+ * yielding, so it keeps its own scheduler: the other one, if it spun
+ * through those gaps, would use as much CPU time again. */
+PROC_TEST_OPTS(limits_idle_schedulers_stop_spinning, .schedulers = 2,
+               .timeout_s = 120)
+{
+    enum { ROUNDS = 40 };
+    int64_t gap = 25; /* ms, unscaled: the work is this process's own */
+    int64_t cpu0 = cpu_ms(), wall0 = gt_now_ms();
+    for (int i = 0; i < ROUNDS; i++) {
+        grove_ref_t ref;
+        grove_pid_t kid;
+        grove_spawn_opts_t o = {.monitor = true, .monitor_ref = &ref};
+        ASSERT_OK(grove_spawn(exit_at_once, NULL, &o, &kid));
+        ASSERT_REASON_KIND(EXPECT_DOWN(ref, kid), GROVE_EXIT_NORMAL);
+        for (int64_t end = gt_now_ms() + gap; gt_now_ms() < end;)
+            ;
+    }
+    int64_t used = cpu_ms() - cpu0, wall = gt_now_ms() - wall0;
+    ASSERT_GE(wall, ROUNDS * gap);
+    /* This process's core all along, and at most half of the other. */
+    ASSERT_LT(used, wall + wall / 2);
 }
