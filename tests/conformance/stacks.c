@@ -1,6 +1,7 @@
 /* Process stacks: an idle process gives its stack pages back (parks)
  * and gets its stack back intact when it wakes; deep use of a large
  * stack works. */
+#include <stdio.h>
 #include <string.h>
 
 #include "grove_test.h"
@@ -101,6 +102,36 @@ PROC_TEST_OPTS(stack_trim_disabled, .stack_trim_ms = -1)
     grove_pid_t p = SPAWN_MON(parker, (void *)(uintptr_t)3, NULL);
     grove_sleep(gt_scaled_ms(300));
     ASSERT_EQ(stacks_parked(), base);
+    ASSERT_OK(grove_send(p, 1, NULL, 0));
+    ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
+}
+
+/* A process waiting in receive keeps only the frames under the receive:
+ * the runtime's frames there stay small (they are what a parked stack
+ * saves for every idle process). Optimized builds without sanitizers
+ * only: the sanitizers and -O0 make every frame larger. */
+static __attribute__((noinline)) void plain_receiver(void *arg)
+{
+    (void)arg;
+    grove_msg_t *m;
+    if (grove_recv(&m, GROVE_INFINITY) == 0)
+        grove_msg_free(m);
+}
+
+PROC_TEST(waiting_process_keeps_few_stack_bytes)
+{
+    grove_pid_t p = SPAWN_MON(plain_receiver, NULL, NULL);
+    grove_process_info_t info;
+    WAIT_UNTIL(grove_process_info(p, &info) == 0 &&
+               info.status == GROVE_STATUS_WAITING);
+    ASSERT_OK(grove_process_info(p, &info));
+    printf("# stack bytes in use while waiting: %zu\n", (size_t)info.stack_used);
+    ASSERT_GT(info.stack_used, 0);
+#if defined(__OPTIMIZE__) && !defined(GROVE_ASAN) &&                         \
+    !defined(__SANITIZE_ADDRESS__) && !defined(GROVE_TSAN) &&               \
+    !defined(__SANITIZE_THREAD__)
+    ASSERT_LT(info.stack_used, 400);
+#endif
     ASSERT_OK(grove_send(p, 1, NULL, 0));
     ASSERT_REASON_EQ(AWAIT_EXIT(p), grove_reason_normal());
 }
