@@ -991,11 +991,9 @@ __attribute__((unused)) static void *sched_main(void *arg)
             atomic_fetch_add(&grove__rt.nspinning, 1);
         bool io = atomic_load_explicit(&grove__rt.netpoll,
                                        memory_order_relaxed) != NULL;
+        /* Timers and the poller are looked at by the tick check above,
+         * which counts idle rounds too. */
         if (++idle < (io ? IDLE_SPINS_IO : IDLE_SPINS << spin_shift)) {
-            if (idle % 64 == 0) {
-                grove__timers_run(s);
-                poll_look(s);
-            }
             GROVE__CPU_RELAX();
             continue;
         }
