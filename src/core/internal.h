@@ -356,6 +356,9 @@ struct grove__sched {
     int id;
     grove__fiber_t fiber;
     grove__proc_t *current;
+    /* A process that switched straight to current as it began to wait:
+     * current finishes its switch-out (grove__handoff_finish). */
+    grove__proc_t *handoff_prev;
     grove__stack_cache_t stacks;
     grove_msg_t *msg_cache; /* free small message nodes */
     unsigned msg_cached;
@@ -459,17 +462,57 @@ typedef struct grove__rt {
 } grove__rt_t;
 
 extern grove__rt_t grove__rt;
-/* Thread-local state, reached only through these out-of-line accessors
- * (core/tls.c). A process can resume on another scheduler thread after
- * any switch, and a compiler may keep the address of a __thread variable
- * in a register across calls within one function; a call to a function
- * kept out of line and out of interprocedural analysis (even with
- * link-time optimization) cannot be folded that way, so every access sees
- * the thread it runs on now. */
+/* Thread-local state. A process can resume on another scheduler thread
+ * after any switch, and a compiler may keep the address of a __thread
+ * variable in a register across calls within one function, so every
+ * access must read the thread pointer anew. On x86-64 an access is one
+ * volatile asm that does (the variable's offset through the GOT, then a
+ * %fs-relative load or store), with a memory clobber so that it is never
+ * moved across a switch. Elsewhere it is a call to a function kept out of
+ * line and out of interprocedural analysis (core/tls.c), which cannot be
+ * folded either. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GROVE__TLS_ASM 1
+extern __thread grove__sched_t *grove__tls_sched
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+extern __thread int grove__tls_in_rt
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+static inline grove__sched_t *grove__tls_get_sched(void)
+{
+    grove__sched_t *s;
+    __asm__ volatile("movq grove__tls_sched@gottpoff(%%rip), %0\n\t"
+                     "movq %%fs:(%0), %0"
+                     : "=r"(s)
+                     :
+                     : "memory");
+    return s;
+}
+static inline int grove__tls_get_in_rt(void)
+{
+    long off;
+    int v;
+    __asm__ volatile("movq grove__tls_in_rt@gottpoff(%%rip), %1\n\t"
+                     "movl %%fs:(%1), %0"
+                     : "=r"(v), "=&r"(off)
+                     :
+                     : "memory");
+    return v;
+}
+static inline void grove__tls_set_in_rt(int v)
+{
+    long off;
+    __asm__ volatile("movq grove__tls_in_rt@gottpoff(%%rip), %0\n\t"
+                     "movl %1, %%fs:(%0)"
+                     : "=&r"(off)
+                     : "r"(v)
+                     : "memory");
+}
+#else
 grove__sched_t *grove__tls_get_sched(void);
-void grove__tls_set_sched(grove__sched_t *s);
 int grove__tls_get_in_rt(void);
 void grove__tls_set_in_rt(int v);
+#endif
+void grove__tls_set_sched(grove__sched_t *s);
 /* Set by grove_run around its spawn: the new process is watched. */
 bool grove__tls_get_spawn_watched(void);
 void grove__tls_set_spawn_watched(bool v);
@@ -518,6 +561,10 @@ grove__proc_t *grove__rq_pop(grove__sched_t *s);
 grove__proc_t *grove__rq_take_nth(grove__sched_t *s, unsigned k);
 grove__proc_t *grove__inject_pop(void);
 void grove__run_process(grove__sched_t *s, grove__proc_t *p);
+/* Called by a process as it resumes from a switch, and first thing by a
+ * fresh one: finishes the switch-out of a process that handed its
+ * scheduler over to it directly. */
+void grove__handoff_finish(void);
 /* Deterministic mode (GROVE_DETERMINISTIC builds): the loop that steps
  * every scheduler on one thread, and its logical clock. */
 void *grove__det_main(void *arg);

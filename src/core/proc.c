@@ -273,6 +273,7 @@ static __attribute__((noinline, noreturn)) void proc_end(grove__proc_t *p)
 static void proc_entry(void *arg)
 {
     grove__fiber_started();
+    grove__handoff_finish();
     grove__proc_t *p = arg;
     RT_LEAVE();
     p->fn(p->arg);

@@ -784,17 +784,121 @@ void grove__wake(grove__proc_t *p)
     }
 }
 
+/* Hand-off: a process that begins to wait while its scheduler's runnext
+ * is ready switches straight to it, instead of to the scheduler's loop and
+ * from there to it: one switch per message exchanged instead of two. The
+ * waiter's switch-out (publishing it as waiting, giving its stack back) is
+ * finished by the process it switched to, first thing on its own stack
+ * (grove__handoff_finish). Declined when the loop has work of its own due:
+ * the timers and the poller (every TIMER_CHECK_EVERY rounds, hand-offs
+ * counted), a high process, a queue kept waiting by runnext (the same
+ * bound as grove__rq_pop's), or a stop. Returns the process to switch to,
+ * made ready to run, or NULL. */
+static void run_begin(grove__sched_t *s, grove__proc_t *p);
+static void run_end(grove__sched_t *s, grove__proc_t *p);
+
+#if !defined(GROVE_DETERMINISTIC)
+/* Whether n, waiting stackless and now ours to run, has a message to
+ * take a stack for: one already in its mailbox, its wait's timeout, or a
+ * message among the first entries of its inbox. Nothing else reads that
+ * inbox while n does not run, and senders only push onto its head. */
+static bool stackless_has_mail(grove__proc_t *n)
+{
+    if (!n->sl_cont)
+        return false;
+    if (!grove__dlist_empty(&n->mbox) ||
+        (n->sl_armed && atomic_load(&n->timeout_seq) == n->wait_seq))
+        return true;
+    grove_msg_t *m = atomic_load_explicit(&n->inbox, memory_order_acquire);
+    for (int i = 0; i < 8 && m && m != INBOX_CLOSED; i++) {
+        if (m->sig == SIG_USER)
+            return true;
+        m = (grove_msg_t *)m->link.next;
+    }
+    return false;
+}
+
+#endif
+
+static grove__proc_t *handoff_take(grove__sched_t *s)
+{
+#if defined(GROVE_DETERMINISTIC)
+    (void)s;
+    return NULL;
+#else
+    grove__proc_t *n = atomic_load_explicit(&s->runnext, memory_order_relaxed);
+    if (!n || (s->tick + 1) % TIMER_CHECK_EVERY == 0 ||
+        atomic_load_explicit(&s->rq_hi, memory_order_relaxed) ||
+        (s->runnext_streak >= RUNNEXT_STREAK_MAX &&
+         atomic_load_explicit(&s->rq_fifo, memory_order_relaxed)) ||
+        atomic_load_explicit(&grove__rt.stopping, memory_order_relaxed))
+        return NULL;
+    /* Only the service thread can take it meanwhile (unpin_runnext), and
+     * then another scheduler may run it: its fields are read once it is
+     * ours. */
+    if (!(n = atomic_exchange(&s->runnext, NULL)))
+        return NULL;
+    /* A parked stack, none outside a stackless wait, or a stackless
+     * waiter woken by signals alone (which it handles without a stack,
+     * wake_stackless): the loop's way. Only this scheduler fills its
+     * runnext, so the slot is still empty. */
+    if (n->stack ? n->stack->parked : !stackless_has_mail(n)) {
+        atomic_store(&s->runnext, n);
+        return NULL;
+    }
+    /* A stackless waiter gets its stack here; the signals that woke it
+     * are handled by its own receive, on that stack. */
+    if (!n->stack && grove__proc_restack(s, n) != 0) {
+        grove__enqueue_tail(s, n); /* run_process reports the failure */
+        return NULL;
+    }
+    s->tick++;
+    s->runnext_streak++;
+    return n;
+#endif
+}
+
+/* p, about to wait (its request set), switches to n (handoff_take). */
+static void handoff(grove__sched_t *s, grove__proc_t *p, grove__proc_t *n,
+                    bool abandon)
+{
+    s->handoff_prev = p;
+    run_begin(s, n);
+    grove__fiber_switch(&p->fiber, &n->fiber, abandon);
+}
+
+void grove__handoff_finish(void)
+{
+    grove__sched_t *s = grove__tls_get_sched();
+    grove__proc_t *q = s->handoff_prev;
+    if (q) {
+        s->handoff_prev = NULL;
+        run_end(s, q);
+    }
+}
+
 void grove__block(grove__proc_t *p)
 {
+    grove__sched_t *s = p->sched;
     p->request = REQ_BLOCK;
-    grove__fiber_switch(&p->fiber, &p->sched->fiber, false);
+    grove__proc_t *n = handoff_take(s);
+    if (n)
+        handoff(s, p, n, false);
+    else
+        grove__fiber_switch(&p->fiber, &s->fiber, false);
+    grove__handoff_finish();
 }
 
 void grove__block_stackless(grove__proc_t *p)
 {
+    grove__sched_t *s = p->sched;
     p->request = REQ_BLOCK_SL;
     /* The frames on this stack are abandoned: tell the sanitizers. */
-    grove__fiber_switch(&p->fiber, &p->sched->fiber, true);
+    grove__proc_t *n = handoff_take(s);
+    if (n)
+        handoff(s, p, n, true);
+    else
+        grove__fiber_switch(&p->fiber, &s->fiber, true);
     grove__panic("grove: a process resumed a stack it gave back");
 }
 
@@ -806,6 +910,7 @@ GROVE_EXPORT void grove_yield(void)
     RT_ENTER();
     p->request = REQ_YIELD;
     grove__fiber_switch(&p->fiber, &p->sched->fiber, false);
+    grove__handoff_finish();
     grove__drain(p);
     RT_LEAVE();
 }
@@ -923,6 +1028,19 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
         grove__proc_finish(s, p);
         return;
     }
+    run_begin(s, p);
+    grove__fiber_switch(&s->fiber, &p->fiber, false);
+    /* Back on the loop: from p, or from the last process of the hand-offs
+     * that began with p. */
+    p = s->current;
+    s->current = NULL;
+    atomic_store_explicit(&s->running, NULL, memory_order_relaxed);
+    run_end(s, p);
+}
+
+/* Makes p the process running on s, before the switch to it. */
+static void run_begin(grove__sched_t *s, grove__proc_t *p)
+{
     atomic_store_explicit(&p->state, PS_RUNNING, memory_order_relaxed);
     p->sched = s;
     p->request = REQ_NONE;
@@ -933,9 +1051,12 @@ void grove__run_process(grove__sched_t *s, grove__proc_t *p)
     GROVE__OWN_ADD(s->switches, 1);
     GROVE__OWN_ADD(p->st_reductions, 1);
     grove__post_flush(s); /* what ended before it may concern it */
-    grove__fiber_switch(&s->fiber, &p->fiber, false);
-    s->current = NULL;
-    atomic_store_explicit(&s->running, NULL, memory_order_relaxed);
+}
+
+/* Carries out what p asked for as it switched out; runs on another
+ * stack than p's. */
+static void run_end(grove__sched_t *s, grove__proc_t *p)
+{
     void *sp = grove__fiber_sp(&p->fiber);
     if (sp && p->request != REQ_EXIT && p->request != REQ_BLOCK_SL)
         atomic_store_explicit(&p->st_stack_used,

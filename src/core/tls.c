@@ -15,20 +15,35 @@
 #else
 #define TLS_FN __attribute__((noinline))
 #endif
-TLS grove__sched_t *tls_sched;
-TLS int tls_in_rt;
 TLS bool tls_spawn_watched;
+
+#ifdef GROVE__TLS_ASM
+/* Read and written by the inline accessors of internal.h, whose asm the
+ * compiler does not see: kept, under these names, in every build. */
+#if defined(__clang__)
+#define TLS_ASM_VAR __thread __attribute__((tls_model("initial-exec"), used))
+#else
+#define TLS_ASM_VAR                                                          \
+    __thread __attribute__((tls_model("initial-exec"), used,                 \
+                            externally_visible))
+#endif
+TLS_ASM_VAR grove__sched_t *grove__tls_sched;
+TLS_ASM_VAR int grove__tls_in_rt;
+#else
+TLS grove__sched_t *grove__tls_sched;
+TLS int grove__tls_in_rt;
 
 TLS_FN grove__sched_t *grove__tls_get_sched(void)
 {
-    return tls_sched;
+    return grove__tls_sched;
 }
+TLS_FN int grove__tls_get_in_rt(void) { return grove__tls_in_rt; }
+TLS_FN void grove__tls_set_in_rt(int v) { grove__tls_in_rt = v; }
+#endif
 TLS_FN void grove__tls_set_sched(grove__sched_t *s)
 {
-    tls_sched = s;
+    grove__tls_sched = s;
 }
-TLS_FN int grove__tls_get_in_rt(void) { return tls_in_rt; }
-TLS_FN void grove__tls_set_in_rt(int v) { tls_in_rt = v; }
 TLS_FN bool grove__tls_get_spawn_watched(void)
 {
     return tls_spawn_watched;
