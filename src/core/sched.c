@@ -893,7 +893,8 @@ void grove__block_stackless(grove__proc_t *p)
 {
     grove__sched_t *s = p->sched;
     p->request = REQ_BLOCK_SL;
-    /* The frames on this stack are abandoned: tell the sanitizers. */
+    /* The frames on this stack are abandoned: the switch tells the
+     * sanitizers. */
     grove__proc_t *n = handoff_take(s);
     if (n)
         handoff(s, p, n, true);
