@@ -1,6 +1,8 @@
 /* Thread-local state of the runtime. Kept in a file of its own and reached
- * only through these functions: see internal.h for why. The fault handler
- * reads them too; they are plain loads and stores, async-signal-safe. */
+ * only through accessors: these functions, or on x86-64 for the scheduler
+ * and the in-runtime marker the inline asm of internal.h (see there for
+ * why). The fault handler reads them too; they are plain loads and
+ * stores, async-signal-safe. */
 #include "core/internal.h"
 
 /* initial-exec: a plain %fs-relative access, no __tls_get_addr call (the
