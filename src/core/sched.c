@@ -393,6 +393,14 @@ static grove__proc_t *rq_take_locked(grove__sched_t *s)
     return p;
 }
 
+/* Whether runnext may go before the queue now: not after RUNNEXT_STREAK_MAX
+ * turns in a row while the queue (fifo entries) had work, so two
+ * processes that keep waking each other cannot starve it. */
+static bool runnext_turn(const grove__sched_t *s, unsigned fifo)
+{
+    return s->runnext_streak < RUNNEXT_STREAK_MAX || fifo == 0;
+}
+
 grove__proc_t *grove__rq_pop(grove__sched_t *s)
 {
     grove__proc_t *p = hq_pop(s);
@@ -400,7 +408,7 @@ grove__proc_t *grove__rq_pop(grove__sched_t *s)
         return p;
     unsigned fifo = atomic_load_explicit(&s->rq_fifo, memory_order_relaxed);
     if (atomic_load_explicit(&s->runnext, memory_order_relaxed) &&
-        (s->runnext_streak < RUNNEXT_STREAK_MAX || fifo == 0)) {
+        runnext_turn(s, fifo)) {
         p = atomic_exchange(&s->runnext, NULL);
         if (p) { /* else the service thread moved it to the queue */
             s->runnext_streak++;
@@ -797,17 +805,24 @@ void grove__wake(grove__proc_t *p)
 static void run_begin(grove__sched_t *s, grove__proc_t *p);
 static void run_end(grove__sched_t *s, grove__proc_t *p);
 
+/* Whether p, waiting stackless, must run (on a stack): a message is in
+ * its mailbox, or its wait's timeout has come. */
+static bool stackless_due(grove__proc_t *p)
+{
+    return !grove__dlist_empty(&p->mbox) ||
+           (p->sl_armed && atomic_load(&p->timeout_seq) == p->wait_seq);
+}
+
 #if !defined(GROVE_DETERMINISTIC)
 /* Whether n, waiting stackless and now ours to run, has a message to
- * take a stack for: one already in its mailbox, its wait's timeout, or a
- * message among the first entries of its inbox. Nothing else reads that
- * inbox while n does not run, and senders only push onto its head. */
+ * take a stack for: stackless_due, or a message among the first entries
+ * of its inbox. Nothing else reads that inbox while n does not run, and
+ * senders only push onto its head. */
 static bool stackless_has_mail(grove__proc_t *n)
 {
     if (!n->sl_cont)
         return false;
-    if (!grove__dlist_empty(&n->mbox) ||
-        (n->sl_armed && atomic_load(&n->timeout_seq) == n->wait_seq))
+    if (stackless_due(n))
         return true;
     grove_msg_t *m = atomic_load_explicit(&n->inbox, memory_order_acquire);
     for (int i = 0; i < 8 && m && m != INBOX_CLOSED; i++) {
@@ -829,8 +844,8 @@ static grove__proc_t *handoff_take(grove__sched_t *s)
     grove__proc_t *n = atomic_load_explicit(&s->runnext, memory_order_relaxed);
     if (!n || (s->tick + 1) % TIMER_CHECK_EVERY == 0 ||
         atomic_load_explicit(&s->rq_hi, memory_order_relaxed) ||
-        (s->runnext_streak >= RUNNEXT_STREAK_MAX &&
-         atomic_load_explicit(&s->rq_fifo, memory_order_relaxed)) ||
+        !runnext_turn(s, atomic_load_explicit(&s->rq_fifo,
+                                              memory_order_relaxed)) ||
         atomic_load_explicit(&grove__rt.stopping, memory_order_relaxed))
         return NULL;
     /* Only the service thread can take it meanwhile (unpin_runnext), and
@@ -1001,8 +1016,7 @@ static bool wake_stackless(grove__sched_t *s, grove__proc_t *p)
         grove__proc_finish(s, p);
         return false;
     }
-    if (!grove__dlist_empty(&p->mbox) ||
-        (p->sl_armed && atomic_load(&p->timeout_seq) == p->wait_seq))
+    if (stackless_due(p))
         return true;
     wait_on(s, p, 0);
     return false;
