@@ -53,14 +53,15 @@ test-ucontext:
 test-clang:
 	$(call build_and_test,clang,-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_BUILD_BENCH=OFF,,)
 # Deterministic scheduling: the conformance suite under one seed, then the
-# exit-signal, link, monitor and supervision tests under several seeds.
+# exit-signal, link, monitor, supervision, gen_server and message-exchange
+# tests under several seeds (which also choose whether hand-offs happen).
 test-det:
 	cmake -S . -B $(BUILD)/det -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_DETERMINISTIC=ON -DGROVE_BUILD_BENCH=OFF -DGROVE_BUILD_EXAMPLES=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)/det -j $(JOBS)
 	# (five shutdown tests have children that wait on the wall clock, which
 	# the logical clock cannot follow: they run in every other build)
 	cd $(BUILD)/det && GROVE_SEED=1 $(CTEST) -j 2 -L conformance -E 'dynsup_D07_terminate_uses_the_shutdown_setting|dynsup_D12_children_stop_concurrently|dynsup_D12_shutdown_timeouts_run_concurrently|dynsup_D12_mixed_shutdown_settings|dynsup_D12_many_children_some_ignoring'
-	$(BUILD)/det/tests/grove_test_conformance --seeds 5 'exit_matrix*' 'L*' 'supervisor*' 'deterministic*' > $(BUILD)/det/seeds.log 2>&1 || (grep -E 'not ok|FAILED' $(BUILD)/det/seeds.log; exit 1)
+	$(BUILD)/det/tests/grove_test_conformance --seeds 5 'exit_matrix*' 'L*' 'supervisor*' 'deterministic*' 'gen_server*' 'exchange*' > $(BUILD)/det/seeds.log 2>&1 || (grep -E 'not ok|FAILED' $(BUILD)/det/seeds.log; exit 1)
 	@grep -c '^ok' $(BUILD)/det/seeds.log | xargs echo "seeded runs passed:"
 
 test-valgrind:

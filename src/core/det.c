@@ -30,6 +30,8 @@ static uint64_t next_rand(void)
     return rng * 0x2545f4914f6cdd1dull;
 }
 
+bool grove__det_coin(void) { return next_rand() & 1; }
+
 static uint64_t pick_seed(void)
 {
     uint64_t seed = grove__rt.cfg.seed;
@@ -87,6 +89,7 @@ static bool step(void)
         s = &grove__rt.scheds[next_rand() % (uint64_t)grove__rt.nsched];
     }
     grove__tls_set_sched(s);
+    s->tick++; /* a round of s's loop: hand-offs count on from here */
     grove__run_process(s, p);
     grove__post_flush(s); /* one step delivers all it sent */
     return true;

@@ -570,6 +570,8 @@ void grove__handoff_finish(void);
 void *grove__det_main(void *arg);
 void grove__trim_stacks(uint64_t now_ms);
 uint64_t grove__det_now(void);
+/* Deterministic mode: a choice drawn from the seed. */
+bool grove__det_coin(void);
 void grove__enqueue_tail(grove__sched_t *s, grove__proc_t *p);
 void grove__enqueue_spawned(grove__proc_t *p);
 void grove__sched_wake_one(void);

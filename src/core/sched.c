@@ -813,7 +813,6 @@ static bool stackless_due(grove__proc_t *p)
            (p->sl_armed && atomic_load(&p->timeout_seq) == p->wait_seq);
 }
 
-#if !defined(GROVE_DETERMINISTIC)
 /* Whether n, waiting stackless and now ours to run, has a message to
  * take a stack for: stackless_due, or a message among the first entries
  * of its inbox. Nothing else reads that inbox while n does not run, and
@@ -833,14 +832,8 @@ static bool stackless_has_mail(grove__proc_t *n)
     return false;
 }
 
-#endif
-
 static grove__proc_t *handoff_take(grove__sched_t *s)
 {
-#if defined(GROVE_DETERMINISTIC)
-    (void)s;
-    return NULL;
-#else
     grove__proc_t *n = atomic_load_explicit(&s->runnext, memory_order_relaxed);
     if (!n || (s->tick + 1) % TIMER_CHECK_EVERY == 0 ||
         atomic_load_explicit(&s->rq_hi, memory_order_relaxed) ||
@@ -848,6 +841,11 @@ static grove__proc_t *handoff_take(grove__sched_t *s)
                                               memory_order_relaxed)) ||
         atomic_load_explicit(&grove__rt.stopping, memory_order_relaxed))
         return NULL;
+#if defined(GROVE_DETERMINISTIC)
+    /* The seed decides, so seeded runs explore both ways. */
+    if (!grove__det_coin())
+        return NULL;
+#endif
     /* Only the service thread can take it meanwhile (unpin_runnext), and
      * then another scheduler may run it: its fields are read once it is
      * ours. */
@@ -870,7 +868,6 @@ static grove__proc_t *handoff_take(grove__sched_t *s)
     s->tick++;
     s->runnext_streak++;
     return n;
-#endif
 }
 
 /* p, about to wait (its request set), switches to n (handoff_take). */
