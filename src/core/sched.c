@@ -329,7 +329,15 @@ void grove__enqueue(grove__proc_t *p)
         grove__enqueue_tail(s, p);
         return;
     }
-    grove__proc_t *old = atomic_exchange(&s->runnext, p);
+    /* Others only take from the slot: found empty, it is filled with a
+     * store. */
+    grove__proc_t *old = atomic_load_explicit(&s->runnext,
+                                              memory_order_relaxed);
+    if (!old) {
+        atomic_store_explicit(&s->runnext, p, memory_order_release);
+        return;
+    }
+    old = atomic_exchange(&s->runnext, p);
     if (old)
         grove__enqueue_tail(s, old); /* real parallel work now waits here */
 }
