@@ -808,8 +808,7 @@ void grove__wake(grove__proc_t *p)
  * (grove__handoff_finish). Declined when the loop has work of its own due:
  * the timers and the poller (every TIMER_CHECK_EVERY rounds, hand-offs
  * counted), a high process, a queue kept waiting by runnext (the same
- * bound as grove__rq_pop's), or a stop. Returns the process to switch to,
- * made ready to run, or NULL. */
+ * bound as grove__rq_pop's), or a stop. */
 static void run_begin(grove__sched_t *s, grove__proc_t *p);
 static void run_end(grove__sched_t *s, grove__proc_t *p);
 
@@ -840,6 +839,8 @@ static bool stackless_has_mail(grove__proc_t *n)
     return false;
 }
 
+/* The hand-off's target: runnext, taken and made ready to run (given a
+ * stack if it waited stackless), or NULL when the hand-off is declined. */
 static grove__proc_t *handoff_take(grove__sched_t *s)
 {
     grove__proc_t *n = atomic_load_explicit(&s->runnext, memory_order_relaxed);
@@ -864,7 +865,7 @@ static grove__proc_t *handoff_take(grove__sched_t *s)
      * wake_stackless): the loop's way. Only this scheduler fills its
      * runnext, so the slot is still empty. */
     if (n->stack ? n->stack->parked : !stackless_has_mail(n)) {
-        atomic_store(&s->runnext, n);
+        atomic_store_explicit(&s->runnext, n, memory_order_release);
         return NULL;
     }
     /* A stackless waiter gets its stack here; the signals that woke it
