@@ -3,9 +3,9 @@
  * Children are kept in a table keyed by pid (a restarting child by the pid
  * it had), so every operation on one child is O(1) whatever their number.
  * Stopping the supervisor signals every child at once and waits for their
- * DOWNs together, each matched by its monitor reference (await_t): the
- * stop takes as long as the slowest child, and no mailbox is ever
- * rescanned per child.
+ * DOWNs together, each found by its sender's pid and matched by the
+ * reference of its monitor, kept in the child's record: the stop takes as
+ * long as the slowest child, and no mailbox is ever rescanned per child.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +30,8 @@ typedef struct dchild {
     uint64_t restarts;
     uint32_t delay_ms;
     uint64_t started_ms;
-    /* while the supervisor stops (see await_t) */
+    /* while the supervisor stops (shutdown_all) */
+    uint64_t sd_ref;      /* the monitor awaited; 0: not awaited */
     uint64_t sd_deadline; /* ms when it is killed; 0: never */
     bool sd_killed;
 } dchild_t;
@@ -38,9 +39,7 @@ typedef struct dchild {
 typedef struct dsup {
     grove_dynsup_opts_t o;
     grove__map_t kids; /* pid.id -> dchild_t* */
-    /* While it stops: the children signalled and not yet gone, by the
-     * reference of the monitor each shutdown set up. */
-    grove__map_t awaiting; /* ref -> dchild_t* */
+    size_t awaiting; /* while it stops: children signalled, not yet gone */
     size_t count, active, supervisors;
     grove__intensity_t intensity;
     uint64_t total_restarts; /* automatic restarts, as the Supervisor's */
@@ -225,16 +224,19 @@ typedef struct signal_pass {
  * child, crosses the child off (its record is freed with the supervisor's
  * table, in order, which costs less than one by one). Returns false when
  * none came in time. Anything else a stopping supervisor receives is
- * dropped. */
+ * dropped. The table does not change while it stops, so the DOWN's sender
+ * finds its record. */
 static bool await_one(dsup_t *d, grove_timeout_t wait)
 {
     grove_msg_t *m;
     if (grove_recv(&m, wait) != 0)
         return false;
-    uint64_t v;
+    dchild_t *c;
     if (grove_msg_kind(m) == GROVE_MSG_DOWN &&
-        grove__map_del(&d->awaiting, grove_msg_ref(m).id, &v)) {
-        dchild_t *c = (dchild_t *)(uintptr_t)v;
+        (c = find(d, grove_msg_from(m))) != NULL && c->sd_ref != 0 &&
+        c->sd_ref == grove_msg_ref(m).id) {
+        c->sd_ref = 0;
+        d->awaiting--;
         const grove_reason_t *r = grove_msg_reason(m);
         /* noproc: it had ended by itself just before; its own EXIT
          * (already counted as an exit) said how. A plain shutdown is
@@ -257,7 +259,7 @@ static void signal_ahead(dchild_t *c, grove_pid_t pid)
 {
     __builtin_prefetch(&c->pid);
     __builtin_prefetch(&c->spec.shutdown);
-    __builtin_prefetch(&c->sd_deadline);
+    __builtin_prefetch(&c->sd_ref);
     grove__prefetch_peer(pid);
 }
 
@@ -271,20 +273,14 @@ static void signal_one(dchild_t *c, void *arg)
         return;
     if (!grove__child_shutdown_begin(c->pid, c->spec.shutdown, &ref))
         return; /* killed: it cannot be waited for */
+    c->sd_ref = ref.id;
     c->sd_killed = false;
     c->sd_deadline = 0;
     if (c->spec.shutdown > 0)
         c->sd_deadline = sp->now + (uint64_t)c->spec.shutdown;
     else if (c->spec.shutdown == GROVE_SHUTDOWN_IMMEDIATE)
         c->sd_deadline = sp->now;
-    if (grove__map_put(&sp->d->awaiting, ref.id, (uint64_t)(uintptr_t)c) <
-        0) {
-        /* No room to list it: it is waited for here, alone, within its
-         * shutdown time (its DOWN for ref, if it comes later, is
-         * dropped). */
-        stop_alone(c);
-        return;
-    }
+    sp->d->awaiting++;
     if (c->sd_deadline && c->sd_deadline < sp->next)
         sp->next = c->sd_deadline;
     /* The DOWNs of the children signalled so far are taken as the pass
@@ -300,9 +296,9 @@ static void signal_one(dchild_t *c, void *arg)
 static uint64_t kill_expired(dsup_t *d)
 {
     uint64_t now = grove__mono_ms(), next = UINT64_MAX, k, v;
-    for (uint32_t i = 0; grove__map_next(&d->awaiting, &i, &k, &v);) {
+    for (uint32_t i = 0; grove__map_next(&d->kids, &i, &k, &v);) {
         dchild_t *c = (dchild_t *)(uintptr_t)v;
-        if (!c->sd_deadline || c->sd_killed)
+        if (!c->sd_ref || !c->sd_deadline || c->sd_killed)
             continue;
         if (c->sd_deadline <= now) {
             grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
@@ -320,7 +316,10 @@ static void shutdown_all(dsup_t *d)
     signal_pass_t sp = {d, grove__mono_ms(), UINT64_MAX, 0};
     kids_each(d, signal_ahead, signal_one, &sp);
     uint64_t next = sp.next;
-    while (d->awaiting.len) {
+    while (d->awaiting) {
+        /* The clock is read only when no DOWN is at hand. */
+        if (await_one(d, 0))
+            continue;
         grove_timeout_t wait = GROVE_INFINITY;
         if (next != UINT64_MAX) {
             uint64_t now = grove__mono_ms();
@@ -329,7 +328,6 @@ static void shutdown_all(dsup_t *d)
         if (!await_one(d, wait))
             next = kill_expired(d);
     }
-    grove__map_free(&d->awaiting);
 }
 
 /* ---- callbacks -------------------------------------------------------------------- */
@@ -352,7 +350,6 @@ static void free_dsup(void *arg)
     dsup_t *d = arg;
     kids_each(d, free_ahead, free_child, NULL);
     grove__map_free(&d->kids);
-    grove__map_free(&d->awaiting);
     grove__intensity_free(&d->intensity);
     free(d);
 }
