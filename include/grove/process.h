@@ -32,7 +32,7 @@ typedef struct grove_spawn_opts {
  * a calling process). Writes the pid to *out (may be NULL).
  * Returns 0, GROVE_EINVAL (NULL fn, bad stack size, link/monitor outside a
  * process), GROVE_EEXIST (name taken), GROVE_ELIMIT (process table full),
- * GROVE_ENOMEM or GROVE_ENOTSTARTED. */
+ * GROVE_ENOMEM or GROVE_ENOTSTARTED (also once grove_stop has begun). */
 GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
                              const grove_spawn_opts_t *opts, grove_pid_t *out);
 

@@ -424,6 +424,7 @@ struct grove__sched {
 
 typedef struct grove__rt {
     atomic_int started;
+    atomic_int closing; /* grove_stop has begun: spawns are refused */
     atomic_int stopping;
     int nsched;
     grove__sched_t *scheds;

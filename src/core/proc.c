@@ -418,7 +418,8 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
 {
     static const grove_spawn_opts_t none;
     const grove_spawn_opts_t *o = opts ? opts : &none;
-    if (!atomic_load(&grove__rt.started))
+    if (!atomic_load(&grove__rt.started) ||
+        atomic_load_explicit(&grove__rt.closing, memory_order_relaxed))
         return GROVE_ENOTSTARTED;
     grove__proc_t *self = grove__current();
     if (!fn || check_stack_size(o->stack_size) < 0 ||

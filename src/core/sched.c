@@ -1473,6 +1473,7 @@ GROVE_EXPORT int grove_start(const grove_config_t *cfg)
     rt->cfg = c;
     rt->start_ns = grove__now_ns();
     rt->stack_soft_limit = stack_budget();
+    atomic_store(&rt->closing, 0);
     atomic_store(&rt->stopping, 0);
     atomic_store(&rt->service_stop, 0);
     atomic_store(&rt->ref_global, 1);
@@ -1593,11 +1594,22 @@ GROVE_EXPORT int grove_stop(void)
         return GROVE_ENOTSTARTED;
     if (grove__tls_get_sched())
         return GROVE_EBUSY;
-    /* Kill what is left and wait for every exit to finish. */
-    while (grove__count_sum(CNT_ALIVE) > 0) {
+    /* Kill what is left and wait for every exit to finish. From here on
+     * spawns are refused, or processes that spawn others could outrun the
+     * kills for ever. Another pass is made only when the count stopped
+     * falling (a spawn that was under way is left): while the killed are
+     * still ending, a pass would send each of them one more signal, and
+     * 100,000 processes take tens of passes to end. */
+    atomic_store(&grove__rt.closing, 1);
+    for (int64_t left = grove__count_sum(CNT_ALIVE); left > 0;) {
         grove_processes(kill_one, NULL);
-        struct timespec ts = {0, 2 * 1000000};
-        nanosleep(&ts, NULL);
+        int64_t before;
+        do {
+            before = left;
+            struct timespec ts = {0, 2 * 1000000};
+            nanosleep(&ts, NULL);
+            left = grove__count_sum(CNT_ALIVE);
+        } while (left > 0 && left < before);
     }
     run_stop_hooks();
 #if defined(GROVE_DETERMINISTIC)

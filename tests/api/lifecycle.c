@@ -197,6 +197,33 @@ TEST(stop_kills_remaining_processes)
     ASSERT_OK(grove_stop());
 }
 
+/* A chain that outlives a single kill pass: each link spawns the next
+ * and then waits, so processes keep being spawned while grove_stop kills
+ * the ones it found. */
+static void relay(void *arg)
+{
+    (void)arg;
+    grove_spawn(relay, NULL, NULL, NULL); /* may fail once stopping */
+    grove_msg_t *m;
+    grove_recv_tag(&m, 424242, GROVE_INFINITY);
+}
+
+TEST(stop_kills_processes_spawned_while_stopping)
+{
+    ASSERT_OK(grove_start(&(grove_config_t){.schedulers = 2}));
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(grove_spawn(relay, NULL, NULL, NULL));
+    for (int i = 0; i < 2000; i++)
+        ASSERT_OK(grove_spawn(block_forever, NULL, NULL, NULL));
+    WAIT_UNTIL(gt_stats().processes_spawned >= 4000);
+    ASSERT_OK(grove_stop());
+    ASSERT_FALSE(grove_running());
+    ASSERT_OK(grove_start(&(grove_config_t){.schedulers = 2}));
+    ASSERT_EQ(gt_stats().processes_alive, 0);
+    ASSERT_EQ(gt_stats().messages_live, 0);
+    ASSERT_OK(grove_stop());
+}
+
 /* Process-only functions called from a thread that is not a process. */
 static void *non_process_calls(void *arg)
 {
