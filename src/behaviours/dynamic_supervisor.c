@@ -233,8 +233,8 @@ static bool await_one(dsup_t *d, grove_timeout_t wait)
         return false;
     dchild_t *c;
     if (grove_msg_kind(m) == GROVE_MSG_DOWN &&
-        (c = find(d, grove_msg_from(m))) != NULL && c->sd_ref != 0 &&
-        c->sd_ref == grove_msg_ref(m).id) {
+        (c = find(d, grove_msg_from(m))) != NULL &&
+        c->sd_ref == grove_msg_ref(m).id) { /* a DOWN's ref is never 0 */
         c->sd_ref = 0;
         d->awaiting--;
         const grove_reason_t *r = grove_msg_reason(m);
