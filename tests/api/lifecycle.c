@@ -169,12 +169,28 @@ TEST(wait_from_thread)
 }
 
 /* grove_stop kills what is left, and they release what they held. */
+static void wait_forever(void)
+{
+    grove_msg_t *m;
+    grove_recv_tag(&m, 424242, GROVE_INFINITY);
+}
+
 static void block_forever(void *arg)
 {
     (void)arg;
     grove_alloc(4096);
-    grove_msg_t *m;
-    grove_recv_tag(&m, 424242, GROVE_INFINITY);
+    wait_forever();
+}
+
+/* After a grove_stop: the runtime starts again with nothing left over. */
+static void assert_restarts_clean(void)
+{
+    ASSERT_FALSE(grove_running());
+    ASSERT_OK(grove_start(&(grove_config_t){.schedulers = 2}));
+    ASSERT_EQ(gt_stats().processes_alive, 0);
+    ASSERT_EQ(gt_stats().messages_live, 0);
+    ASSERT_EQ(gt_stats().arena_bytes_live, 0);
+    ASSERT_OK(grove_stop());
 }
 
 TEST(stop_kills_remaining_processes)
@@ -187,14 +203,8 @@ TEST(stop_kills_remaining_processes)
     ASSERT_OK(grove_send(p, 1, "unread", 6));
     WAIT_UNTIL(gt_stats().processes_alive >= 101);
     ASSERT_OK(grove_stop());
-    ASSERT_FALSE(grove_running());
     ASSERT_FALSE(grove_is_alive(p));
-    /* And the runtime starts again cleanly. */
-    ASSERT_OK(grove_start(&(grove_config_t){.schedulers = 2}));
-    ASSERT_EQ(gt_stats().processes_alive, 0);
-    ASSERT_EQ(gt_stats().messages_live, 0);
-    ASSERT_EQ(gt_stats().arena_bytes_live, 0);
-    ASSERT_OK(grove_stop());
+    assert_restarts_clean();
 }
 
 /* A chain that outlives a single kill pass: each link spawns the next
@@ -204,8 +214,7 @@ static void relay(void *arg)
 {
     (void)arg;
     grove_spawn(relay, NULL, NULL, NULL); /* may fail once stopping */
-    grove_msg_t *m;
-    grove_recv_tag(&m, 424242, GROVE_INFINITY);
+    wait_forever();
 }
 
 TEST(stop_kills_processes_spawned_while_stopping)
@@ -217,11 +226,7 @@ TEST(stop_kills_processes_spawned_while_stopping)
         ASSERT_OK(grove_spawn(block_forever, NULL, NULL, NULL));
     WAIT_UNTIL(gt_stats().processes_spawned >= 4000);
     ASSERT_OK(grove_stop());
-    ASSERT_FALSE(grove_running());
-    ASSERT_OK(grove_start(&(grove_config_t){.schedulers = 2}));
-    ASSERT_EQ(gt_stats().processes_alive, 0);
-    ASSERT_EQ(gt_stats().messages_live, 0);
-    ASSERT_OK(grove_stop());
+    assert_restarts_clean();
 }
 
 /* Process-only functions called from a thread that is not a process. */
