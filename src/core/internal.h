@@ -73,6 +73,10 @@ struct grove_msg {
 };
 
 #define INBOX_CLOSED ((grove_msg_t *)(uintptr_t)1)
+/* The inbox of a process waiting with nothing in it: whoever replaces
+ * this (a sender pushing, its timer, the stack trimmer) with one CAS owns
+ * the process's wake-up. It is there only while the process is parked. */
+#define INBOX_WAITING ((grove_msg_t *)(uintptr_t)2)
 
 /* Whether m asks its receiver to be monitored by the sender under ref:
  * if the receiver is gone, the sender gets DOWN noproc. */
@@ -157,8 +161,7 @@ enum {
     PS_RUNNABLE,
     PS_RUNNING,
     PS_WAITING,
-    PS_TRIMMING,   /* the service thread is parking its idle stack */
-    PS_TRIM_WOKEN, /* woken while being parked: requeue afterwards */
+    PS_TRIMMING, /* the service thread is parking its idle stack */
     PS_EXITING
 };
 
@@ -279,8 +282,11 @@ grove__proc_t *grove__proc_slot(uint32_t slot);
 uint32_t grove__proc_slots_used(void);
 int grove__proc_table_init(uint32_t max);
 void grove__proc_table_fini(void);
-/* Makes p runnable if it waits; safe from any thread. */
+/* Makes p runnable if it waits with nothing in its inbox (a timeout);
+ * safe from any thread. */
 void grove__wake(grove__proc_t *p);
+/* Queues p, whose wake-up the caller took by replacing INBOX_WAITING. */
+void grove__wake_claimed(grove__proc_t *p);
 /* Gives p a fresh stack (from s's cache, or the pool when s is NULL) that
  * starts at its entry (p->fn, p->arg): at spawn, and when a process that
  * waited stackless wakes. Returns 0 or GROVE_ENOMEM. */

@@ -7,6 +7,8 @@
  * list only the owner touches; signals change links and monitors or end
  * the process. A dying process swaps in INBOX_CLOSED, after which every
  * push fails: nothing can be queued to a process that will never read it.
+ * A process that waits with an empty inbox leaves INBOX_WAITING there, and
+ * the push that replaces it queues the process.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -191,12 +193,13 @@ static int deliver_chain(grove__proc_t *p, uint32_t gen, grove_msg_t *head,
             }
             return GROVE_ENOPROC;
         }
-        tail->link.next = (grove__dlist_t *)h;
-        /* seq_cst: pairs with the scheduler's store of PS_WAITING followed
-         * by its inbox check, so either we see WAITING or it sees us. */
+        tail->link.next = h == INBOX_WAITING ? NULL : (grove__dlist_t *)h;
     } while (!atomic_compare_exchange_weak_explicit(
         &p->inbox, &h, head, memory_order_seq_cst, memory_order_relaxed));
-    grove__wake(p);
+    /* The push that replaced INBOX_WAITING wakes the process: the one
+     * CAS both delivers and decides who queues it. */
+    if (h == INBOX_WAITING)
+        grove__wake_claimed(p);
     return 0;
 }
 

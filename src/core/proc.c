@@ -750,7 +750,6 @@ GROVE_EXPORT int grove_process_info(grove_pid_t pid, grove_process_info_t *out)
     out->pid = pid;
     switch (atomic_load(&p->state)) {
     case PS_RUNNABLE:
-    case PS_TRIM_WOKEN:
         out->status = GROVE_STATUS_RUNNABLE;
         break;
     case PS_RUNNING:

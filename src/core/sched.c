@@ -782,22 +782,19 @@ static void sched_sleep(grove__sched_t *s)
 
 /* ---- running a process ------------------------------------------------------ */
 
+void grove__wake_claimed(grove__proc_t *p)
+{
+    atomic_store_explicit(&p->state, PS_RUNNABLE, memory_order_relaxed);
+    grove__enqueue(p);
+}
+
 void grove__wake(grove__proc_t *p)
 {
-    int st = atomic_load(&p->state);
-    for (;;) {
-        if (st == PS_WAITING) {
-            if (atomic_compare_exchange_weak(&p->state, &st, PS_RUNNABLE)) {
-                grove__enqueue(p);
-                return;
-            }
-        } else if (st == PS_TRIMMING) {
-            if (atomic_compare_exchange_weak(&p->state, &st, PS_TRIM_WOKEN))
-                return; /* the trimmer requeues it */
-        } else {
-            return; /* running, runnable or gone: it will look itself */
-        }
-    }
+    /* Running, runnable, being trimmed, or with messages queued: whoever
+     * has it will look at its timeout itself. */
+    grove_msg_t *e = INBOX_WAITING;
+    if (atomic_compare_exchange_strong(&p->inbox, &e, NULL))
+        grove__wake_claimed(p);
 }
 
 /* Hand-off: a process that begins to wait while its scheduler's runnext
@@ -961,6 +958,25 @@ static void park_stack_if_needed(grove__sched_t *s, grove__proc_t *p)
     (void)s;
 }
 
+/* Publishes p, which is ours and whose wait is seq, as waiting: from
+ * then on the first to replace INBOX_WAITING in its inbox queues it.
+ * Returns false when it must run instead, news having come first. */
+static bool publish_waiting(grove__proc_t *p, uint32_t seq)
+{
+    grove_msg_t *e = NULL;
+    atomic_store_explicit(&p->state, PS_WAITING, memory_order_relaxed);
+    if (!atomic_compare_exchange_strong(&p->inbox, &e, INBOX_WAITING))
+        return false;
+    /* seq_cst CAS then load: pairs with a timer's store of timeout_seq
+     * followed by its CAS (grove__wake), so one of the two sees the
+     * other. A timeout that fired before is taken back here, unless a
+     * waker got in first and queues the process itself. */
+    if (atomic_load(&p->timeout_seq) != seq)
+        return true;
+    e = INBOX_WAITING;
+    return !atomic_compare_exchange_strong(&p->inbox, &e, NULL);
+}
+
 /* Publishes p, which switched out to wait, as waiting, unless news came
  * meanwhile; since_ms: when its wait began, 0 to keep the recorded time
  * (a wait that goes on). */
@@ -978,15 +994,8 @@ static void wait_on(grove__sched_t *s, grove__proc_t *p, uint64_t since_ms)
     if (since_ms)
         atomic_store_explicit(&p->wait_since_atomic, since_ms,
                               memory_order_relaxed);
-    /* seq_cst store then load: pairs with a sender's CAS on the inbox
-     * followed by its load of the state (grove__deliver, grove__wake). */
-    atomic_store(&p->state, PS_WAITING);
-    if (has_news(p, seq)) {
-        int st = PS_WAITING;
-        if (atomic_compare_exchange_strong(&p->state, &st, PS_RUNNABLE))
-            goto again;
-    }
-    return;
+    if (publish_waiting(p, seq))
+        return;
 again:
     atomic_store_explicit(&p->state, PS_RUNNABLE, memory_order_release);
     grove__enqueue_tail(s, p);
@@ -1237,9 +1246,8 @@ static void trim_finish(grove__proc_t **ps, grove__stack_t **sts, int nsts,
         grove__proc_t *p = ps[i];
         if (p->stack && p->stack->parked)
             atomic_store_explicit(&p->st_parked, true, memory_order_relaxed);
-        int st = PS_TRIMMING;
-        if (!atomic_compare_exchange_strong(&p->state, &st, PS_WAITING)) {
-            /* Woken meanwhile: it is ours to queue. */
+        if (!publish_waiting(p, p->wait_seq)) {
+            /* News came meanwhile: it is ours to queue. */
             atomic_store(&p->state, PS_RUNNABLE);
             inject(p);
         }
@@ -1260,15 +1268,18 @@ void grove__trim_stacks(uint64_t now)
     for (uint32_t i = 0;
          i < slots && !atomic_load(&grove__rt.service_stop); i++) {
         grove__proc_t *p = grove__proc_slot(i);
-        if (!p || atomic_load_explicit(&p->state, memory_order_relaxed) !=
-                      PS_WAITING)
+        if (!p || atomic_load_explicit(&p->inbox, memory_order_relaxed) !=
+                      INBOX_WAITING)
             continue;
         if (now - atomic_load_explicit(&p->wait_since_atomic,
                                        memory_order_relaxed) < (uint64_t)ms)
             continue;
-        int st = PS_WAITING;
-        if (!atomic_compare_exchange_strong(&p->state, &st, PS_TRIMMING))
+        /* Taking its wake-up makes it ours: a message arriving meanwhile
+         * is queued without waking it (trim_finish looks). */
+        grove_msg_t *e = INBOX_WAITING;
+        if (!atomic_compare_exchange_strong(&p->inbox, &e, NULL))
             continue;
+        atomic_store_explicit(&p->state, PS_TRIMMING, memory_order_relaxed);
         /* Read after the claim, which orders it after the owner's pin. A
          * pinned stack is in use by another thread meanwhile. */
         bool pinned = atomic_load_explicit(&p->pinned, memory_order_relaxed);
