@@ -23,6 +23,7 @@ enum {
     TAG_STOP,
     TAG_REPORT,
     TAG_DONE,
+    TAG_FAIL,
     REPLY_WAIT_MS = 20000,
 };
 
@@ -80,6 +81,13 @@ static void waiter(void *arg)
     }
 }
 
+/* Tells the test which request of this client failed, and ends it. */
+static _Noreturn void client_fail(int rc, const char *what, uint64_t i)
+{
+    grove_send(main_pid, TAG_FAIL, &i, sizeof i);
+    grove_exit_error(rc, "request %llu %s", (unsigned long long)i, what);
+}
+
 /* Asks random waiters, sometimes pausing first so that the waiter's
  * timeout and the request race; exits with an error if an answer never
  * comes, and reports how many it made. */
@@ -95,15 +103,20 @@ static void client(void *arg)
         int rc = grove_send_ref(waiters[(v >> 4) % WAITERS], TAG_REQ, ref,
                                 NULL, 0);
         if (rc != 0)
-            grove_exit_error(rc, "request %llu failed", (unsigned long long)i);
+            client_fail(rc, "could not be sent", i);
         grove_msg_t *m;
         rc = grove_recv_ref(&m, ref, REPLY_WAIT_MS);
         if (rc != 0)
-            grove_exit_error(rc, "request %llu was never answered",
-                             (unsigned long long)i);
+            client_fail(rc, "was never answered", i);
         grove_msg_free(m);
     }
     grove_send(main_pid, TAG_DONE, &i, sizeof i);
+}
+
+static bool is_report(const grove_msg_t *m, void *arg)
+{
+    (void)arg;
+    return grove_msg_tag(m) == TAG_DONE || grove_msg_tag(m) == TAG_FAIL;
 }
 
 PROC_TEST_OPTS(wakeups_race_senders_timers_and_trimming, .schedulers = 4,
@@ -120,10 +133,13 @@ PROC_TEST_OPTS(wakeups_race_senders_timers_and_trimming, .schedulers = 4,
         clients[i] = SPAWN_MON(client, (void *)(uintptr_t)(i + 1), NULL);
     for (int done = 0; done < CLIENTS;) {
         grove_msg_t *m;
-        if (grove_recv_tag(&m, TAG_DONE, 10) == 0) {
+        if (grove_recv_match(&m, is_report, NULL, 10) == 0) {
             uint64_t n;
             ASSERT_EQ(grove_msg_size(m), sizeof n);
             memcpy(&n, grove_msg_data(m), sizeof n);
+            if (grove_msg_tag(m) == TAG_FAIL)
+                gt_fail(__FILE__, __LINE__, "a client's request %llu failed",
+                        (unsigned long long)n);
             grove_msg_free(m);
             asked += n;
             done++;
