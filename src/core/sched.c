@@ -1246,11 +1246,10 @@ static void trim_finish(grove__proc_t **ps, grove__stack_t **sts, int nsts,
         grove__proc_t *p = ps[i];
         if (p->stack && p->stack->parked)
             atomic_store_explicit(&p->st_parked, true, memory_order_relaxed);
-        if (!publish_waiting(p, p->wait_seq)) {
-            /* News came meanwhile: it is ours to queue. */
-            atomic_store(&p->state, PS_RUNNABLE);
-            inject(p);
-        }
+        /* News came meanwhile: it is ours to queue (from the service
+         * thread, which is no scheduler, on the inject queue). */
+        if (!publish_waiting(p, p->wait_seq))
+            grove__wake_claimed(p);
     }
 }
 

@@ -168,7 +168,6 @@ TEST(wait_from_thread)
     ASSERT_OK(grove_stop());
 }
 
-/* grove_stop kills what is left, and they release what they held. */
 static void wait_forever(void)
 {
     grove_msg_t *m;
@@ -193,6 +192,7 @@ static void assert_restarts_clean(void)
     ASSERT_OK(grove_stop());
 }
 
+/* grove_stop kills what is left, and they release what they held. */
 TEST(stop_kills_remaining_processes)
 {
     ASSERT_OK(grove_start(&(grove_config_t){.schedulers = 2}));

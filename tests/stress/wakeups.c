@@ -46,9 +46,9 @@ static uint32_t next_rand(uint32_t *x)
     return *x;
 }
 
-/* Receives with a timeout that is mostly a few ms (often 0: a timer that
- * fires as the message comes) and now and then long enough for the
- * stack to be trimmed; answers each request and counts its timeouts. */
+/* Receives with a timeout that is mostly 0 to 3 ms (timers firing as
+ * requests come) and now and then long enough for the stack to be
+ * trimmed; answers each request and counts its timeouts. */
 static void waiter(void *arg)
 {
     uint32_t x = (uint32_t)(uintptr_t)arg * 2654435761u + 1;
