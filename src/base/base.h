@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sched.h>
+#include <string.h>
 #include <time.h>
 
 #include "grove/error.h"
@@ -83,14 +84,38 @@ static inline void grove__spin_unlock(grove__spin_t *l)
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 
-/* FNV-1a over len bytes: the hash of names, ids and keys. */
-static inline uint64_t grove__fnv1a(const void *data, size_t len)
+/* The hash of names, ids and keys: eight bytes a step (the last step
+ * overlapping the one before it, the length being mixed in first), then a
+ * final mix, so every bit of the result (the low ones pick buckets)
+ * depends on every byte. */
+static inline uint64_t grove__hash_mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * UINT64_C(0xff51afd7ed558ccd);
+    return h ^ (h >> 32);
+}
+static inline uint64_t grove__hash_bytes(const void *data, size_t len)
 {
     const unsigned char *b = data;
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ b[i]) * UINT64_C(1099511628211);
-    return h;
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ len, w;
+    uint32_t lo, hi;
+    if (len >= 8) {
+        for (const unsigned char *last = b + len - 8; b < last; b += 8) {
+            memcpy(&w, b, 8);
+            h = grove__hash_mix(h, w);
+        }
+        memcpy(&w, (const unsigned char *)data + len - 8, 8);
+        h = grove__hash_mix(h, w);
+    } else if (len >= 4) {
+        memcpy(&lo, b, 4);
+        memcpy(&hi, b + len - 4, 4);
+        h = grove__hash_mix(h, (uint64_t)hi << 32 | lo);
+    } else if (len) {
+        h = grove__hash_mix(h, (uint64_t)b[0] | (uint64_t)b[len / 2] << 8 |
+                                   (uint64_t)b[len - 1] << 16);
+    }
+    h ^= h >> 29;
+    h *= UINT64_C(0xbf58476d1ce4e5b9);
+    return h ^ (h >> 32);
 }
 
 /* Intrusive doubly-linked list with a sentinel head. */

@@ -33,9 +33,26 @@ static inline void *grove__malloc(size_t n)
 {
     return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : malloc(n);
 }
+/* Small blocks come from malloc and are zeroed here: glibc's calloc skips
+ * its per-thread cache, so on the runtime's hot paths (a server's start,
+ * a spawn's records) it costs several times a malloc and leaves the cache
+ * to fill with the blocks freed later, whose frees then take the slow way
+ * too. The empty asm keeps a compiler from folding the pair back into
+ * calloc. Larger blocks keep calloc, which can skip zeroing fresh pages. */
+#define GROVE__CALLOC_SMALL 1024
 static inline void *grove__calloc(size_t n, size_t size)
 {
-    return grove__fp_fail(GROVE__FP_ALLOC) ? NULL : calloc(n, size);
+    if (grove__fp_fail(GROVE__FP_ALLOC))
+        return NULL;
+    if (size && n && n <= GROVE__CALLOC_SMALL / size) {
+        void *p = malloc(n * size);
+        if (p) {
+            __asm__ volatile("" : : "r"(p) : "memory");
+            memset(p, 0, n * size);
+        }
+        return p;
+    }
+    return calloc(n, size);
 }
 /* calloc for a table that is probed (read) before it is filled: calloc
  * may hand back fresh pages (a new mapping, or the heap's newly grown top)

@@ -337,7 +337,7 @@ GROVE_EXPORT int grove_partition_whereis_bytes(const char *name,
 {
     if (!key && len)
         return GROVE_EINVAL;
-    return route(name, grove__fnv1a(key, len), pid);
+    return route(name, grove__hash_bytes(key, len), pid);
 }
 
 GROVE_EXPORT grove_server_t grove_partition_server(const char *name,

@@ -145,13 +145,6 @@ static grove_registry_t *named;
 #define WRITE_FENCE() atomic_thread_fence(memory_order_release)
 #endif
 
-static uint64_t hash_bytes(const void *key, size_t len)
-{
-    uint64_t h = grove__fnv1a(key, len); /* then a mix */
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 32);
-}
 
 static stripe_t *stripe_of(grove_registry_t *r, uint64_t h)
 {
@@ -725,7 +718,7 @@ GROVE_EXPORT int grove_registry_register(grove_registry_t *r, const void *key,
             return GROVE_ENOMEM;
         memcpy(long_key, key, len);
     }
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = grove__hash_bytes(key, len);
     entry_t *spare = NULL, *e = NULL;
     int rc;
     for (;;) {
@@ -772,7 +765,7 @@ GROVE_EXPORT int grove_registry_unregister(grove_registry_t *r,
     grove_pid_t self = grove_self();
     if (!self.id)
         return GROVE_ENOTPROC;
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = grove__hash_bytes(key, len);
     ostripe_t *os = ostripe_of(r, self);
     grove__spin_lock(&os->lock);
     owner_t *ow = owner_find(os, self);
@@ -817,7 +810,7 @@ GROVE_EXPORT int grove_registry_update_value(grove_registry_t *r,
     grove_pid_t self = grove_self();
     if (!self.id)
         return GROVE_ENOTPROC;
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = grove__hash_bytes(key, len);
     stripe_t *s = stripe_of(r, h);
     int rc = GROVE_ENOTFOUND;
     grove__spin_lock(&s->lock);
@@ -890,7 +883,7 @@ GROVE_EXPORT int grove_registry_lookup(grove_registry_t *r, const void *key,
 {
     if (!r || (!key && len) || (!out && max) || !n)
         return GROVE_EINVAL;
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = grove__hash_bytes(key, len);
     stripe_t *s = stripe_of(r, h);
     if (len <= INLINE_KEY) {
         uint64_t kw[KEY_WORDS] = {0};
@@ -965,7 +958,7 @@ GROVE_EXPORT int grove_registry_match(grove_registry_t *r, const void *key,
 {
     if (!r || (!key && len) || (!out && max))
         return GROVE_EINVAL;
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = grove__hash_bytes(key, len);
     stripe_t *s = stripe_of(r, h);
     int k = 0;
     grove__spin_lock(&s->lock);

@@ -98,6 +98,8 @@ void grove__sup_report(int level, const char *sup_name, grove_pid_t sup,
 static void report(sup_t *s, int level, const char *ctx, const child_t *c,
                    grove_pid_t pid, const grove_reason_t *r, const char *x)
 {
+    if (!grove_log_enabled(level))
+        return;
     grove__sup_report(level, s->name, grove_self(), ctx, c ? c->id : NULL,
                       pid, r, x);
 }
@@ -189,10 +191,10 @@ static void copy_id(char *dst, const char *id)
     dst[n] = '\0';
 }
 
-/* FNV-1a; never 0 or ~0, which the map reserves. */
+/* Never 0 or ~0, which the map reserves. */
 static uint64_t hash_id(const char *id)
 {
-    uint64_t h = grove__fnv1a(id, strlen(id));
+    uint64_t h = grove__hash_bytes(id, strlen(id));
     return h == 0 || h == UINT64_MAX ? 1 : h;
 }
 

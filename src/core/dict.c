@@ -23,7 +23,7 @@ typedef struct grove__dict_ent ent_t;
 
 static uint64_t key_hash(const char *key)
 {
-    uint64_t h = grove__fnv1a(key, strlen(key));
+    uint64_t h = grove__hash_bytes(key, strlen(key));
     return h == 0 || h == UINT64_MAX ? 1 : h; /* the map's reserved keys */
 }
 

@@ -330,8 +330,14 @@ void grove__block(grove__proc_t *p);
 /* Blocks the current process and gives its stack back: when woken it
  * starts again at p->fn(p->arg) on a fresh stack. */
 _Noreturn void grove__block_stackless(grove__proc_t *p);
-/* Handles every signal that has arrived; may end the process. */
-void grove__drain(grove__proc_t *p);
+/* Handles every signal that has arrived; may end the process. The check
+ * for none is inline: most calls find none. */
+void grove__drain_slow(grove__proc_t *p);
+static inline void grove__drain(grove__proc_t *p)
+{
+    if (p->pending || atomic_load_explicit(&p->inbox, memory_order_relaxed))
+        grove__drain_slow(p);
+}
 /* Handles every signal that has arrived for p, which waits stackless, on
  * scheduler s's stack, so that signals which leave it waiting (a link, a
  * monitor, a demonitor) or end it (an exit signal it does not trap) need

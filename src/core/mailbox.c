@@ -651,11 +651,9 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
     grove__msg_destroy(m);
 }
 
-void grove__drain(grove__proc_t *p)
+void grove__drain_slow(grove__proc_t *p)
 {
     if (!p->pending) {
-        if (!atomic_load_explicit(&p->inbox, memory_order_relaxed))
-            return;
         grove_msg_t *h = atomic_exchange_explicit(&p->inbox, NULL,
                                                   memory_order_acquire);
         grove_msg_t *r = NULL;

@@ -26,7 +26,12 @@ static struct {
     size_t count;
 } N;
 
-static uint64_t hash_str(const char *s) { return grove__fnv1a(s, strlen(s)); }
+/* The length of a valid name (1 to GROVE_NAME_MAX - 1 bytes), else 0. */
+static size_t name_len(const char *name)
+{
+    size_t len = name ? strnlen(name, GROVE_NAME_MAX) : 0;
+    return len < GROVE_NAME_MAX ? len : 0;
+}
 
 int grove__names_init(void)
 {
@@ -88,13 +93,14 @@ static void grow(void)
 
 bool grove__name_valid(const char *name)
 {
-    return name && name[0] && strlen(name) < GROVE_NAME_MAX;
+    return name_len(name) != 0;
 }
 
 /* Claims name for p, which is being created or is alive. */
 int grove__name_claim(grove__proc_t *p, const char *name)
 {
-    uint64_t h = hash_str(name);
+    size_t len = strlen(name);
+    uint64_t h = grove__hash_bytes(name, len);
     int rc = 0;
     grove__spin_lock(&N.lock);
     entry_t **pp = find(name, h);
@@ -114,7 +120,7 @@ int grove__name_claim(grove__proc_t *p, const char *name)
             e->hash = h;
             e->pid = p->pid;
             e->proc = p;
-            strcpy(e->name, name);
+            memcpy(e->name, name, len + 1);
             *pp = e;
             p->has_name = true;
             p->name = e->name;
@@ -130,13 +136,16 @@ void grove__name_release(grove__proc_t *p)
 {
     grove__spin_lock(&N.lock);
     if (p->has_name) {
-        entry_t **pp = find(p->name, hash_str(p->name));
-        if (*pp && (*pp)->proc == p) {
-            entry_t *e = *pp;
-            *pp = e->next;
-            free(e);
-            N.count--;
-        }
+        /* p->name is its entry's: found by address, not compared. */
+        entry_t *e = (entry_t *)(void *)(p->name - offsetof(entry_t, name));
+        for (entry_t **pp = &N.buckets[e->hash & (N.nbuckets - 1)]; *pp;
+             pp = &(*pp)->next)
+            if (*pp == e) {
+                *pp = e->next;
+                free(e);
+                N.count--;
+                break;
+            }
         p->has_name = false;
         p->name = NULL;
     }
@@ -169,13 +178,14 @@ GROVE_EXPORT int grove_register(const char *name, grove_pid_t pid)
 
 GROVE_EXPORT int grove_unregister(const char *name)
 {
-    if (!grove__name_valid(name))
+    size_t len = name_len(name);
+    if (!len)
         return GROVE_EINVAL;
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTFOUND;
     int rc = GROVE_ENOTFOUND;
     grove__spin_lock(&N.lock);
-    entry_t **pp = find(name, hash_str(name));
+    entry_t **pp = find(name, grove__hash_bytes(name, len));
     if (*pp) {
         entry_t *e = *pp;
         *pp = e->next;
@@ -191,13 +201,14 @@ GROVE_EXPORT int grove_unregister(const char *name)
 
 GROVE_EXPORT int grove_whereis(const char *name, grove_pid_t *pid)
 {
-    if (!grove__name_valid(name) || !pid)
+    size_t len = name_len(name);
+    if (!len || !pid)
         return GROVE_EINVAL;
     if (!atomic_load(&grove__rt.started))
         return GROVE_ENOTFOUND;
     int rc = GROVE_ENOTFOUND;
     grove__spin_lock(&N.lock);
-    entry_t **pp = find(name, hash_str(name));
+    entry_t **pp = find(name, grove__hash_bytes(name, len));
     if (*pp) {
         *pid = (*pp)->pid;
         rc = 0;
