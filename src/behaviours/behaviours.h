@@ -8,11 +8,12 @@
 #include "grove/dynamic_supervisor.h"
 #include "grove/registry.h"
 
-/* Reports through the logger on behalf of a behaviour: a supervisor
- * report (context: child_started, child_terminated, start_error,
- * shutdown_error, reached_max_restart_intensity, shutdown, restart). */
+/* Reports through the logger on behalf of the calling supervisor: a
+ * supervisor report (context: child_started, child_terminated,
+ * start_error, shutdown_error, reached_max_restart_intensity, shutdown,
+ * restart). Nothing is formatted when the level is not logged. */
 GROVE__HIDDEN void grove__sup_report(int level, const char *sup_name,
-                                     grove_pid_t sup, const char *context,
+                                     const char *context,
                                      const char *child_id, grove_pid_t child,
                                      const grove_reason_t *reason,
                                      const char *extra);

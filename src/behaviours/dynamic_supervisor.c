@@ -60,9 +60,8 @@ typedef struct result {
 static void report(const char *ctx, grove_pid_t child,
                    const grove_reason_t *r)
 {
-    grove__sup_report(GROVE_LOG_ERROR,
-                      "dynamic_supervisor", grove_self(), ctx, NULL, child, r,
-                      NULL);
+    grove__sup_report(GROVE_LOG_ERROR, "dynamic_supervisor", ctx, NULL, child,
+                      r, NULL);
 }
 
 /* ---- the child table ------------------------------------------------------ */
