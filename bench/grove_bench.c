@@ -1226,6 +1226,6 @@ int main(int argc, char **argv)
     }
     check_rc(grove_stop(), "grove_stop");
 
-    printf("%.1f\n", bench_figure);
+    printf("%.3f\n", bench_figure);
     return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -51,7 +51,7 @@ main([Name, Flavour]) ->
              end,
     case Result of
         {ok, Figure} ->
-            io:format("~.1f~n", [float(Figure)]),
+            io:format("~.3f~n", [float(Figure)]),
             halt(0);
         {error, What} ->
             io:format(standard_error, "beam_bench ~s: ~p~n", [Name, What]),

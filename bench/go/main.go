@@ -78,7 +78,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "gobench %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
-	fmt.Printf("%.1f\n", figure)
+	fmt.Printf("%.3f\n", figure)
 }
 
 func perOp(d time.Duration, n int) float64 {
