@@ -34,9 +34,8 @@ struct grove_gs {
     grove_timeout_t timeout;
     void *cont;
     unsigned handled;
-    char local_name[]; /* its local name, when it has one */
 };
-/* An unnamed server's state fits its process's inline room. */
+/* A server's state fits its process's inline room. */
 _Static_assert(sizeof(struct grove_gs) <= GROVE__OWNED_INLINE &&
                    _Alignof(struct grove_gs) <= 8,
                "grove_gs_t outgrew the process's inline room");
@@ -52,16 +51,9 @@ typedef struct start_block {
     void *via_key;
     size_t via_key_len;
     bool keep_monitor; /* start_monitor: the starter's monitor stays */
-    char name[GROVE_NAME_MAX];
+    bool named;        /* spawned under a local name */
     grove_timeout_t hibernate_after;
-    struct grove_gs *gs; /* the server's state, when made by the starter */
 } start_block_t;
-
-/* The bytes of a server's state with its local name ("" for none). */
-static size_t gs_bytes(const char *name)
-{
-    return sizeof(struct grove_gs) + (name[0] ? strlen(name) + 1 : 0);
-}
 
 /* The acknowledgement a new server sends its starter. */
 typedef struct ack {
@@ -211,7 +203,7 @@ static void send_ack(const start_block_t *sb, int rc, grove_pid_t holder,
 static void unregister_names(grove_gs_t *gs)
 {
     if (gs->name_kind == 1)
-        grove_unregister(gs->local_name);
+        grove__unregister_self();
     else if (gs->name_kind == 2 && gs->via->unregister_name)
         gs->via->unregister_name(gs->via->reg, gs->via_key,
                                  gs->via_key_len, grove_self());
@@ -252,24 +244,16 @@ static void gs_loop(void *arg);
 static void remember(grove_gs_t *gs, const grove_gs_ret_t *r);
 
 /* The server's state lives off the stack, since between messages the
- * process holds none: in the process's own inline room, or, with a name
- * too long for it, on the heap, freed with the process. The starter
- * allocates a heap one, so a failed allocation fails the start before
- * the server exists. */
+ * process holds none: in the process's own inline room. A local name is
+ * not copied there: the name table holds it, and a failed init releases
+ * whatever name the process holds. */
 static grove_gs_t *gs_adopt(start_block_t *sb)
 {
-    grove_gs_t *gs = sb->gs;
-    sb->gs = NULL;
-    if (gs)
-        grove__set_owned(gs); /* freed by the runtime after the process */
-    else
-        gs = grove__owned_inline(gs_bytes(sb->name)); /* fits: make_block */
+    grove_gs_t *gs = grove__owned_inline(sizeof *gs); /* fits: asserted */
     gs->cb = sb->cb;
     gs->parent = sb->parent;
-    if (sb->name[0]) {
-        memcpy(gs->local_name, sb->name, strlen(sb->name) + 1);
+    if (sb->named)
         gs->name_kind = 1;
-    }
     return gs;
 }
 
@@ -378,15 +362,7 @@ static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
         if (o->via_key_len)
             memcpy(sb->via_key, o->via_key, o->via_key_len);
     }
-    if (o->name) /* checked: shorter than GROVE_NAME_MAX */
-        memcpy(sb->name, o->name, strlen(o->name) + 1);
-    size_t bytes = gs_bytes(sb->name);
-    if (bytes > GROVE__OWNED_INLINE && !(sb->gs = grove__calloc(1, bytes))) {
-        free(sb->via_key);
-        free(sb);
-        *err = GROVE_ENOMEM;
-        return NULL;
-    }
+    sb->named = o->name != NULL;
     return sb;
 }
 
@@ -539,7 +515,6 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
                       GROVE__SPAWN_AWAITED);
     if (rc < 0) {
         free(sb->via_key);
-        free(sb->gs);
         free(sb);
         if (rc == GROVE_EEXIST) { /* the name is taken */
             if (grove_whereis(o->name, &holder) != 0)

@@ -156,6 +156,9 @@ GROVE__HIDDEN bool grove__mail_waiting(void);
 /* Whether name is a valid process name: 1 to GROVE_NAME_MAX - 1 bytes. */
 GROVE__HIDDEN bool grove__name_valid(const char *name);
 
+/* Releases the calling process's registered name, if it has one. */
+GROVE__HIDDEN void grove__unregister_self(void);
+
 /* Whether pid is well formed for the running runtime, alive or not (what
  * can be monitored or sent to; GROVE_PID_NONE is not). */
 GROVE__HIDDEN bool grove__pid_valid(grove_pid_t pid);

@@ -152,6 +152,13 @@ void grove__name_release(grove__proc_t *p)
     grove__spin_unlock(&N.lock);
 }
 
+void grove__unregister_self(void)
+{
+    grove__proc_t *p = grove__current();
+    if (p)
+        grove__name_release(p);
+}
+
 void grove__names_info(grove__proc_t *p, char *buf, size_t size)
 {
     grove__spin_lock(&N.lock);
