@@ -109,16 +109,11 @@ GROVE__HIDDEN void grove__set_report_hook(grove__report_fn fn, void *arg);
  * GROVE_ENOMEM. */
 GROVE__HIDDEN int grove__at_stop(void (*fn)(void));
 
-/* Hands ptr (from malloc) to the runtime, which frees it once the calling
- * process has ended, after its exit and report hooks ran: a behaviour's
- * state, with no resource of its own. One per process; a second call
- * frees the first. */
-GROVE__HIDDEN void grove__set_owned(void *ptr);
 /* Bytes a process keeps for grove__owned_inline. */
 #define GROVE__OWNED_INLINE 96
-/* Returns the calling process's inline room, size bytes zeroed, made its
- * owned block (nothing to free); NULL outside a process or when size is
- * over GROVE__OWNED_INLINE. */
+/* Returns the calling process's inline room for a behaviour's state, size
+ * bytes zeroed (nothing to free; it lasts as long as the process); NULL
+ * outside a process or when size is over GROVE__OWNED_INLINE. */
 GROVE__HIDDEN void *grove__owned_inline(size_t size);
 
 /* Whether the calling process has sent so much since it was last

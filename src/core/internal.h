@@ -226,7 +226,6 @@ struct grove__proc {
     void *exit_hook_arg;
     grove__report_fn report_hook;
     void *report_hook_arg;
-    void *owned; /* freed after the process ends (grove__set_owned) */
     /* Room for a behaviour's state (grove__owned_inline): a gen_server's
      * lives here, so starting one allocates nothing for it and its end,
      * often on another core, frees nothing. */

@@ -323,7 +323,6 @@ static void proc_reset(grove__proc_t *p)
     p->crashed = false;
     p->exit_hook = NULL;
     p->report_hook = NULL;
-    p->owned = NULL;
     p->hibernate_next = false;
     p->sl_cont = false;
     p->sl_armed = false;
@@ -533,31 +532,13 @@ void grove__set_report_hook(grove__report_fn fn, void *arg)
     }
 }
 
-static void owned_free(grove__proc_t *p)
-{
-    if (p->owned != (void *)p->owned_inline)
-        free(p->owned);
-    p->owned = NULL;
-}
-
-void grove__set_owned(void *ptr)
-{
-    grove__proc_t *p = grove__current();
-    if (!p)
-        return;
-    owned_free(p);
-    p->owned = ptr;
-}
-
 void *grove__owned_inline(size_t size)
 {
     grove__proc_t *p = grove__current();
     if (!p || size > sizeof p->owned_inline)
         return NULL;
-    owned_free(p);
     memset(p->owned_inline, 0, size);
-    p->owned = p->owned_inline;
-    return p->owned;
+    return p->owned_inline;
 }
 
 void grove__set_behaviour(const char *name)
@@ -690,7 +671,6 @@ void grove__proc_finish(grove__sched_t *s, grove__proc_t *p)
     grove__mem_release_all(p);
     grove__dict_release(p);
     s->current = NULL;
-    owned_free(p);
     free_list(&p->mbox);
     free_list(&p->received);
     notify_peers(s, p, why);
