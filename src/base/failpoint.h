@@ -67,7 +67,7 @@ static inline void *grove__zalloc(size_t n, size_t size)
         return NULL;
     size_t len = n * size;
     volatile char *p = grove__calloc(n, size);
-    if (p && len) {
+    if (p && len > GROVE__CALLOC_SMALL) { /* smaller ones were memset */
         for (size_t i = 0; i < len; i += 4096)
             p[i] = 0;
         p[len - 1] = 0;

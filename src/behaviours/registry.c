@@ -145,7 +145,6 @@ static grove_registry_t *named;
 #define WRITE_FENCE() atomic_thread_fence(memory_order_release)
 #endif
 
-
 static stripe_t *stripe_of(grove_registry_t *r, uint64_t h)
 {
     return &r->stripes[h & r->mask];

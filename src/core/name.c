@@ -132,22 +132,28 @@ int grove__name_claim(grove__proc_t *p, const char *name)
     return rc;
 }
 
+/* Takes the entry at *pp out of the table and its process's name away;
+ * called with the lock held. */
+static void drop(entry_t **pp)
+{
+    entry_t *e = *pp;
+    *pp = e->next;
+    e->proc->has_name = false;
+    e->proc->name = NULL;
+    free(e);
+    N.count--;
+}
+
 void grove__name_release(grove__proc_t *p)
 {
     grove__spin_lock(&N.lock);
     if (p->has_name) {
         /* p->name is its entry's: found by address, not compared. */
         entry_t *e = (entry_t *)(void *)(p->name - offsetof(entry_t, name));
-        for (entry_t **pp = &N.buckets[e->hash & (N.nbuckets - 1)]; *pp;
-             pp = &(*pp)->next)
-            if (*pp == e) {
-                *pp = e->next;
-                free(e);
-                N.count--;
-                break;
-            }
-        p->has_name = false;
-        p->name = NULL;
+        entry_t **pp = &N.buckets[e->hash & (N.nbuckets - 1)];
+        while (*pp != e) /* there: has_name holds only while it is */
+            pp = &(*pp)->next;
+        drop(pp);
     }
     grove__spin_unlock(&N.lock);
 }
@@ -194,12 +200,7 @@ GROVE_EXPORT int grove_unregister(const char *name)
     grove__spin_lock(&N.lock);
     entry_t **pp = find(name, grove__hash_bytes(name, len));
     if (*pp) {
-        entry_t *e = *pp;
-        *pp = e->next;
-        e->proc->has_name = false;
-        e->proc->name = NULL;
-        free(e);
-        N.count--;
+        drop(pp);
         rc = 0;
     }
     grove__spin_unlock(&N.lock);
