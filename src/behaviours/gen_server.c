@@ -40,8 +40,9 @@ _Static_assert(sizeof(struct grove_gs) <= GROVE__OWNED_INLINE &&
                    _Alignof(struct grove_gs) <= 8,
                "grove_gs_t outgrew the process's inline room");
 
-/* Handed from the starter to the new process on the heap: a waiting
- * process's stack may be parked and unreadable by others. */
+/* Handed from the starter to the new process in the process's inline
+ * room (grove__spawn's arg_copy): a waiting starter's stack may be parked
+ * and unreadable by others, and the starter may die first. */
 typedef struct start_block {
     const grove_gs_callbacks_t *cb;
     void *arg;
@@ -54,6 +55,8 @@ typedef struct start_block {
     bool named;        /* spawned under a local name */
     grove_timeout_t hibernate_after;
 } start_block_t;
+_Static_assert(sizeof(start_block_t) <= GROVE__OWNED_INLINE,
+               "the start block outgrew the process's inline room");
 
 /* The acknowledgement a new server sends its starter. */
 typedef struct ack {
@@ -247,7 +250,7 @@ static void remember(grove_gs_t *gs, const grove_gs_ret_t *r);
  * process holds none: in the process's own inline room. A local name is
  * not copied there: the name table holds it, and a failed init releases
  * whatever name the process holds. */
-static grove_gs_t *gs_adopt(start_block_t *sb)
+static grove_gs_t *gs_adopt(const start_block_t *sb)
 {
     grove_gs_t *gs = grove__owned_inline(sizeof *gs); /* fits: asserted */
     gs->cb = sb->cb;
@@ -277,12 +280,11 @@ static void gs_serve(grove_gs_t *gs, const grove_gs_ret_t *first)
 
 static void gs_entry(void *arg)
 {
-    start_block_t *sb = arg;
-    grove_gs_t *gs = gs_adopt(sb);
-    bool ok = claim_via(gs, sb);
-    start_block_t copy = *sb;
-    free(sb->via_key);
-    free(sb);
+    /* The block is in the room the server's state takes over. */
+    start_block_t copy = *(start_block_t *)arg;
+    grove_gs_t *gs = gs_adopt(&copy);
+    bool ok = claim_via(gs, &copy);
+    free(copy.via_key); /* the server's now, unless the claim failed */
     if (!ok)
         return; /* exit normal; the starter got already_started */
     gs_begin(gs);
@@ -337,14 +339,11 @@ static void consume_exit(grove_pid_t pid, bool linked)
         grove_msg_free(m);
 }
 
-static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
-                                 const grove_gs_opts_t *o, int *err)
+/* Fills *sb for a start; 0 or GROVE_ENOMEM. */
+static int make_block(start_block_t *sb, const grove_gs_callbacks_t *cb,
+                      void *arg, const grove_gs_opts_t *o)
 {
-    start_block_t *sb = grove__calloc(1, sizeof *sb);
-    if (!sb) {
-        *err = GROVE_ENOMEM;
-        return NULL;
-    }
+    memset(sb, 0, sizeof *sb);
     sb->cb = cb;
     sb->arg = arg;
     sb->parent = grove_self();
@@ -354,16 +353,13 @@ static start_block_t *make_block(const grove_gs_callbacks_t *cb, void *arg,
         sb->via = o->via;
         sb->via_key_len = o->via_key_len;
         sb->via_key = grove__malloc(o->via_key_len ? o->via_key_len : 1);
-        if (!sb->via_key) {
-            free(sb);
-            *err = GROVE_ENOMEM;
-            return NULL;
-        }
+        if (!sb->via_key)
+            return GROVE_ENOMEM;
         if (o->via_key_len)
             memcpy(sb->via_key, o->via_key, o->via_key_len);
     }
     sb->named = o->name != NULL;
-    return sb;
+    return 0;
 }
 
 static int check_opts(const grove_gs_callbacks_t *cb, const grove_gs_opts_t *o)
@@ -499,23 +495,22 @@ GROVE_EXPORT int grove_gs_start(const grove_gs_callbacks_t *cb, void *arg,
                              &holder) == 0 &&
         grove_is_alive(holder))
         return already_started(holder, pid, why);
-    start_block_t *sb = make_block(cb, arg, o, &rc);
-    if (!sb)
+    start_block_t sb;
+    if ((rc = make_block(&sb, cb, arg, o)) < 0)
         return rc;
     grove_ref_t refs[2] = {grove_make_ref(), GROVE_REF_NONE};
     refs[1] = refs[0]; /* the monitor uses the ack's reference */
-    sb->ack_ref = refs[0];
+    sb.ack_ref = refs[0];
     grove_spawn_opts_t so = {.stack_size = o->stack_size, .link = o->link,
                              .monitor = true, .monitor_ref = &refs[1],
                              .name = o->name, .trap_exit = o->trap_exit,
                              .max_heap = o->max_heap,
                              .priority = o->priority};
     grove_pid_t child;
-    rc = grove__spawn(gs_entry, sb, &so, &child, refs[0].id,
+    rc = grove__spawn(gs_entry, &sb, sizeof sb, &so, &child, refs[0].id,
                       GROVE__SPAWN_AWAITED);
     if (rc < 0) {
-        free(sb->via_key);
-        free(sb);
+        free(sb.via_key);
         if (rc == GROVE_EEXIST) { /* the name is taken */
             if (grove_whereis(o->name, &holder) != 0)
                 holder = GROVE_PID_NONE;
@@ -571,14 +566,13 @@ GROVE_EXPORT int grove_gs_enter_loop(const grove_gs_callbacks_t *cb,
         return rc;
     /* The server is set up as a start would set it up, with the
      * spawner as its parent (OTP takes it from proc_lib's ancestors). */
-    start_block_t *sb = make_block(cb, NULL, o, &rc);
-    if (!sb)
+    start_block_t sb;
+    if ((rc = make_block(&sb, cb, NULL, o)) < 0)
         return rc;
-    sb->parent = info.parent;
-    grove_gs_t *gs = gs_adopt(sb);
-    if (sb->via)
-        adopt_via(gs, sb);
-    free(sb);
+    sb.parent = info.parent;
+    grove_gs_t *gs = gs_adopt(&sb);
+    if (sb.via)
+        adopt_via(gs, &sb);
     gs->state = state;
     gs_begin(gs);
     gs_serve(gs, &how);
@@ -609,12 +603,19 @@ GROVE_EXPORT grove_gs_ret_t grove_gs_make_reply(uint64_t tag, const void *data,
 {
     grove_gs_ret_t r;
     memset(&r, 0, offsetof(grove_gs_ret_t, reply_buf));
-    memset(&r.reason, 0, sizeof r.reason);
     r.action = stop ? GROVE_GS_STOP : GROVE_GS_REPLY;
     r.has_reply = true;
     r.reply_tag = tag;
-    if (stop && reason)
+    if (stop && reason) {
         r.reason = *reason;
+    } else {
+        /* Normal with no text; the bytes past the text's end are never
+         * read, and zeroing all of them costs more than the reply. */
+        r.reason.kind = GROVE_EXIT_NORMAL;
+        r.reason.code = 0;
+        r.reason.addr = 0;
+        r.reason.text[0] = '\0';
+    }
     if (!data)
         size = 0;
     r.reply_size = size;

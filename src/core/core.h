@@ -68,9 +68,12 @@ GROVE__HIDDEN void grove__alias_deactivate(grove_ref_t ref);
  * GROVE__SPAWN_AWAITED when the caller waits for the child right away (a
  * synchronous start): the child runs next on the caller's core, where no
  * idle scheduler takes it (as every spawn in Go), instead of where a
- * thief would; a start then never crosses cores. */
+ * thief would; a start then never crosses cores. A non-zero arg_copy
+ * (at most GROVE__OWNED_INLINE) copies that many bytes of arg into the
+ * child's inline room, and fn gets the copy: what the starter hands over
+ * needs no allocation and outlives the starter. */
 #define GROVE__SPAWN_AWAITED 1u
-GROVE__HIDDEN int grove__spawn(grove_entry_fn fn, void *arg,
+GROVE__HIDDEN int grove__spawn(grove_entry_fn fn, void *arg, size_t arg_copy,
                                const grove_spawn_opts_t *opts,
                                grove_pid_t *out, uint64_t mref,
                                unsigned flags);

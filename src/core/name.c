@@ -16,7 +16,7 @@ typedef struct entry {
     uint64_t hash;
     grove_pid_t pid;
     grove__proc_t *proc;
-    char name[GROVE_NAME_MAX];
+    char name[]; /* sized to the name */
 } entry_t;
 
 static struct {
@@ -112,7 +112,7 @@ int grove__name_claim(grove__proc_t *p, const char *name)
     else if (st == PS_EXITING || st == PS_FREE)
         rc = GROVE_ENOPROC;
     else {
-        entry_t *e = grove__malloc(sizeof *e);
+        entry_t *e = grove__malloc(offsetof(entry_t, name) + len + 1);
         if (!e) {
             rc = GROVE_ENOMEM;
         } else {

@@ -409,11 +409,12 @@ static void spawn_undo(grove__proc_t *self, grove__proc_t *p, uint32_t slot)
 GROVE_EXPORT int grove_spawn(grove_entry_fn fn, void *arg,
                              const grove_spawn_opts_t *opts, grove_pid_t *out)
 {
-    return grove__spawn(fn, arg, opts, out, 0, 0);
+    return grove__spawn(fn, arg, 0, opts, out, 0, 0);
 }
 
-int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
-                 grove_pid_t *out, uint64_t mref, unsigned flags)
+int grove__spawn(grove_entry_fn fn, void *arg, size_t arg_copy,
+                 const grove_spawn_opts_t *opts, grove_pid_t *out,
+                 uint64_t mref, unsigned flags)
 {
     static const grove_spawn_opts_t none;
     const grove_spawn_opts_t *o = opts ? opts : &none;
@@ -423,7 +424,8 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     grove__proc_t *self = grove__current();
     if (!fn || check_stack_size(o->stack_size) < 0 ||
         ((o->link || o->monitor) && !self) ||
-        (unsigned)o->priority > GROVE_PRIO_MAX)
+        (unsigned)o->priority > GROVE_PRIO_MAX ||
+        arg_copy > GROVE__OWNED_INLINE)
         return GROVE_EINVAL;
     if (o->name && !grove__name_valid(o->name))
         return GROVE_EINVAL;
@@ -438,6 +440,10 @@ int grove__spawn(grove_entry_fn fn, void *arg, const grove_spawn_opts_t *opts,
     proc_reset(p);
     p->fn = fn;
     p->arg = arg;
+    if (arg_copy) {
+        memcpy(p->owned_inline, arg, arg_copy);
+        p->arg = p->owned_inline;
+    }
     p->stack_req = (uint32_t)((o->stack_size + 1023) / 1024);
     p->pid.id = ((uint64_t)atomic_load(&p->gen) << 32) | slot;
     atomic_store_explicit(&p->pid_atomic, p->pid.id, memory_order_relaxed);
