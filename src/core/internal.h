@@ -228,7 +228,9 @@ struct grove__proc {
     void *report_hook_arg;
     /* Room for a behaviour's state (grove__owned_inline): a gen_server's
      * lives here, so starting one allocates nothing for it and its end,
-     * often on another core, frees nothing. */
+     * often on another core, frees nothing. Until the process first
+     * runs, it holds what its spawner handed over (grove__spawn's
+     * arg_copy). */
     _Alignas(8) unsigned char owned_inline[GROVE__OWNED_INLINE];
     grove__proc_ext_t *ext; /* NULL until first used (grove__proc_ext) */
     grove__timer_t rtimer;
