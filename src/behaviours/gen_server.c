@@ -837,7 +837,6 @@ static bool same_ref(const grove_msg_t *m, void *arg)
 static int response_of(const grove_msg_t *m, grove_pid_t pid, grove_ref_t ref,
                        grove_reason_t *why)
 {
-    grove__alias_deactivate(ref);
     if (grove_msg_kind(m) == GROVE_MSG_DOWN) {
         const grove_reason_t *r = grove_msg_reason(m);
         if (why)
@@ -870,7 +869,6 @@ static int finish_call(grove_msg_t *m, grove_pid_t pid, grove_ref_t ref,
 static int give_up(grove_ref_t ref, grove_msg_t **reply)
 {
     grove_msg_t *m;
-    grove__alias_deactivate(ref);
     grove_demonitor(ref, 0);
     /* A DOWN for ref now could only be the one just cancelled. */
     uint64_t id = ref.id;
@@ -889,20 +887,14 @@ static int give_up(grove_ref_t ref, grove_msg_t **reply)
     return GROVE_ETIMEDOUT;
 }
 
-/* Sends a call to pid under a new reference, which becomes an alias of
- * the caller and its monitor of pid (*ref). On an error nothing is left
- * set up. */
+/* Sends a call to pid under a new reference, which becomes the caller's
+ * monitor of pid and its alias while the monitor lasts (*ref). On an
+ * error nothing is left set up. */
 static int request_send(grove_pid_t pid, uint64_t tag, const void *req,
                         size_t size, grove_ref_t *ref)
 {
-    int rc;
     *ref = grove_make_ref();
-    if ((rc = grove__alias_activate(*ref)) < 0)
-        return rc;
-    rc = grove__send_call(pid, tag, *ref, req, size, GROVE__MSGF_CALL);
-    if (rc < 0)
-        grove__alias_deactivate(*ref);
-    return rc;
+    return grove__send_call(pid, tag, *ref, req, size, GROVE__MSGF_CALL);
 }
 
 /* Waits for the response to the request under ref to pid; on the
@@ -916,7 +908,6 @@ static int request_await(grove_pid_t pid, grove_ref_t ref,
     if (rc == GROVE_ETIMEDOUT)
         return abandon ? give_up(ref, reply) : rc;
     if (rc < 0) {
-        grove__alias_deactivate(ref);
         grove_demonitor(ref, GROVE_DEMONITOR_FLUSH);
         return rc;
     }
@@ -1006,9 +997,7 @@ GROVE_EXPORT int grove_gs_send_request(grove_server_t srv, uint64_t tag,
         /* Nobody to ask: the response is the DOWN noproc this monitor
          * brings, as in OTP. */
         ref = grove_make_ref();
-        if ((rc = grove__alias_activate(ref)) == 0 &&
-            (rc = grove__monitor_with_ref(pid, ref)) < 0)
-            grove__alias_deactivate(ref);
+        rc = grove__monitor_with_ref(pid, ref);
     }
     if (rc < 0)
         return rc;

@@ -254,9 +254,7 @@ static void kill_task(grove_pid_t pid, bool linked)
 static int hand_over(grove_pid_t pid, bool linked, grove_task_t *task)
 {
     grove_ref_t ref = grove_make_ref();
-    int rc = grove__alias_activate(ref);
-    if (rc == 0 && (rc = grove__monitor_with_ref(pid, ref)) < 0)
-        grove__alias_deactivate(ref);
+    int rc = grove__monitor_with_ref(pid, ref);
     if (rc < 0) {
         kill_task(pid, linked);
         return rc;
@@ -310,7 +308,6 @@ static bool same_ref(const grove_msg_t *m, void *arg)
 static void forget(grove_task_t *t)
 {
     uint64_t id = t->ref.id;
-    grove__alias_deactivate(t->ref);
     grove_demonitor(t->ref, GROVE_DEMONITOR_FLUSH);
     grove_flush(same_ref, &id);
     t->ref = GROVE_REF_NONE;
@@ -320,7 +317,6 @@ static void forget(grove_task_t *t)
 static int settle(grove_task_t *t, grove_msg_t *m, grove_msg_t **reply,
                   grove_reason_t *why)
 {
-    grove__alias_deactivate(t->ref);
     if (grove_msg_kind(m) == GROVE_MSG_DOWN) {
         if (why)
             *why = *grove_msg_reason(m);

@@ -34,7 +34,10 @@ GROVE__HIDDEN int grove__send_ex(grove_pid_t to, uint64_t tag, grove_ref_t ref,
                                  unsigned flags);
 /* A gen_server call: grove__send_ex(to, …, flags) whose message also
  * sets up a monitor of to under ref (a monitor request and the message
- * in one). Returns as grove__send_ex; on an error the monitor is gone. */
+ * in one), ref being an alias of the caller while the monitor lasts: a
+ * message sent with GROVE__MSGF_ALIAS and ref is dropped once the
+ * monitor has ended (answered, demonitored or DOWN). Returns as
+ * grove__send_ex; on an error the monitor is gone. */
 GROVE__HIDDEN int grove__send_call(grove_pid_t to, uint64_t tag,
                                    grove_ref_t ref, const void *data,
                                    size_t size, unsigned flags);
@@ -57,11 +60,6 @@ GROVE__HIDDEN int grove__send_reliable(grove_pid_t to, uint64_t tag,
                                        grove_ref_t ref, const void *data,
                                        size_t size, unsigned flags);
 GROVE__HIDDEN unsigned grove__msg_flags(const grove_msg_t *m);
-/* Activates or removes an alias of the calling process: a message sent
- * with GROVE__MSGF_ALIAS and this ref is dropped unless it is active when
- * the receiver handles it. */
-GROVE__HIDDEN int grove__alias_activate(grove_ref_t ref);
-GROVE__HIDDEN void grove__alias_deactivate(grove_ref_t ref);
 /* grove_spawn, with the monitor (opts->monitor) under mref, a reference
  * the caller made with grove_make_ref (0: a new one), so a
  * grove_recv_ref for it skips what was queued before. flags:
@@ -94,7 +92,8 @@ GROVE__HIDDEN void grove__prefetch_peer(grove_pid_t pid);
  * child. A hint: returns 0, GROVE_ENOTPROC or GROVE_ENOMEM, and linking
  * works the same either way. */
 GROVE__HIDDEN int grove__links_reserve(size_t n);
-/* Monitors pid under a reference the caller made (grove_make_ref). */
+/* Monitors pid under a reference the caller made (grove_make_ref), an
+ * alias of the caller while the monitor lasts (as grove__send_call's). */
 GROVE__HIDDEN int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref);
 /* A hook run on the process's own stack when it ends itself through
  * grove_exit, grove_exit_error or a failed GROVE_ASSERT (not on faults,

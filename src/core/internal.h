@@ -345,8 +345,12 @@ static inline void grove__drain(grove__proc_t *p)
  * no stack. Returns true when a signal ended it: s->exit_reason holds
  * the reason and grove__proc_finish must follow. */
 bool grove__drain_waiting(grove__sched_t *s, grove__proc_t *p);
-/* p->aliases maps each active alias to GROVE__ALIAS_VAL(its mode); the
- * aliases behaviours make for their calls are explicit ones. */
+/* A monitor in p->mon_out whose reference is also an alias of p while
+ * the monitor lasts (OTP's monitor option {alias, demonitor}): the
+ * behaviours' calls and tasks wait on one reference for the answer or
+ * the DOWN. The bit sits above any pid's slot (at most 2^28). */
+#define GROVE__MON_ALIAS (UINT64_C(1) << 31)
+/* p->aliases maps each active alias to GROVE__ALIAS_VAL(its mode). */
 #define GROVE__ALIAS_VAL(mode) ((uint64_t)(mode) + 1)
 #define GROVE__ALIAS_EXPLICIT GROVE__ALIAS_VAL(GROVE_ALIAS_EXPLICIT_UNALIAS)
 /* A message through p's active alias ref, of mode value v, is being

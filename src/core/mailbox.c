@@ -372,7 +372,7 @@ int grove__send_call(grove_pid_t to, uint64_t tag, grove_ref_t ref,
     if (ref.id == 0 || to.id == 0)
         return GROVE_EINVAL;
     RT_ENTER();
-    int rc = grove__map_put(&self->mon_out, ref.id, to.id);
+    int rc = grove__map_put(&self->mon_out, ref.id, to.id | GROVE__MON_ALIAS);
     if (rc < 0) {
         RT_LEAVE();
         return rc;
@@ -428,23 +428,6 @@ int grove__send_reliable(grove_pid_t to, uint64_t tag, grove_ref_t ref,
 }
 
 unsigned grove__msg_flags(const grove_msg_t *m) { return m ? m->flags : 0; }
-
-int grove__alias_activate(grove_ref_t ref)
-{
-    grove__proc_t *p = grove__current();
-    if (!p)
-        return GROVE_ENOTPROC;
-    return grove__map_put(&p->aliases, ref.id, GROVE__ALIAS_EXPLICIT) < 0
-               ? GROVE_ENOMEM
-               : 0;
-}
-
-void grove__alias_deactivate(grove_ref_t ref)
-{
-    grove__proc_t *p = grove__current();
-    if (p)
-        grove__map_del(&p->aliases, ref.id, NULL);
-}
 
 GROVE_EXPORT int grove_send_alias(grove_alias_t alias, uint64_t tag,
                                   const void *data, size_t size)
@@ -608,14 +591,18 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
         if (m->flags & MSGF_MON)
             watched_by(p, m->ref.id, m->from);
         if (m->flags & GROVE__MSGF_ALIAS) {
-            /* A reply to an alias its owner gave up on never shows. */
-            uint64_t mode;
-            if (!grove__map_get(&p->aliases, m->ref.id, &mode)) {
-                grove__msg_destroy(m);
-                return;
+            /* A reply to an alias its owner gave up on never shows. A
+             * call's alias is its monitor (GROVE__MON_ALIAS). */
+            uint64_t v;
+            if (!grove__map_get(&p->mon_out, m->ref.id, &v) ||
+                !(v & GROVE__MON_ALIAS)) {
+                if (!grove__map_get(&p->aliases, m->ref.id, &v)) {
+                    grove__msg_destroy(m);
+                    return;
+                }
+                if (v != GROVE__ALIAS_EXPLICIT)
+                    grove__alias_used(p, m->ref.id, v);
             }
-            if (mode != GROVE__ALIAS_EXPLICIT)
-                grove__alias_used(p, m->ref.id, mode);
         }
         to_mailbox(p, m, GROVE_MSG_USER);
         return;

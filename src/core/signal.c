@@ -125,12 +125,13 @@ GROVE_EXPORT int grove_unlink(grove_pid_t pid)
 }
 
 /* The caller's side of a monitor on pid: its table entries under *ref
- * (made here when ref->id is 0). Sends nothing. 0 or GROVE_ENOMEM. */
+ * (made here when ref->id is 0), with bits (GROVE__MON_ALIAS or 0).
+ * Sends nothing. 0 or GROVE_ENOMEM. */
 static int monitor_record(grove__proc_t *self, grove_pid_t pid,
-                          const char *name, grove_ref_t *ref)
+                          const char *name, grove_ref_t *ref, uint64_t bits)
 {
     uint64_t r = ref->id ? ref->id : grove__ref_new();
-    int rc = grove__map_put(&self->mon_out, r, pid.id);
+    int rc = grove__map_put(&self->mon_out, r, pid.id | bits);
     if (rc < 0)
         return rc;
     if (name) {
@@ -149,9 +150,9 @@ static int monitor_record(grove__proc_t *self, grove_pid_t pid,
 }
 
 static int monitor_common(grove__proc_t *self, grove_pid_t pid,
-                          const char *name, grove_ref_t *ref)
+                          const char *name, grove_ref_t *ref, uint64_t bits)
 {
-    int rc = monitor_record(self, pid, name, ref);
+    int rc = monitor_record(self, pid, name, ref, bits);
     if (rc < 0)
         return rc;
     if (pid.id == 0) {
@@ -174,7 +175,7 @@ int grove__shutdown_signal(grove_pid_t pid, const grove_reason_t *reason,
         return GROVE_EINVAL;
     RT_ENTER();
     mref->id = 0;
-    int rc = monitor_record(self, pid, NULL, mref);
+    int rc = monitor_record(self, pid, NULL, mref, 0);
     if (rc == 0) {
         unlink_local(self, pid);
         /* A dead target answers DOWN noproc through the dead-letter path. */
@@ -205,7 +206,7 @@ int grove__monitor_with_ref(grove_pid_t pid, grove_ref_t ref)
     if (!self)
         return GROVE_ENOTPROC;
     RT_ENTER();
-    int rc = monitor_common(self, pid, NULL, &ref);
+    int rc = monitor_common(self, pid, NULL, &ref, GROVE__MON_ALIAS);
     RT_LEAVE();
     return rc;
 }
@@ -219,7 +220,7 @@ GROVE_EXPORT int grove_monitor(grove_pid_t pid, grove_ref_t *ref)
         return GROVE_EINVAL;
     ref->id = 0;
     RT_ENTER();
-    int rc = monitor_common(self, pid, NULL, ref);
+    int rc = monitor_common(self, pid, NULL, ref, 0);
     RT_LEAVE();
     return rc;
 }
@@ -235,7 +236,7 @@ GROVE_EXPORT int grove_monitor_name(const char *name, grove_ref_t *ref)
     grove_whereis(name, &pid);
     ref->id = 0;
     RT_ENTER();
-    int rc = monitor_common(self, pid, name, ref);
+    int rc = monitor_common(self, pid, name, ref, 0);
     RT_LEAVE();
     return rc;
 }
@@ -284,6 +285,7 @@ static bool monitor_drop(grove__proc_t *p, uint64_t ref)
     GROVE__OWN_ADD(p->st_mon_out, -(1));
     if (p->ext && grove__map_del(&p->ext->mon_names, ref, &name))
         free((void *)(uintptr_t)name);
+    target &= ~GROVE__MON_ALIAS;
     if (target)
         grove__send_signal((grove_pid_t){target}, SIG_DEMONITOR, p->pid,
                            (grove_ref_t){ref}, NULL, 0);
@@ -342,7 +344,7 @@ static int alias_new(grove__proc_t *self, grove_alias_mode_t mode,
     RT_ENTER();
     int rc = grove__map_put(&self->aliases, ref.id, GROVE__ALIAS_VAL(mode));
     if (rc >= 0 && monitor) {
-        rc = monitor_common(self, *monitor, NULL, &ref);
+        rc = monitor_common(self, *monitor, NULL, &ref, 0);
         if (rc < 0)
             grove__map_del(&self->aliases, ref.id, NULL);
     }

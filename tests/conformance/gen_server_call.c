@@ -547,6 +547,63 @@ static bool monitored_by_none(grove_pid_t pid)
     return grove_process_info(pid, &info) == 0 && info.monitored_by == 0;
 }
 
+static bool match_none(const grove_msg_t *m, void *arg)
+{
+    (void)m;
+    (void)arg;
+    return false;
+}
+
+/* The mailbox's length once everything that has arrived is handled. */
+static size_t drained_len(void)
+{
+    grove_msg_t *m = NULL;
+    ASSERT_ERR(grove_recv_match(&m, match_none, NULL, 0), GROVE_ETIMEDOUT);
+    return mailbox_len();
+}
+
+static void reply_and_report(void *arg)
+{
+    const grove_gs_from_t *from = arg;
+    grove_pid_t to = from->pid;
+    if (grove_gs_reply(*from, R_REPLY, "late", 4) != 0)
+        gt_ev("reply failed");
+    grove_send(to, TAG_RESULT, NULL, 0);
+}
+
+/* G-19: a request's reference is an alias only while its monitor lasts
+ * (OTP's {alias, demonitor}): once the server's DOWN has been handled,
+ * an answer another process sends through the held From is dropped,
+ * even before the caller takes the DOWN. */
+PROC_TEST(gen_server_G19_no_answer_after_the_down)
+{
+    static cs_state_t st;
+    memset(&st, 0, sizeof st);
+    grove_pid_t pid = cs_start(&st, false);
+    grove_ref_t mon;
+    ASSERT_OK(grove_monitor(pid, &mon));
+    grove_gs_request_t rq;
+    ASSERT_OK(grove_gs_send_request(grove_server_pid(pid), C_HOLD, NULL, 0,
+                                    &rq));
+    /* Calls are handled in order: after this one, the first is held. */
+    ASSERT_OK(grove_gs_call(grove_server_pid(pid), C_ECHO, NULL, 0, NULL,
+                            gt_scaled_ms(GT_WAIT_MS)));
+    static grove_gs_from_t from;
+    from = st.held;
+    grove_reason_t kill = grove_reason_of(GROVE_EXIT_KILL);
+    ASSERT_OK(grove_exit_signal(pid, &kill));
+    ASSERT_EQ(down_within(mon, GT_WAIT_MS).kind, GROVE_EXIT_KILLED);
+    /* The request's DOWN is handled (queued, not taken). */
+    WAIT_UNTIL(drained_len() == 1);
+    grove_pid_t helper = SPAWN_MON(reply_and_report, &from, NULL);
+    grove_msg_free(EXPECT_TAG(TAG_RESULT));
+    ASSERT_REASON_EQ(AWAIT_EXIT(helper), grove_reason_normal());
+    grove_reason_t why;
+    ASSERT_ERR(grove_gs_receive_response(&rq, 0, NULL, &why), GROVE_EEXITED);
+    ASSERT_EQ(why.kind, GROVE_EXIT_KILLED);
+    ASSERT_EQ(mailbox_len(), 0);
+}
+
 /* G-19: answered by another process, the caller's monitor of the server
  * still ends (the caller drops it), and the server's end leaves the
  * caller no DOWN. */
