@@ -350,6 +350,11 @@ bool grove__drain_waiting(grove__sched_t *s, grove__proc_t *p);
  * behaviours' calls and tasks wait on one reference for the answer or
  * the DOWN. The bit sits above any pid's slot (at most 2^28). */
 #define GROVE__MON_ALIAS (UINT64_C(1) << 31)
+/* The monitored process of a p->mon_out value. */
+static inline grove_pid_t grove__mon_target(uint64_t v)
+{
+    return (grove_pid_t){v & ~GROVE__MON_ALIAS};
+}
 /* p->aliases maps each active alias to GROVE__ALIAS_VAL(its mode). */
 #define GROVE__ALIAS_VAL(mode) ((uint64_t)(mode) + 1)
 #define GROVE__ALIAS_EXPLICIT GROVE__ALIAS_VAL(GROVE_ALIAS_EXPLICIT_UNALIAS)

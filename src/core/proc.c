@@ -638,8 +638,7 @@ static void notify_peers(grove__sched_t *s, grove__proc_t *p,
                            (grove_ref_t){k}, why, 0);
     /* Monitors this process held: tell their targets to forget them. */
     for (uint32_t i = 0; grove__map_next(&p->mon_out, &i, &k, &v);)
-        grove__post_signal(s, (grove_pid_t){v & ~GROVE__MON_ALIAS},
-                           SIG_DEMONITOR, p->pid,
+        grove__post_signal(s, grove__mon_target(v), SIG_DEMONITOR, p->pid,
                            (grove_ref_t){k}, NULL, 0);
     grove__map_free(&p->aliases);
     grove__map_free(&p->links);

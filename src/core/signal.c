@@ -279,16 +279,16 @@ __attribute__((aligned(64))) void grove__demonitor_replied(grove_ref_t ref)
  * an alias tied to the monitor. Returns whether the monitor was there. */
 static bool monitor_drop(grove__proc_t *p, uint64_t ref)
 {
-    uint64_t target, name;
-    if (!grove__map_del(&p->mon_out, ref, &target))
+    uint64_t v, name;
+    if (!grove__map_del(&p->mon_out, ref, &v))
         return false;
     GROVE__OWN_ADD(p->st_mon_out, -(1));
     if (p->ext && grove__map_del(&p->ext->mon_names, ref, &name))
         free((void *)(uintptr_t)name);
-    target &= ~GROVE__MON_ALIAS;
-    if (target)
-        grove__send_signal((grove_pid_t){target}, SIG_DEMONITOR, p->pid,
-                           (grove_ref_t){ref}, NULL, 0);
+    grove_pid_t target = grove__mon_target(v);
+    if (target.id)
+        grove__send_signal(target, SIG_DEMONITOR, p->pid, (grove_ref_t){ref},
+                           NULL, 0);
     grove__alias_monitor_gone(p, ref);
     return true;
 }
