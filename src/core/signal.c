@@ -321,7 +321,7 @@ void grove__alias_monitor_gone(grove__proc_t *p, uint64_t ref)
 {
     uint64_t v;
     if (grove__map_get(&p->aliases, ref, &v) &&
-        v >= GROVE__ALIAS_VAL(GROVE_ALIAS_DEMONITOR))
+        v == GROVE__ALIAS_VAL(GROVE_ALIAS_REPLY_DEMONITOR))
         grove__map_del(&p->aliases, ref, NULL);
 }
 
@@ -336,16 +336,22 @@ void grove__alias_used(grove__proc_t *p, uint64_t ref, uint64_t v)
 }
 
 /* Makes a new alias of self in mode; with monitor, also monitors that
- * process under the alias's reference. */
+ * process under the alias's reference. An alias that ends with its
+ * monitor (GROVE_ALIAS_DEMONITOR) is the monitor's entry alone
+ * (GROVE__MON_ALIAS), as a call's is. */
 static int alias_new(grove__proc_t *self, grove_alias_mode_t mode,
                      const grove_pid_t *monitor, grove_alias_t *alias)
 {
     grove_ref_t ref = grove_make_ref();
+    bool tied = monitor && mode == GROVE_ALIAS_DEMONITOR;
     RT_ENTER();
-    int rc = grove__map_put(&self->aliases, ref.id, GROVE__ALIAS_VAL(mode));
+    int rc = tied ? 0
+                  : grove__map_put(&self->aliases, ref.id,
+                                   GROVE__ALIAS_VAL(mode));
     if (rc >= 0 && monitor) {
-        rc = monitor_common(self, *monitor, NULL, &ref, 0);
-        if (rc < 0)
+        rc = monitor_common(self, *monitor, NULL, &ref,
+                            tied ? GROVE__MON_ALIAS : 0);
+        if (rc < 0 && !tied)
             grove__map_del(&self->aliases, ref.id, NULL);
     }
     RT_LEAVE();
@@ -378,6 +384,13 @@ GROVE_EXPORT int grove_unalias(grove_alias_t alias)
     /* What was sent before this call is kept: handle it first. */
     grove__drain(self);
     bool was = grove__map_del(&self->aliases, alias.ref.id, NULL);
+    uint64_t v;
+    if (!was && grove__map_get(&self->mon_out, alias.ref.id, &v) &&
+        (v & GROVE__MON_ALIAS)) {
+        /* An alias tied to its monitor: the monitor stays. */
+        grove__map_put(&self->mon_out, alias.ref.id, v & ~GROVE__MON_ALIAS);
+        was = true;
+    }
     RT_LEAVE();
     return was ? 1 : 0;
 }

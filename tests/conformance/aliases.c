@@ -158,6 +158,22 @@ PROC_TEST(L20_monitor_alias_demonitor)
     ASSERT_EQ(info_of(grove_self()).monitors, 0);
 }
 
+/* L-20: unalias on a monitor alias ends the alias and keeps the monitor. */
+PROC_TEST(L20_unalias_keeps_the_monitor)
+{
+    grove_pid_t t = SPAWN_ECHO(GROVE_PID_NONE, NULL);
+    grove_alias_t a;
+    ASSERT_OK(grove_monitor_alias(t, GROVE_ALIAS_DEMONITOR, &a));
+    ASSERT_EQ(grove_unalias(a), 1);
+    ASSERT_EQ(grove_unalias(a), 0);
+    ASSERT_OK(grove_send_alias(a, 1, NULL, 0));
+    EXPECT_NO_MSG(50);
+    ASSERT_EQ(info_of(grove_self()).monitors, 1);
+    gt_echo_exit(t, grove_reason_error(7, "gone"));
+    ASSERT_REASON_EQ(EXPECT_DOWN(a.ref, t), grove_reason_error(7, "gone"));
+    ASSERT_EQ(info_of(grove_self()).monitors, 0);
+}
+
 /* L-20: with {alias, reply_demonitor}, the first message through the alias
  * also removes the monitor: no DOWN follows when the target dies. */
 PROC_TEST(L20_monitor_alias_reply_demonitor)
