@@ -214,7 +214,8 @@ typedef struct grove_gs_opts {
      * new process is killed and start returns GROVE_ETIMEDOUT. */
     grove_timeout_t timeout;
     size_t stack_size;       /* 0: runtime default */
-    /* Hibernate after this many ms without messages (0: never). */
+    /* Hibernate after this many ms without messages (0: never). Any
+     * other value makes every wait give the stack back at once. */
     grove_timeout_t hibernate_after;
     /* Spawn with trap_exit already set (before init runs). */
     bool trap_exit;

@@ -28,6 +28,7 @@ struct grove_gs {
     uint8_t last_flags;
     uint8_t name_kind;      /* 1: local name, 2: via, 0: none */
     bool in_terminate;
+    bool cold; /* hibernate_after: every wait gives the stack back */
     /* What the last callback asked for next (the loop's state, kept here:
      * the server holds no stack between messages). */
     int next;
@@ -255,6 +256,7 @@ static grove_gs_t *gs_adopt(const start_block_t *sb)
     grove_gs_t *gs = grove__owned_inline(sizeof *gs); /* fits: asserted */
     gs->cb = sb->cb;
     gs->parent = sb->parent;
+    gs->cold = sb->hibernate_after != 0;
     if (sb->named)
         gs->name_kind = 1;
     return gs;
@@ -762,11 +764,13 @@ static void on_timeout(grove_gs_t *gs)
 
 /* Waits for a message without holding a stack: if none is queued the
  * process gives its stack back and starts again in gs_loop when one
- * comes (or the timeout passes). */
+ * comes (or the timeout passes). A warm wait keeps the stack while the
+ * scheduler has work and few others wait so (grove__recv_stackless): a
+ * busy server answers on the stack it waited on. */
 static int wait_message(grove_gs_t *gs, grove_msg_t **m,
-                        grove_timeout_t timeout)
+                        grove_timeout_t timeout, bool warm)
 {
-    return grove__recv_stackless(m, timeout, gs_loop, gs);
+    return grove__recv_stackless(m, timeout, gs_loop, gs, warm);
 }
 
 /* Waits for the next message as the last result asked; runs continues
@@ -783,17 +787,19 @@ static grove_msg_t *next_message(grove_gs_t *gs)
         return NULL;
     }
     case GROVE_GS_NEXT_TIMEOUT:
-        if (wait_message(gs, &m, gs->timeout < 0 &&
-                                         gs->timeout != GROVE_INFINITY
-                                     ? 0
-                                     : gs->timeout) == 0)
+        if (wait_message(gs, &m,
+                         gs->timeout < 0 && gs->timeout != GROVE_INFINITY
+                             ? 0
+                             : gs->timeout,
+                         !gs->cold) == 0)
             return m;
         on_timeout(gs);
         return NULL;
     default:
-        /* hibernate and hibernate_after: an idle server already holds no
-         * stack, which is what hibernation is for. */
-        if (wait_message(gs, &m, GROVE_INFINITY) == 0)
+        /* hibernate and hibernate_after: the stack goes back at once, as
+         * hibernation asks; other waits are warm. */
+        if (wait_message(gs, &m, GROVE_INFINITY,
+                         !gs->cold && gs->next != GROVE_GS_NEXT_HIBERNATE) == 0)
             return m;
         return NULL;
     }

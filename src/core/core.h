@@ -182,9 +182,14 @@ GROVE__HIDDEN void grove__hibernate_next(void);
  * starts again at resume(arg) on a fresh stack, and the first
  * grove__recv_stackless there continues the same wait (same deadline).
  * A pinned process keeps its stack and blocks as grove_recv does.
+ * warm: the process keeps its stack while it is among the last few to
+ * begin such a wait on its scheduler and that scheduler has work, and
+ * returns here when woken meanwhile; once its scheduler takes the stack
+ * back it starts again at resume(arg) as above.
  * Returns 0, GROVE_ETIMEDOUT, or grove_recv's errors. */
 GROVE__HIDDEN int grove__recv_stackless(grove_msg_t **out,
                                         grove_timeout_t timeout,
-                                        void (*resume)(void *), void *arg);
+                                        void (*resume)(void *), void *arg,
+                                        bool warm);
 
 #endif

@@ -103,8 +103,13 @@ static void idle(void)
     fire_timers(&next);
     if (pick() || atomic_load(&grove__rt.inj_len))
         return;
-    for (int i = 0; i < grove__rt.nsched; i++)
-        grove__rq_trim(&grove__rt.scheds[i]); /* as an idle scheduler does */
+    for (int i = 0; i < grove__rt.nsched; i++) {
+        /* as an idle scheduler does */
+        grove__warm_cool_all(&grove__rt.scheds[i]);
+        grove__rq_trim(&grove__rt.scheds[i]);
+    }
+    if (pick())
+        return; /* a cooled waiter had news */
     if (next != UINT64_MAX) {
         if (next > atomic_load(&det_clock))
             atomic_store(&det_clock, next);

@@ -167,8 +167,18 @@ enum {
 
 /* What a process asks of its scheduler when it switches out. */
 /* REQ_BLOCK_SL: block and give the stack back; the process restarts at
- * fn(arg) on a fresh stack when woken (grove__recv_stackless). */
-enum { REQ_NONE = 0, REQ_YIELD, REQ_BLOCK, REQ_BLOCK_SL, REQ_EXIT };
+ * fn(arg) on a fresh stack when woken (grove__recv_stackless).
+ * REQ_BLOCK_WARM: block keeping the stack for now, which the scheduler may
+ * take back while the process waits; it then restarts at fn(arg) as after
+ * REQ_BLOCK_SL (grove__recv_stackless, warm). */
+enum {
+    REQ_NONE = 0,
+    REQ_YIELD,
+    REQ_BLOCK,
+    REQ_BLOCK_SL,
+    REQ_BLOCK_WARM,
+    REQ_EXIT
+};
 
 typedef struct grove__block {
     grove__dlist_t link;
@@ -331,6 +341,10 @@ void grove__block(grove__proc_t *p);
 /* Blocks the current process and gives its stack back: when woken it
  * starts again at p->fn(p->arg) on a fresh stack. */
 _Noreturn void grove__block_stackless(grove__proc_t *p);
+/* Blocks the current process, which may be made to give its stack back
+ * while it waits (REQ_BLOCK_WARM): returns if it kept it; otherwise it
+ * starts again at p->fn(p->arg) on a fresh stack when woken. */
+void grove__block_warm(grove__proc_t *p);
 /* Handles every signal that has arrived; may end the process. The check
  * for none is inline: most calls find none. */
 void grove__drain_slow(grove__proc_t *p);
@@ -372,6 +386,8 @@ void grove__crash_report(grove__sched_t *s, grove__proc_t *p);
 /* ---- schedulers -------------------------------------------------------- */
 
 #define GROVE__SLOT_CACHE 64
+/* Warm waiters a scheduler lets keep their stacks (struct grove__sched). */
+#define GROVE__WARM_MAX 4
 
 struct grove__sched {
     /* -- owner thread only -- */
@@ -381,6 +397,15 @@ struct grove__sched {
     /* A process that switched straight to current as it began to wait:
      * current finishes its switch-out (grove__handoff_finish). */
     grove__proc_t *handoff_prev;
+    /* The last few processes that began a warm wait here (REQ_BLOCK_WARM)
+     * and may still hold their stacks; pid and wait count tell whether an
+     * entry still names that wait. */
+    struct {
+        grove__proc_t *p;
+        uint64_t id;
+        uint32_t seq;
+    } warm[GROVE__WARM_MAX];
+    unsigned warm_next;
     grove__stack_cache_t stacks;
     grove_msg_t *msg_cache; /* free small message nodes */
     unsigned msg_cached;
@@ -578,6 +603,9 @@ unsigned grove__rq_count(grove__sched_t *s);
  * and it is empty now; the next push starts a small one. Called by an
  * idle scheduler. */
 void grove__rq_trim(grove__sched_t *s);
+/* Takes the stacks back from s's warm waiters (REQ_BLOCK_WARM); s's own
+ * thread, when it has nothing to run. */
+void grove__warm_cool_all(grove__sched_t *s);
 /* The run-queue entries all schedulers have room for (for tests). */
 size_t grove__rq_slots(void);
 grove__proc_t *grove__rq_pop(grove__sched_t *s);

@@ -682,6 +682,7 @@ typedef struct matcher {
     uint64_t ref;
     grove_match_fn fn;
     void *arg;
+    bool warm; /* a stackless wait keeps the stack if it can (wait_warm) */
 } matcher_t;
 
 static bool matches(const matcher_t *mt, const grove_msg_t *m)
@@ -706,22 +707,41 @@ static bool matches(const matcher_t *mt, const grove_msg_t *m)
 
 uint64_t grove__ms_deadline(grove_timeout_t timeout);
 
-/* Gives p's stack back and waits: the wait's news restarts p at
- * resume(arg) on a fresh stack (wake_stackless). armed: the wait's
+/* Records where p starts again if it waits without its stack: at
+ * resume(arg), on a fresh stack (wake_stackless). armed: the wait's
  * receive timer is set. */
-GROVE_NORETURN static void wait_stackless(grove__proc_t *p,
-                                          void (*resume)(void *), void *arg,
-                                          bool armed)
+static void wait_begin(grove__proc_t *p, void (*resume)(void *), void *arg,
+                       bool armed)
 {
     p->fn = resume;
     p->arg = arg;
     p->sl_cont = true;
     p->sl_armed = armed;
+}
+
+/* Gives p's stack back and waits: the wait's news restarts p. */
+GROVE_NORETURN static void wait_stackless(grove__proc_t *p,
+                                          void (*resume)(void *), void *arg,
+                                          bool armed)
+{
+    wait_begin(p, resume, arg, armed);
     grove__block_stackless(p);
 }
 
+/* wait_stackless, except that p keeps its stack unless its scheduler
+ * takes it back while p waits (grove__block_warm): returns when p runs
+ * again on it. */
+static void wait_warm(grove__proc_t *p, void (*resume)(void *), void *arg,
+                      bool armed)
+{
+    wait_begin(p, resume, arg, armed);
+    grove__block_warm(p);
+    p->sl_cont = false;
+}
+
 /* resume, when set, lets the wait give the stack back
- * (grove__recv_stackless). */
+ * (grove__recv_stackless); with mt->warm, only if the scheduler takes it
+ * back (wait_warm). */
 static int receive_ex(grove_msg_t **out, const matcher_t *mt,
                       grove_timeout_t timeout, void (*resume)(void *),
                       void *resume_arg)
@@ -773,11 +793,13 @@ static int receive_ex(grove_msg_t **out, const matcher_t *mt,
             grove__timer_arm_recv(p, grove__ms_deadline(timeout));
             armed = true;
         }
-        if (resume &&
-            !atomic_load_explicit(&p->pinned, memory_order_relaxed)) {
+        if (!resume ||
+            atomic_load_explicit(&p->pinned, memory_order_relaxed))
+            grove__block(p);
+        else if (mt->warm)
+            wait_warm(p, resume, resume_arg, armed);
+        else
             wait_stackless(p, resume, resume_arg, armed);
-        }
-        grove__block(p);
     }
 done:
     if (armed)
@@ -793,9 +815,9 @@ static int receive(grove_msg_t **out, const matcher_t *mt,
 }
 
 int grove__recv_stackless(grove_msg_t **out, grove_timeout_t timeout,
-                          void (*resume)(void *), void *arg)
+                          void (*resume)(void *), void *arg, bool warm)
 {
-    matcher_t mt = {.how = MATCH_ANY};
+    matcher_t mt = {.how = MATCH_ANY, .warm = warm};
     if (!resume)
         return receive(out, &mt, timeout);
     return receive_ex(out, &mt, timeout, resume, arg);

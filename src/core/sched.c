@@ -746,6 +746,7 @@ static bool poll_sleep(grove__sched_t *s, uint64_t next)
 
 static void sched_sleep(grove__sched_t *s)
 {
+    grove__warm_cool_all(s); /* may queue one that had news meanwhile */
     atomic_store(&s->sleeping, true);
     atomic_fetch_add(&grove__rt.nsleeping, 1);
     uint64_t next = grove__timers_run(s);
@@ -895,16 +896,29 @@ void grove__handoff_finish(void)
     }
 }
 
-void grove__block(grove__proc_t *p)
+/* p switches out to wait as request (REQ_BLOCK or REQ_BLOCK_WARM) asks,
+ * and returns when it runs again on its stack. */
+__attribute__((always_inline)) static inline void block_as(grove__proc_t *p,
+                                                          int request)
 {
     grove__sched_t *s = p->sched;
-    p->request = REQ_BLOCK;
+    p->request = request;
     grove__proc_t *n = handoff_take(s);
     if (n)
         handoff(s, p, n, false);
     else
         grove__fiber_switch(&p->fiber, &s->fiber, false);
     grove__handoff_finish();
+}
+
+void grove__block(grove__proc_t *p)
+{
+    block_as(p, REQ_BLOCK);
+}
+
+void grove__block_warm(grove__proc_t *p)
+{
+    block_as(p, REQ_BLOCK_WARM);
 }
 
 void grove__block_stackless(grove__proc_t *p)
@@ -1021,6 +1035,59 @@ static void drop_stack(grove__sched_t *s, grove__proc_t *p)
     atomic_store_explicit(&p->st_parked, true, memory_order_relaxed);
 }
 
+/* ---- warm waits ----------------------------------------------------------
+ * A process that waits where it could give its stack back (a gen_server
+ * between messages) keeps it while it is among the last GROVE__WARM_MAX to
+ * begin such a wait on its scheduler: a server answering call after call
+ * then resumes where it waited instead of starting again on a fresh
+ * stack. The stack is taken back (the wait cooled) when the entry is
+ * pushed out by a newer one or when the scheduler has nothing left to
+ * run, so idle processes still hold no stack. */
+
+/* Cools entry i of s's warm waiters, if it still names a process waiting
+ * warm: claimed as a waker claims it, given no stack, and published as
+ * waiting again (or queued, news having come meanwhile), to start again
+ * at its fn(arg) when woken. Entries go stale when their process woke;
+ * process records are never freed while the runtime runs, and the claim
+ * fails on any process that is not waiting. */
+static void warm_cool(grove__sched_t *s, unsigned i)
+{
+    grove__proc_t *p = s->warm[i].p;
+    s->warm[i].p = NULL;
+    if (!p || atomic_load_explicit(&p->pid_atomic, memory_order_relaxed) !=
+                  s->warm[i].id)
+        return;
+    grove_msg_t *e = INBOX_WAITING;
+    if (!atomic_compare_exchange_strong(&p->inbox, &e, NULL))
+        return; /* it runs or will: its next warm wait is recorded anew */
+    atomic_store_explicit(&p->state, PS_TRIMMING, memory_order_relaxed);
+    /* Read after the claim: the process wrote them before it waited. */
+    if (p->sl_cont && p->stack &&
+        !atomic_load_explicit(&p->pinned, memory_order_relaxed))
+        drop_stack(s, p);
+    wait_on(s, p, 0);
+}
+
+/* Records p, ours and about to be published waiting warm. */
+static void warm_add(grove__sched_t *s, grove__proc_t *p)
+{
+    for (unsigned i = 0; i < GROVE__WARM_MAX; i++)
+        if (s->warm[i].p == p) {
+            s->warm[i].id = p->pid.id;
+            return;
+        }
+    unsigned i = s->warm_next++ % GROVE__WARM_MAX;
+    warm_cool(s, i);
+    s->warm[i].p = p;
+    s->warm[i].id = p->pid.id;
+}
+
+void grove__warm_cool_all(grove__sched_t *s)
+{
+    for (unsigned i = 0; i < GROVE__WARM_MAX; i++)
+        warm_cool(s, i);
+}
+
 /* p waits stackless and was woken: its signals are handled here, on the
  * scheduler's stack. Returns true when it must run: a message or its
  * wait's timeout is there. Otherwise it has ended or waits again, and no
@@ -1103,6 +1170,10 @@ static void run_end(grove__sched_t *s, grove__proc_t *p)
         break;
     case REQ_BLOCK_SL:
         drop_stack(s, p);
+        on_block(s, p);
+        break;
+    case REQ_BLOCK_WARM:
+        warm_add(s, p);
         on_block(s, p);
         break;
     case REQ_EXIT:

@@ -95,9 +95,10 @@ static bool is_sched(grove__obs_t *o, int tid)
 /* Utilisation: CPU ticks since the last sample of the same thread. */
 static void update_threads(grove__obs_t *o, tjob_t *j, double secs)
 {
-    static long hz;
-    if (!hz)
-        hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+    /* Two observers' samplers may ask at once: one local each. */
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
     pthread_mutex_lock(&o->smp_lock);
     for (uint32_t i = 0; i < j->n; i++) {
         grove__obs_thread_t *t = &j->t[i];

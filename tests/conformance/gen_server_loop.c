@@ -491,6 +491,36 @@ PROC_TEST(gen_server_G_idle_holds_no_stack)
     ls_stop(pid);
 }
 
+/* A server answering while its scheduler stays busy keeps the stack it
+ * waited on (a warm wait), but only the last few to wait there do: an
+ * older one gives its stack back as newer ones begin to wait, and all of
+ * them do once the scheduler has nothing to run. Each keeps its state
+ * through both. One scheduler, so the caller's calls keep that scheduler
+ * busy until it sleeps. */
+#define WARM_SERVERS 12
+PROC_TEST_OPTS(gen_server_G_warm_waits_cool, .schedulers = 1)
+{
+    grove_pid_t pid[WARM_SERVERS];
+    grove_process_info_t info;
+    for (int i = 0; i < WARM_SERVERS; i++)
+        pid[i] = ls_start(NULL);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < WARM_SERVERS; i++)
+            ASSERT_EQ(call_count(pid[i]), round);
+        /* No sleep since the calls: the last server called waits warm,
+         * the first was pushed out by the ones after it. */
+        ASSERT_OK(grove_process_info(pid[WARM_SERVERS - 1], &info));
+        ASSERT_TRUE(info.status == GROVE_STATUS_WAITING &&
+                    info.stack_size > 0);
+        ASSERT_TRUE(waits_stackless(pid[0]));
+        /* Idle, the scheduler takes the rest back. */
+        for (int i = 0; i < WARM_SERVERS; i++)
+            WAIT_UNTIL(waits_stackless(pid[i]));
+    }
+    for (int i = 0; i < WARM_SERVERS; i++)
+        ls_stop(pid[i]);
+}
+
 static uint64_t reductions_of(grove_pid_t pid)
 {
     grove_process_info_t info;
