@@ -764,12 +764,14 @@ static void on_timeout(grove_gs_t *gs)
 
 /* Waits for a message without holding a stack: if none is queued the
  * process gives its stack back and starts again in gs_loop when one
- * comes (or the timeout passes). A warm wait keeps the stack while the
- * scheduler has work and few others wait so (grove__recv_stackless): a
- * busy server answers on the stack it waited on. */
+ * comes (or the timeout passes). The wait is warm, keeping the stack
+ * while the scheduler has work and few others wait so
+ * (grove__recv_stackless), unless the server hibernates: a busy server
+ * answers on the stack it waited on. */
 static int wait_message(grove_gs_t *gs, grove_msg_t **m,
-                        grove_timeout_t timeout, bool warm)
+                        grove_timeout_t timeout)
 {
+    bool warm = !gs->cold && gs->next != GROVE_GS_NEXT_HIBERNATE;
     return grove__recv_stackless(m, timeout, gs_loop, gs, warm);
 }
 
@@ -787,19 +789,15 @@ static grove_msg_t *next_message(grove_gs_t *gs)
         return NULL;
     }
     case GROVE_GS_NEXT_TIMEOUT:
-        if (wait_message(gs, &m,
-                         gs->timeout < 0 && gs->timeout != GROVE_INFINITY
-                             ? 0
-                             : gs->timeout,
-                         !gs->cold) == 0)
+        if (wait_message(gs, &m, gs->timeout < 0 &&
+                                         gs->timeout != GROVE_INFINITY
+                                     ? 0
+                                     : gs->timeout) == 0)
             return m;
         on_timeout(gs);
         return NULL;
     default:
-        /* hibernate and hibernate_after: the stack goes back at once, as
-         * hibernation asks; other waits are warm. */
-        if (wait_message(gs, &m, GROVE_INFINITY,
-                         !gs->cold && gs->next != GROVE_GS_NEXT_HIBERNATE) == 0)
+        if (wait_message(gs, &m, GROVE_INFINITY) == 0)
             return m;
         return NULL;
     }

@@ -398,12 +398,11 @@ struct grove__sched {
      * current finishes its switch-out (grove__handoff_finish). */
     grove__proc_t *handoff_prev;
     /* The last few processes that began a warm wait here (REQ_BLOCK_WARM)
-     * and may still hold their stacks; pid and wait count tell whether an
-     * entry still names that wait. */
+     * and may still hold their stacks; the pid tells whether an entry
+     * still names the same process. */
     struct {
         grove__proc_t *p;
         uint64_t id;
-        uint32_t seq;
     } warm[GROVE__WARM_MAX];
     unsigned warm_next;
     grove__stack_cache_t stacks;
