@@ -86,7 +86,7 @@ typedef struct owner {
     grove_pid_t pid;
     entry_t **ents; /* the process's entries: inl or an allocation */
     size_t n, cap;
-    grove_resource_t *res;
+    grove_resource_t res; /* ends the record with its process */
     grove_registry_t *reg;
     entry_t *inl[OWNER_INLINE];
 } owner_t;
@@ -740,7 +740,7 @@ GROVE_EXPORT int grove_registry_register(grove_registry_t *r, const void *key,
     bool created = false;
     rc = owner_add(r, self, e, &ow, &created);
     if (rc == 0 && created &&
-        grove_resource_attach(owner_exit, ow, &ow->res) < 0) {
+        grove__resource_embed(&ow->res, owner_exit, ow) < 0) {
         ostripe_t *os = ostripe_of(r, self);
         grove__spin_lock(&os->lock);
         owner_unlink(os, ow);
@@ -790,7 +790,7 @@ GROVE_EXPORT int grove_registry_unregister(grove_registry_t *r,
     for (size_t i = keep; i < n; i++)
         unlink_entry(r, ow->ents[i]);
     if (disown) {
-        grove_resource_detach(ow->res);
+        grove__resource_unembed(&ow->res);
         owner_free(ow);
     }
     if (keep < n)

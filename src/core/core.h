@@ -49,6 +49,26 @@ GROVE__HIDDEN int grove__send_reply(grove_pid_t to, uint64_t tag,
                                     grove_ref_t ref, const void *data,
                                     size_t size, unsigned flags);
 GROVE__HIDDEN void grove__demonitor_replied(grove_ref_t ref);
+
+/* A process resource. Most are allocated by grove_resource_attach; a
+ * record kept elsewhere may hold one itself and attach it with
+ * grove__resource_embed, which spares an allocation where a process gets
+ * one with each first use (the registry's owner records). */
+struct grove_resource {
+    grove__dlist_t link;
+    void (*dtor)(void *);
+    void *ptr;
+    struct grove__proc *owner;
+    bool embedded; /* not freed at exit: its holder owns the memory */
+};
+/* Attaches r, storage the caller keeps until dtor has run or r was
+ * detached, to the calling process as grove_resource_attach does. 0,
+ * GROVE_ENOTPROC, GROVE_EINVAL (no dtor), GROVE_ENOMEM. */
+GROVE__HIDDEN int grove__resource_embed(grove_resource_t *r,
+                                        void (*dtor)(void *), void *ptr);
+/* Detaches r, attached with grove__resource_embed by the calling
+ * process, without running its dtor; r's memory stays its holder's. */
+GROVE__HIDDEN void grove__resource_unembed(grove_resource_t *r);
 /* The replier's half of that: after answering under ref, ends the
  * calling process's side of the monitor watcher holds under ref, if it
  * does (a start acknowledgement, a reply). */

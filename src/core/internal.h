@@ -186,13 +186,6 @@ typedef struct grove__block {
     _Alignas(16) unsigned char data[];
 } grove__block_t;
 
-struct grove_resource {
-    grove__dlist_t link;
-    void (*dtor)(void *);
-    void *ptr;
-    grove__proc_t *owner;
-};
-
 /* The parts of a process most never use: made on first use and kept with
  * the slot for its later incarnations (each exit leaves them empty), so
  * an idle process pays a pointer for them. */

@@ -174,6 +174,23 @@ GROVE_EXPORT void *grove_realloc(void *m, size_t size)
     return n;
 }
 
+/* Links r to p, the calling process: 0, or GROVE_ENOMEM when p's
+ * extension cannot be made. */
+static int resource_link(grove__proc_t *p, grove_resource_t *r,
+                         bool embedded, void (*dtor)(void *ptr), void *ptr)
+{
+    grove__proc_ext_t *ext = grove__proc_ext(p);
+    if (!ext)
+        return GROVE_ENOMEM;
+    r->dtor = dtor;
+    r->ptr = ptr;
+    r->owner = p;
+    r->embedded = embedded;
+    grove__dlist_push_back(&ext->resources, &r->link);
+    grove__count(CNT_RES, 1);
+    return 0;
+}
+
 GROVE_EXPORT int grove_resource_attach(void (*dtor)(void *ptr), void *ptr,
                                        grove_resource_t **out)
 {
@@ -182,18 +199,34 @@ GROVE_EXPORT int grove_resource_attach(void (*dtor)(void *ptr), void *ptr,
         return GROVE_ENOTPROC;
     if (!dtor)
         return GROVE_EINVAL;
-    grove__proc_ext_t *ext = grove__proc_ext(p);
-    grove_resource_t *r = ext ? grove__malloc(sizeof *r) : NULL;
+    grove_resource_t *r = grove__malloc(sizeof *r);
     if (!r)
         return GROVE_ENOMEM;
-    r->dtor = dtor;
-    r->ptr = ptr;
-    r->owner = p;
-    grove__dlist_push_back(&ext->resources, &r->link);
-    grove__count(CNT_RES, 1);
+    int rc = resource_link(p, r, false, dtor, ptr);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
     if (out)
         *out = r;
     return 0;
+}
+
+int grove__resource_embed(grove_resource_t *r, void (*dtor)(void *),
+                          void *ptr)
+{
+    grove__proc_t *p = grove__current();
+    if (!p)
+        return GROVE_ENOTPROC;
+    if (!r || !dtor)
+        return GROVE_EINVAL;
+    return resource_link(p, r, true, dtor, ptr);
+}
+
+void grove__resource_unembed(grove_resource_t *r)
+{
+    grove__dlist_remove(&r->link);
+    grove__count(CNT_RES, -1);
 }
 
 static void close_fd(void *ptr) { close((int)(intptr_t)ptr); }
@@ -242,8 +275,10 @@ void grove__mem_release_all(grove__proc_t *p)
             GROVE__CONTAINER(ext->resources.prev, grove_resource_t, link);
         grove__dlist_remove(&r->link);
         grove__count(CNT_RES, -1);
+        bool embedded = r->embedded; /* r may go with its holder */
         r->dtor(r->ptr);
-        free(r);
+        if (!embedded)
+            free(r);
     }
     size_t total = 0;
     while (!grove__dlist_empty(&ext->arena)) {
