@@ -49,11 +49,14 @@ GROVE__HIDDEN int grove__send_reply(grove_pid_t to, uint64_t tag,
                                     grove_ref_t ref, const void *data,
                                     size_t size, unsigned flags);
 GROVE__HIDDEN void grove__demonitor_replied(grove_ref_t ref);
-
-/* A process resource. Most are allocated by grove_resource_attach; a
- * record kept elsewhere may hold one itself and attach it with
- * grove__resource_embed, which spares an allocation where a process gets
- * one with each first use (the registry's owner records). */
+/* The replier's half of that: after answering under ref, ends the
+ * calling process's side of the monitor watcher holds under ref, if it
+ * does (a start acknowledgement, a reply). */
+GROVE__HIDDEN void grove__monitor_answered(grove_pid_t watcher,
+                                           grove_ref_t ref);
+/* A process resource. grove_resource_attach allocates one; a record that
+ * needs one per process (the registry's owner record) may hold it inside
+ * and attach it with grove__resource_embed: one allocation, not two. */
 struct grove_resource {
     grove__dlist_t link;
     void (*dtor)(void *);
@@ -69,11 +72,6 @@ GROVE__HIDDEN int grove__resource_embed(grove_resource_t *r,
 /* Detaches r, attached with grove__resource_embed by the calling
  * process, without running its dtor; r's memory stays its holder's. */
 GROVE__HIDDEN void grove__resource_unembed(grove_resource_t *r);
-/* The replier's half of that: after answering under ref, ends the
- * calling process's side of the monitor watcher holds under ref, if it
- * does (a start acknowledgement, a reply). */
-GROVE__HIDDEN void grove__monitor_answered(grove_pid_t watcher,
-                                           grove_ref_t ref);
 /* As grove__send_ex, but out of memory it waits for memory instead of
  * failing: for replies and self-messages that someone waits on. */
 GROVE__HIDDEN int grove__send_reliable(grove_pid_t to, uint64_t tag,
