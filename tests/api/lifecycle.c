@@ -293,7 +293,7 @@ typedef struct late_signal {
 static void *signal_later(void *arg)
 {
     late_signal_t *ls = arg;
-    gt_os_sleep_ms(gt_scaled_ms(50));
+    gt_os_sleep_ms(gt_scaled_ms(200)); /* after grove_wait began */
     ls->rc = grove_exit_signal(ls->to, &ls->reason);
     return NULL;
 }
@@ -305,7 +305,9 @@ TEST(timer_and_signal_from_thread)
     grove_pid_t p;
     ASSERT_OK(grove_spawn(wait_msg, NULL, NULL, &p));
     grove_timer_t t;
-    ASSERT_OK(grove_send_after(p, 20, 1, NULL, 0, &t));
+    /* Long enough that p is still waiting when grove_wait begins, even
+     * under valgrind: grove_wait of a process already gone is ENOPROC. */
+    ASSERT_OK(grove_send_after(p, gt_scaled_ms(200), 1, NULL, 0, &t));
     ASSERT_NE(t.id, 0);
     grove_reason_t r;
     ASSERT_OK(grove_wait(p, gt_scaled_ms(GT_WAIT_MS), &r));
