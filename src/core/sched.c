@@ -1044,6 +1044,19 @@ static void drop_stack(grove__sched_t *s, grove__proc_t *p)
  * pushed out by a newer one or when the scheduler has nothing left to
  * run, so idle processes still hold no stack. */
 
+/* Takes a waiting process's wake-up, which makes it the caller's to
+ * work on (cooling, trimming): a message arriving meanwhile is queued
+ * without waking it, and the caller publishes it waiting again or queues
+ * it when done. False when p is not waiting. */
+static bool claim_waiter(grove__proc_t *p)
+{
+    grove_msg_t *e = INBOX_WAITING;
+    if (!atomic_compare_exchange_strong(&p->inbox, &e, NULL))
+        return false;
+    atomic_store_explicit(&p->state, PS_TRIMMING, memory_order_relaxed);
+    return true;
+}
+
 /* Cools entry i of s's warm waiters, if it still names a process waiting
  * warm: claimed as a waker claims it, given no stack, and published as
  * waiting again (or queued, news having come meanwhile), to start again
@@ -1057,10 +1070,8 @@ static void warm_cool(grove__sched_t *s, unsigned i)
     if (!p || atomic_load_explicit(&p->pid_atomic, memory_order_relaxed) !=
                   s->warm[i].id)
         return;
-    grove_msg_t *e = INBOX_WAITING;
-    if (!atomic_compare_exchange_strong(&p->inbox, &e, NULL))
+    if (!claim_waiter(p))
         return; /* it runs or will: its next warm wait is recorded anew */
-    atomic_store_explicit(&p->state, PS_TRIMMING, memory_order_relaxed);
     /* Read after the claim: the process wrote them before it waited. */
     if (p->sl_cont && p->stack &&
         !atomic_load_explicit(&p->pinned, memory_order_relaxed))
@@ -1344,12 +1355,9 @@ void grove__trim_stacks(uint64_t now)
         if (now - atomic_load_explicit(&p->wait_since_atomic,
                                        memory_order_relaxed) < (uint64_t)ms)
             continue;
-        /* Taking its wake-up makes it ours: a message arriving meanwhile
-         * is queued without waking it (trim_finish looks). */
-        grove_msg_t *e = INBOX_WAITING;
-        if (!atomic_compare_exchange_strong(&p->inbox, &e, NULL))
+        /* Ours now: trim_finish looks for news that came meanwhile. */
+        if (!claim_waiter(p))
             continue;
-        atomic_store_explicit(&p->state, PS_TRIMMING, memory_order_relaxed);
         /* Read after the claim, which orders it after the owner's pin. A
          * pinned stack is in use by another thread meanwhile. */
         bool pinned = atomic_load_explicit(&p->pinned, memory_order_relaxed);
