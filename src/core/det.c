@@ -90,6 +90,7 @@ static bool step(void)
     }
     grove__tls_set_sched(s);
     s->tick++; /* a round of s's loop: hand-offs count on from here */
+    grove__warm_cool_aged(s);
     grove__run_process(s, p);
     grove__post_flush(s); /* one step delivers all it sent */
     return true;

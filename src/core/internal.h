@@ -392,10 +392,11 @@ struct grove__sched {
     grove__proc_t *handoff_prev;
     /* The last few processes that began a warm wait here (REQ_BLOCK_WARM)
      * and may still hold their stacks; the pid tells whether an entry
-     * still names the same process. */
+     * still names the same process, the tick when it began to wait. */
     struct {
         grove__proc_t *p;
         uint64_t id;
+        unsigned tick;
     } warm[GROVE__WARM_MAX];
     unsigned warm_next;
     grove__stack_cache_t stacks;
@@ -598,6 +599,8 @@ void grove__rq_trim(grove__sched_t *s);
 /* Takes the stacks back from s's warm waiters (REQ_BLOCK_WARM); s's own
  * thread, when it has nothing to run. */
 void grove__warm_cool_all(grove__sched_t *s);
+/* Cools s's warm waiters that have not woken for a while (s->tick). */
+void grove__warm_cool_aged(grove__sched_t *s);
 /* The run-queue entries all schedulers have room for (for tests). */
 size_t grove__rq_slots(void);
 grove__proc_t *grove__rq_pop(grove__sched_t *s);

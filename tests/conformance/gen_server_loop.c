@@ -2,6 +2,7 @@
  * queue in arrival order, other messages to handle_info, continue
  * chains, timeouts, hibernation), and the defaults for missing callbacks
  * the header lists. */
+#include <stdatomic.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -519,6 +520,38 @@ PROC_TEST_OPTS(gen_server_G_warm_waits_cool, .schedulers = 1)
     }
     for (int i = 0; i < WARM_SERVERS; i++)
         ls_stop(pid[i]);
+}
+
+/* A scheduler that never runs out of work (here a process yielding in a
+ * loop) never sleeps, yet its warm waiters still give their stacks back:
+ * a wait that has not woken for a while is cooled. */
+static atomic_bool busy_stop;
+
+static void busy_yielder(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&busy_stop))
+        grove_yield();
+}
+
+PROC_TEST_OPTS(gen_server_G_warm_wait_cools_on_busy_scheduler,
+               .schedulers = 1)
+{
+#if defined(GROVE_DETERMINISTIC)
+    /* The logical clock moves only when nothing is runnable. */
+    SKIP_TEST("needs the real clock");
+#endif
+    atomic_store(&busy_stop, false);
+    grove_pid_t pid = ls_start(NULL), busy;
+    ASSERT_OK(grove_spawn(busy_yielder, NULL, NULL, &busy));
+    ASSERT_EQ(call_count(pid), 0);
+    WAIT_UNTIL(waits_stackless(pid));
+    ASSERT_TRUE(grove_is_alive(busy)); /* the scheduler stayed busy */
+    ASSERT_EQ(call_count(pid), 1); /* its state survived */
+    WATCH(busy);
+    atomic_store(&busy_stop, true);
+    ASSERT_REASON_EQ(AWAIT_EXIT(busy), grove_reason_of(GROVE_EXIT_NORMAL));
+    ls_stop(pid);
 }
 
 static uint64_t reductions_of(grove_pid_t pid)
