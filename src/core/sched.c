@@ -1089,15 +1089,14 @@ static void warm_cool(grove__sched_t *s, unsigned i)
 /* Records p, ours and about to be published waiting warm. */
 static void warm_add(grove__sched_t *s, grove__proc_t *p)
 {
-    for (unsigned i = 0; i < GROVE__WARM_MAX; i++)
-        if (s->warm[i].p == p) {
-            s->warm[i].id = p->pid.id;
-            s->warm[i].tick = s->tick;
-            return;
-        }
-    unsigned i = s->warm_next++ % GROVE__WARM_MAX;
-    warm_cool(s, i);
-    s->warm[i].p = p;
+    unsigned i = 0;
+    while (i < GROVE__WARM_MAX && s->warm[i].p != p)
+        i++;
+    if (i == GROVE__WARM_MAX) { /* new: the slot next in turn is cooled */
+        i = s->warm_next++ % GROVE__WARM_MAX;
+        warm_cool(s, i);
+        s->warm[i].p = p;
+    }
     s->warm[i].id = p->pid.id;
     s->warm[i].tick = s->tick;
 }
