@@ -90,7 +90,7 @@ static bool step(void)
     }
     grove__tls_set_sched(s);
     s->tick++; /* a round of s's loop: hand-offs count on from here */
-    grove__warm_cool_aged(s);
+    grove__warm_cool(s, GROVE__WARM_AGE);
     grove__run_process(s, p);
     grove__post_flush(s); /* one step delivers all it sent */
     return true;
@@ -106,7 +106,7 @@ static void idle(void)
         return;
     for (int i = 0; i < grove__rt.nsched; i++) {
         /* as an idle scheduler does */
-        grove__warm_cool_all(&grove__rt.scheds[i]);
+        grove__warm_cool(&grove__rt.scheds[i], 0);
         grove__rq_trim(&grove__rt.scheds[i]);
     }
     if (pick())

@@ -381,6 +381,11 @@ void grove__crash_report(grove__sched_t *s, grove__proc_t *p);
 #define GROVE__SLOT_CACHE 64
 /* Warm waiters a scheduler lets keep their stacks (struct grove__sched). */
 #define GROVE__WARM_MAX 4
+/* Rounds of a scheduler's loop (each runs a process or spins once) after
+ * which a warm waiter that has not woken is cooled: as long as a spin
+ * phase before sleeping (IDLE_SPINS), far longer than a call's round
+ * trip. */
+#define GROVE__WARM_AGE 1024u
 
 struct grove__sched {
     /* -- owner thread only -- */
@@ -596,11 +601,11 @@ unsigned grove__rq_count(grove__sched_t *s);
  * and it is empty now; the next push starts a small one. Called by an
  * idle scheduler. */
 void grove__rq_trim(grove__sched_t *s);
-/* Takes the stacks back from s's warm waiters (REQ_BLOCK_WARM); s's own
- * thread, when it has nothing to run. */
-void grove__warm_cool_all(grove__sched_t *s);
-/* Cools s's warm waiters that have not woken for a while (s->tick). */
-void grove__warm_cool_aged(grove__sched_t *s);
+/* Takes the stacks back from s's warm waiters (REQ_BLOCK_WARM) that have
+ * not woken for age rounds of s's loop (s->tick): all of them (age 0)
+ * when it has nothing to run, the stale ones (GROVE__WARM_AGE) as it
+ * runs. s's own thread. */
+void grove__warm_cool(grove__sched_t *s, unsigned age);
 /* The run-queue entries all schedulers have room for (for tests). */
 size_t grove__rq_slots(void);
 grove__proc_t *grove__rq_pop(grove__sched_t *s);

@@ -746,7 +746,7 @@ static bool poll_sleep(grove__sched_t *s, uint64_t next)
 
 static void sched_sleep(grove__sched_t *s)
 {
-    grove__warm_cool_all(s); /* may queue one that had news meanwhile */
+    grove__warm_cool(s, 0); /* may queue one that had news meanwhile */
     atomic_store(&s->sleeping, true);
     atomic_fetch_add(&grove__rt.nsleeping, 1);
     uint64_t next = grove__timers_run(s);
@@ -1041,15 +1041,10 @@ static void drop_stack(grove__sched_t *s, grove__proc_t *p)
  * begin such a wait on its scheduler: a server answering call after call
  * then resumes where it waited instead of starting again on a fresh
  * stack. The stack is taken back (the wait cooled) when the entry is
- * pushed out by a newer one, when the scheduler has gone WARM_AGE rounds
- * of its loop without the process waking, or when the scheduler has
- * nothing left to run, so idle processes still hold no stack (also on a
- * scheduler that never sleeps, woken again and again by timers). */
-
-/* Rounds of a scheduler's loop (each runs a process or spins once) after
- * which a warm waiter that has not woken is cooled: as long as a spin
- * phase before sleeping, far longer than a call's round trip. */
-#define WARM_AGE IDLE_SPINS
+ * pushed out by a newer one, when the scheduler has gone GROVE__WARM_AGE
+ * rounds of its loop without the process waking, or when the scheduler
+ * has nothing left to run, so idle processes still hold no stack (also
+ * on a scheduler that never sleeps, woken again and again by timers). */
 
 /* Takes a waiting process's wake-up, which makes it the caller's to
  * work on (cooling, trimming): a message arriving meanwhile is queued
@@ -1101,18 +1096,10 @@ static void warm_add(grove__sched_t *s, grove__proc_t *p)
     s->warm[i].tick = s->tick;
 }
 
-void grove__warm_cool_all(grove__sched_t *s)
+void grove__warm_cool(grove__sched_t *s, unsigned age)
 {
     for (unsigned i = 0; i < GROVE__WARM_MAX; i++)
-        warm_cool(s, i);
-}
-
-/* Cools the warm waiters that have not woken for WARM_AGE rounds of the
- * scheduler's loop (s->tick). */
-void grove__warm_cool_aged(grove__sched_t *s)
-{
-    for (unsigned i = 0; i < GROVE__WARM_MAX; i++)
-        if (s->warm[i].p && s->tick - s->warm[i].tick >= WARM_AGE)
+        if (s->warm[i].p && s->tick - s->warm[i].tick >= age)
             warm_cool(s, i);
 }
 
@@ -1226,7 +1213,7 @@ __attribute__((unused)) static void *sched_main(void *arg)
         if (++s->tick % TIMER_CHECK_EVERY == 0) {
             grove__timers_run(s);
             poll_look(s);
-            grove__warm_cool_aged(s);
+            grove__warm_cool(s, GROVE__WARM_AGE);
         }
         grove__proc_t *p =
             find_work(s, idle < STEAL_DENSE || idle % STEAL_SPARSE == 0);
