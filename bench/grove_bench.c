@@ -818,11 +818,13 @@ static void bench_dynsup_restart_all_100k(void *arg)
     dynsup_run(DYNSUP_RESTART_ALL);
 }
 
-/* ---- registry_register, registry_lookup: a unique Registry with two
- * partitions. register: ns per key, 100,000 waiting processes told to go
- * at once, each registering its own key (the key is its index, 4 bytes)
- * and saying so. lookup: ns per lookup, 1,000,000 of them by two
- * processes at once over those keys, each checked.
+/* ---- registry_register, registry_lookup, wake_100k: a unique Registry
+ * with two partitions. register: ns per key, 100,000 waiting processes
+ * told to go at once, each registering its own key (the key is its index,
+ * 4 bytes) and saying so. lookup: ns per lookup, 1,000,000 of them by two
+ * processes at once over those keys, each checked. wake_100k: the same
+ * run as register without the registration, so that register's figure
+ * less this one is what the registration itself costs.
  * Both sides time the same work: the holders are spawned before the clock
  * starts (on the BEAM side too), so register is a GO message, the holder
  * waking, its registration and its DONE message, per key. Most of that is
@@ -830,8 +832,11 @@ static void bench_dynsup_restart_all_100k(void *arg)
  * whose stacks were trimmed while the others were spawned (stack_trim_ms
  * below), so the figure is bounded by the runtime's resume cost. ---------- */
 
+enum reg_figure { REG_REGISTER, REG_LOOKUP, REG_WAKE };
+
 static grove_registry_t *reg;
 static grove_pid_t reg_main_pid;
+static bool reg_skip; /* wake_100k: holders register nothing */
 
 static void reg_holder(void *arg)
 {
@@ -839,8 +844,9 @@ static void reg_holder(void *arg)
     grove_pid_t holder;
 
     grove_msg_free(recv_expect(TAG_GO));
-    check_rc(grove_registry_register(reg, &key, sizeof key, key, &holder),
-             "grove_registry_register");
+    if (!reg_skip)
+        check_rc(grove_registry_register(reg, &key, sizeof key, key, &holder),
+                 "grove_registry_register");
     send_empty(reg_main_pid, TAG_DONE);
     /* Holds the key until the runtime's stop ends it. */
     grove_msg_free(recv_any());
@@ -864,7 +870,7 @@ static void reg_looker(void *arg)
     send_u64(reg_main_pid, TAG_DONE, bad);
 }
 
-static void registry_run(bool lookup_figure)
+static void registry_run(enum reg_figure figure)
 {
     grove_registry_opts_t opts = {.keys = GROVE_REG_UNIQUE, .partitions = 2};
     grove_pid_t *pids = malloc(REG_PROCS * sizeof *pids);
@@ -873,6 +879,7 @@ static void registry_run(bool lookup_figure)
     if (pids == NULL)
         fail("registry: out of memory");
     reg_main_pid = grove_self();
+    reg_skip = figure == REG_WAKE;
     check_rc(grove_registry_new(&opts, &reg), "grove_registry_new");
     for (uint32_t i = 0; i < REG_PROCS; i++)
         pids[i] = spawn_checked(reg_holder, (void *)(uintptr_t)i, NULL);
@@ -882,11 +889,11 @@ static void registry_run(bool lookup_figure)
     for (uint32_t i = 0; i < REG_PROCS; i++)
         grove_msg_free(recv_expect(TAG_DONE));
     t1 = now_ns();
-    if (grove_registry_count(reg) != REG_PROCS)
+    if (grove_registry_count(reg) != (reg_skip ? 0 : REG_PROCS))
         fail("registry: %zu keys registered, expected %u",
-             grove_registry_count(reg), REG_PROCS);
+             grove_registry_count(reg), reg_skip ? 0 : REG_PROCS);
     bench_figure = per_op(t0, t1, REG_PROCS);
-    if (lookup_figure) {
+    if (figure == REG_LOOKUP) {
         t0 = now_ns();
         for (uint32_t w = 0; w < LOOKUP_WORKERS; w++)
             spawn_checked(reg_looker, (void *)(uintptr_t)(w * 50000u), NULL);
@@ -903,13 +910,19 @@ static void registry_run(bool lookup_figure)
 static void bench_registry_register(void *arg)
 {
     (void)arg;
-    registry_run(false);
+    registry_run(REG_REGISTER);
 }
 
 static void bench_registry_lookup(void *arg)
 {
     (void)arg;
-    registry_run(true);
+    registry_run(REG_LOOKUP);
+}
+
+static void bench_wake_100k(void *arg)
+{
+    (void)arg;
+    registry_run(REG_WAKE);
 }
 
 /* ---- tcp_echo_rps: echo requests per second over loopback -------------
@@ -1164,6 +1177,7 @@ static const struct workload workloads[] = {
     {"dynsup_restart_all_100k", bench_dynsup_restart_all_100k},
     {"registry_register", bench_registry_register},
     {"registry_lookup", bench_registry_lookup},
+    {"wake_100k", bench_wake_100k},
     {"tcp_echo_rps", bench_tcp_echo_rps},
     {"chat_fanout", bench_chat_fanout},
 };

@@ -48,6 +48,7 @@ WORKLOADS=(
     dynsup_restart_all_100k:ms:erlang
     registry_register:ns
     registry_lookup:ns
+    wake_100k:ns
     tcp_echo_rps:rps
     chat_fanout:msg/s
 )
@@ -150,7 +151,7 @@ fi
 # Workloads whose BEAM peer is an Elixir module: n/a without Elixir.
 ELIXIR_WORKLOADS=" dynsup_start_100k dynsup_shutdown_100k"
 ELIXIR_WORKLOADS+=" dynsup_restart_all_100k registry_register"
-ELIXIR_WORKLOADS+=" registry_lookup "
+ELIXIR_WORKLOADS+=" registry_lookup wake_100k "
 
 # ---- programs ------------------------------------------------------------
 
@@ -368,7 +369,9 @@ mkdir -p "$(dirname "$RESULTS_MD")"
     echo "in-process members (chat_fanout). ns: per process spawned and exited"
     echo "(spawn_exit), per hop (ring_hop), per round trip (pingpong), per"
     echo "gen_server call (call), per DynamicSupervisor start_child"
-    echo "(dynsup_start_100k), per Registry registration or lookup; us: kill"
+    echo "(dynsup_start_100k), per Registry registration or lookup, per"
+    echo "process told to go and answering (wake_100k: registry_register's"
+    echo "run without the registration, which is the difference); us: kill"
     echo "to restarted-and-answering (restart); ms: the whole skynet tree, a"
     echo "1,000-child supervisor's start or shutdown, a 100,000-child"
     echo "DynamicSupervisor's shutdown or restart of all its children;"

@@ -76,6 +76,7 @@ run(dynsup_shutdown_100k) -> dynsup(shutdown);
 run(dynsup_restart_all_100k) -> dynsup(restart_all);
 run(registry_register) -> registry(register);
 run(registry_lookup) -> registry(lookup);
+run(wake_100k) -> registry(wake);
 run(tcp_echo_rps) -> tcp_echo_rps();
 run(chat_fanout) -> chat_fanout();
 run(Other) -> {error, {unknown_workload, Other}}.
@@ -412,13 +413,15 @@ wait_active(Flavour, Sup) ->
 %% partitions. register: ns per key, 100,000 waiting processes told to go
 %% at once, each registering its own key (its index) and saying so.
 %% lookup: ns per lookup, 1,000,000 of them by two processes at once over
-%% those keys, each checked.
+%% those keys, each checked. wake_100k: the same run as register without
+%% the registration (register's figure less this one is the registration).
 registry(Figure) ->
     process_flag(message_queue_data, off_heap),
     {ok, _} = 'Elixir.Registry':start_link(
                 [{keys, unique}, {name, bench_registry}, {partitions, 2}]),
     Self = self(),
-    Holders = [spawn(fun() -> reg_holder(Self, I) end)
+    Register = Figure =/= wake,
+    Holders = [spawn(fun() -> reg_holder(Self, I, Register) end)
                || I <- lists:seq(0, ?REG_PROCS - 1)],
     T0 = now_ns(),
     lists:foreach(fun(P) -> P ! go end, Holders),
@@ -426,8 +429,11 @@ registry(Figure) ->
     T1 = now_ns(),
     check(Done =:= ?REG_PROCS, {registered, Done}),
     Count = 'Elixir.Registry':count(bench_registry),
-    check(Count =:= ?REG_PROCS, {count, Count}),
+    Expected = case Register of true -> ?REG_PROCS; false -> 0 end,
+    check(Count =:= Expected, {count, Count}),
     case Figure of
+        wake ->
+            {ok, (T1 - T0) / ?REG_PROCS};
         register ->
             {ok, (T1 - T0) / ?REG_PROCS};
         lookup ->
@@ -443,9 +449,12 @@ registry(Figure) ->
             {ok, (T3 - T2) / ?LOOKUP_TOTAL}
     end.
 
-reg_holder(Main, Key) ->
+reg_holder(Main, Key, Register) ->
     receive go -> ok end,
-    {ok, _} = 'Elixir.Registry':register(bench_registry, Key, Key),
+    case Register of
+        true -> {ok, _} = 'Elixir.Registry':register(bench_registry, Key, Key);
+        false -> ok
+    end,
     Main ! registered,
     receive stop -> ok end.
 

@@ -58,8 +58,9 @@ var workloads = map[string]func() (float64, error){
 	"dynsup_restart_all_100k": func() (float64, error) {
 		return dynsup(dynRestartAll)
 	},
-	"registry_register": func() (float64, error) { return registry(false) },
-	"registry_lookup":   func() (float64, error) { return registry(true) },
+	"registry_register": func() (float64, error) { return registry(regRegister) },
+	"registry_lookup":   func() (float64, error) { return registry(regLookup) },
+	"wake_100k":         func() (float64, error) { return registry(regWake) },
 }
 
 func main() {
@@ -578,7 +579,8 @@ func dynsup(figure dynFigure) (float64, error) {
 // registry: a map under a read-write lock, split in two partitions as the
 // other sides' registries, keys are ints. register: ns per key, 100,000
 // waiting goroutines released at once, each registering its own key and
-// saying so; lookup: ns per lookup, 1,000,000 by two goroutines at once.
+// saying so; lookup: ns per lookup, 1,000,000 by two goroutines at once;
+// wake_100k: the same run as register without the registration.
 type partition struct {
 	mu sync.RWMutex
 	m  map[int]int
@@ -605,7 +607,13 @@ func (r *keyRegistry) lookup(key int) (int, bool) {
 	return v, ok
 }
 
-func registry(lookup bool) (float64, error) {
+const (
+	regRegister = iota
+	regLookup
+	regWake
+)
+
+func registry(figure int) (float64, error) {
 	reg := &keyRegistry{}
 	for i := range reg {
 		reg[i].m = map[int]int{}
@@ -620,7 +628,7 @@ func registry(lookup bool) (float64, error) {
 		go func(key int) {
 			waiting.Done()
 			<-goCh
-			if !reg.register(key, key) {
+			if figure != regWake && !reg.register(key, key) {
 				atomic.AddInt64(&failed, 1)
 			}
 			done.Done()
@@ -636,7 +644,7 @@ func registry(lookup bool) (float64, error) {
 	if failed != 0 {
 		return 0, fmt.Errorf("%d registrations refused", failed)
 	}
-	if !lookup {
+	if figure != regLookup {
 		return perOp(elapsed, regProcs), nil
 	}
 	var bad int64
