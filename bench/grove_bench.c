@@ -875,11 +875,13 @@ static void registry_run(enum reg_figure figure)
     grove_registry_opts_t opts = {.keys = GROVE_REG_UNIQUE, .partitions = 2};
     grove_pid_t *pids = malloc(REG_PROCS * sizeof *pids);
     uint64_t t0, t1, bad = 0;
+    uint32_t expected;
 
     if (pids == NULL)
         fail("registry: out of memory");
     reg_main_pid = grove_self();
     reg_skip = figure == REG_WAKE;
+    expected = reg_skip ? 0 : REG_PROCS;
     check_rc(grove_registry_new(&opts, &reg), "grove_registry_new");
     for (uint32_t i = 0; i < REG_PROCS; i++)
         pids[i] = spawn_checked(reg_holder, (void *)(uintptr_t)i, NULL);
@@ -889,9 +891,9 @@ static void registry_run(enum reg_figure figure)
     for (uint32_t i = 0; i < REG_PROCS; i++)
         grove_msg_free(recv_expect(TAG_DONE));
     t1 = now_ns();
-    if (grove_registry_count(reg) != (reg_skip ? 0 : REG_PROCS))
+    if (grove_registry_count(reg) != expected)
         fail("registry: %zu keys registered, expected %u",
-             grove_registry_count(reg), reg_skip ? 0 : REG_PROCS);
+             grove_registry_count(reg), expected);
     bench_figure = per_op(t0, t1, REG_PROCS);
     if (figure == REG_LOOKUP) {
         t0 = now_ns();
