@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 CTEST = ctest --output-on-failure --timeout 900
 
 .PHONY: all deps demo demo-jobs test test-release test-asan test-tsan test-valgrind test-det \
-        test-ucontext test-clang checks bench examples clean
+        test-ucontext test-clang checks bench pgo examples clean
 
 all: $(BUILD)/release/.built
 
@@ -86,11 +86,23 @@ test-fuzz:
 checks: $(BUILD)/release/.built
 	bash tools/check.sh $(BUILD)/release
 
-bench:
+bench: pgo
 	@bash tools/install-deps.sh bench
 	cmake -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release -DGROVE_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)/bench -j $(JOBS) --target grove_bench
-	bash bench/run.sh $(BUILD)/bench
+	bash bench/run.sh $(BUILD)/pgo $(BUILD)/bench
+
+# The library built with profile feedback (docs/pgo.md), in $(BUILD)/pgo:
+# instrumented, trained by tools/pgo_train.c, then compiled again from
+# the profile. Both stages use one tree, where the profile is looked for.
+pgo:
+	cmake -S . -B $(BUILD)/pgo -DCMAKE_BUILD_TYPE=Release -DGROVE_BUILD_TESTS=OFF -DGROVE_BUILD_EXAMPLES=OFF -DGROVE_PGO=generate $(CMAKE_FLAGS) >/dev/null
+	find $(BUILD)/pgo -name '*.gcda' -delete
+	cmake --build $(BUILD)/pgo -j $(JOBS) --target grove_pgo_train
+	$(BUILD)/pgo/grove_pgo_train
+	cmake -S . -B $(BUILD)/pgo -DGROVE_PGO=use >/dev/null
+	cmake --build $(BUILD)/pgo -j $(JOBS) --target grove_static grove_shared grove_pgo_train grove_bench
+	$(BUILD)/pgo/grove_pgo_train 2
 
 # Chaos soak: the application tree under random kills and faults for
 # SOAK_SECONDS (default 600), then its invariants and leak checks; the

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs the benchmark workloads on Grove, BEAM and Go and compares them.
 #
-#   bash bench/run.sh BUILD_DIR
+#   bash bench/run.sh BUILD_DIR [PLAIN_DIR]
 #
 # BUILD_DIR is a CMake build of the project (it holds bench/grove_bench).
+# `make bench` passes the profile-guided build (make pgo) there, and the
+# plain release build as PLAIN_DIR: its figures are shown beside, as
+# plain=VALUE after go= and a column of the table, for comparison only;
+# the ratio is BUILD_DIR's.
 # The BEAM and Go peers are compiled here, into BUILD_DIR/bench/peers;
 # Erlang and Go are installed with apt-get when missing. Every workload
 # runs BENCH_RUNS times (default 3) on each side and the median is kept.
@@ -60,6 +64,7 @@ SCHEDULERS=2
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD_DIR=${1:-}
+PLAIN_DIR=${2:-}
 RUNS=${BENCH_RUNS:-3}
 RUN_TIMEOUT=${BENCH_TIMEOUT:-300}
 RESULTS_MD=$BENCH_DIR/results/latest.md
@@ -67,7 +72,7 @@ RESULTS_MD=$BENCH_DIR/results/latest.md
 note() { printf 'bench: %s\n' "$*" >&2; }
 
 if [[ -z $BUILD_DIR ]]; then
-    echo "usage: bash bench/run.sh BUILD_DIR" >&2
+    echo "usage: bash bench/run.sh BUILD_DIR [PLAIN_DIR]" >&2
     exit 2
 fi
 if ! [[ $RUNS =~ ^[1-9][0-9]*$ ]]; then
@@ -78,6 +83,12 @@ BUILD_DIR=$(cd "$BUILD_DIR" 2>/dev/null && pwd) || {
     echo "bench: no build directory '$1'" >&2
     exit 2
 }
+if [[ -n $PLAIN_DIR ]]; then
+    PLAIN_DIR=$(cd "$PLAIN_DIR" 2>/dev/null && pwd) || {
+        echo "bench: no build directory '$2'" >&2
+        exit 2
+    }
+fi
 
 # The workloads to run, in the list's order.
 selected=()
@@ -171,6 +182,15 @@ else
     note "no $GROVE_BIN: build the grove_bench target first"
 fi
 
+PLAIN_BIN=
+[[ -n $PLAIN_DIR ]] && PLAIN_BIN=$PLAIN_DIR/bench/grove_bench
+have_plain=
+if [[ -n $PLAIN_BIN && -x $PLAIN_BIN ]]; then
+    have_plain=1
+elif [[ -n $PLAIN_BIN ]]; then
+    note "no $PLAIN_BIN: build the grove_bench target there first"
+fi
+
 have_beam=
 if command -v erlc >/dev/null &&
     erlc -o "$PEERS/beam" "$BENCH_DIR"/erlang/*.erl >&2; then
@@ -203,6 +223,10 @@ run_side() {
     grove)
         [[ -n $have_grove ]] || return 1
         out=$(timeout -k 10 "$RUN_TIMEOUT" "$GROVE_BIN" "$name" 2>"$log")
+        ;;
+    plain)
+        [[ -n $have_plain ]] || return 1
+        out=$(timeout -k 10 "$RUN_TIMEOUT" "$PLAIN_BIN" "$name" 2>"$log")
         ;;
     beam | erlang)
         [[ -n $have_beam ]] || return 1
@@ -284,6 +308,7 @@ for entry in "${selected[@]}"; do
     IFS=: read -r name unit extra <<<"$entry"
     sides=("${SIDES[@]}")
     [[ $extra == erlang ]] && sides+=(erlang)
+    [[ -n $PLAIN_DIR ]] && sides+=(plain)
     declare -A figures=() failed=()
     # Sides take turns run by run, so drift in the machine's state (other
     # load, memory, frequency) spreads over all three instead of one.
@@ -316,9 +341,15 @@ for entry in "${selected[@]}"; do
         erl_field=" erlang=${med[erlang]}"
         erl_cell=${med[erlang]}
     fi
-    printf '%s grove=%s beam=%s go=%s%s unit=%s ratio=%s\n' "$name" \
-        "${med[grove]}" "${med[beam]}" "${med[go]}" "$erl_field" "$unit" "$r"
-    rows+=("| $name | ${med[grove]} | ${med[beam]} | ${med[go]} | $erl_cell | $unit | $r |")
+    plain_field= plain_cell=
+    if [[ -n $PLAIN_DIR ]]; then
+        plain_field=" plain=${med[plain]}"
+        plain_cell=" ${med[plain]} |"
+    fi
+    printf '%s grove=%s beam=%s go=%s%s%s unit=%s ratio=%s\n' "$name" \
+        "${med[grove]}" "${med[beam]}" "${med[go]}" "$erl_field" \
+        "$plain_field" "$unit" "$r"
+    rows+=("| $name | ${med[grove]} | ${med[beam]} | ${med[go]} | $erl_cell |$plain_cell $unit | $r |")
     unset figures failed med
 done
 
@@ -357,9 +388,18 @@ mkdir -p "$(dirname "$RESULTS_MD")"
     echo "- schedulers: $SCHEDULERS on every side; median of $RUNS runs"
     echo "- load average: $load_start at the start," \
         "$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo n/a) at the end"
-    echo
-    echo "| workload | grove | beam | go | erlang | unit | grove/beam |"
-    echo "| --- | ---: | ---: | ---: | ---: | --- | ---: |"
+    if [[ -n $PLAIN_DIR ]]; then
+        echo "- grove: the profile-guided build (make pgo, trained by" \
+            "tools/pgo_train.c, not by these workloads); plain: the" \
+            "release build without profile feedback, for comparison"
+        echo
+        echo "| workload | grove | beam | go | erlang | plain | unit | grove/beam |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |"
+    else
+        echo
+        echo "| workload | grove | beam | go | erlang | unit | grove/beam |"
+        echo "| --- | ---: | ---: | ---: | ---: | --- | ---: |"
+    fi
     printf '%s\n' "${rows[@]}"
     echo
     echo "Lower is better except for rps and msg/s, where higher is better"
