@@ -31,8 +31,9 @@ enum {
     CLIENT_OPS = 4000,
     WORKERS = 4,
     KILLS = 4000,
-    DYN_CHILDREN = 2000,
-    REG_HOLDERS = 2000,
+    DYN_CHILDREN = 10000,
+    REG_HOLDERS = 10000,
+    LOOKERS = 4,
     TASKS = 4000,
     LINKED = 4000,
 };
@@ -288,10 +289,29 @@ static void holder(void *arg)
     grove_msg_free(m);
 }
 
+/* Resolves every key, as many processes at once do. */
+static void looker(void *arg)
+{
+    (void)arg;
+    for (uint64_t k = 1; k <= REG_HOLDERS; k++) {
+        grove_reg_entry_t e;
+        size_t n;
+        must(grove_registry_lookup(reg, &k, sizeof k, &e, 1, &n), "lookup");
+        if (n != 1 || e.value != k) {
+            fprintf(stderr, "grove_pgo_train: key %" PRIu64 " lost\n", k);
+            exit(1);
+        }
+    }
+    must(grove_send(trainer, T_DONE, NULL, 0), "done");
+}
+
+/* A crowd, as of user sessions: many children of a DynamicSupervisor,
+ * many processes holding Registry keys, all alive at once. */
 static void dynamic(void)
 {
     grove_dynsup_opts_t dopts = {0};
-    grove_pid_t dsup, kids[DYN_CHILDREN];
+    static grove_pid_t kids[DYN_CHILDREN], holders[REG_HOLDERS];
+    grove_pid_t dsup;
     grove_reason_t why;
     must(grove_dynsup_start(&dopts, &dsup, &why), "dynsup start");
     grove_server_t ds = grove_server_pid(dsup);
@@ -305,7 +325,6 @@ static void dynamic(void)
     must(grove_gs_stop(ds, NULL, GROVE_INFINITY, NULL), "dynsup stop");
 
     grove_registry_opts_t ropts = {.keys = GROVE_REG_UNIQUE};
-    grove_pid_t holders[REG_HOLDERS];
     must(grove_registry_new(&ropts, &reg), "registry");
     for (uintptr_t i = 0; i < REG_HOLDERS; i++)
         must(grove_spawn(holder, (void *)(i + 1), NULL, &holders[i]), "spawn");
@@ -314,10 +333,12 @@ static void dynamic(void)
         must(grove_recv_tag(&m, T_READY, 5000), "registered");
         grove_msg_free(m);
     }
-    for (uint64_t k = 1; k <= REG_HOLDERS * 4; k++) {
-        uint64_t key = (k % REG_HOLDERS) + 1;
+    for (int i = 0; i < LOOKERS; i++)
+        must(grove_spawn(looker, NULL, NULL, NULL), "spawn looker");
+    expect_done(LOOKERS);
+    for (uint64_t k = 1; k <= REG_HOLDERS; k++) {
         grove_pid_t pid;
-        must(grove_registry_whereis(reg, &key, sizeof key, &pid), "whereis");
+        must(grove_registry_whereis(reg, &k, sizeof k, &pid), "whereis");
     }
     for (unsigned i = 0; i < REG_HOLDERS; i++) {
         grove_ref_t ref;
