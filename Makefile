@@ -96,6 +96,7 @@ bench: pgo
 # instrumented, trained by tools/pgo_train.c, then compiled again from
 # the profile. Both stages use one tree, where the profile is looked for.
 pgo:
+	@bash tools/install-deps.sh build
 	cmake -S . -B $(BUILD)/pgo -DCMAKE_BUILD_TYPE=Release -DGROVE_BUILD_TESTS=OFF -DGROVE_BUILD_EXAMPLES=OFF -DGROVE_PGO=generate $(CMAKE_FLAGS) >/dev/null
 	find $(BUILD)/pgo -name '*.gcda' -delete
 	cmake --build $(BUILD)/pgo -j $(JOBS) --target grove_pgo_train
