@@ -92,7 +92,7 @@ bench: pgo
 	cmake --build $(BUILD)/bench -j $(JOBS) --target grove_bench
 	bash bench/run.sh $(BUILD)/pgo $(BUILD)/bench
 
-# The library built with profile feedback (docs/pgo.md), in $(BUILD)/pgo:
+# The library built with profile feedback (docs/guide/pgo.md), in $(BUILD)/pgo:
 # instrumented, trained by tools/pgo_train.c, then compiled again from
 # the profile. Both stages use one tree, where the profile is looked for.
 pgo:

@@ -220,13 +220,11 @@ run_side() {
     local side=$1 name=$2 run=$3 out rc
     local log=$LOGS/$name.$side.$run.log
     case $side in
-    grove)
-        [[ -n $have_grove ]] || return 1
-        out=$(timeout -k 10 "$RUN_TIMEOUT" "$GROVE_BIN" "$name" 2>"$log")
-        ;;
-    plain)
-        [[ -n $have_plain ]] || return 1
-        out=$(timeout -k 10 "$RUN_TIMEOUT" "$PLAIN_BIN" "$name" 2>"$log")
+    grove | plain)
+        local bin=$GROVE_BIN have=$have_grove
+        [[ $side == plain ]] && bin=$PLAIN_BIN have=$have_plain
+        [[ -n $have ]] || return 1
+        out=$(timeout -k 10 "$RUN_TIMEOUT" "$bin" "$name" 2>"$log")
         ;;
     beam | erlang)
         [[ -n $have_beam ]] || return 1
