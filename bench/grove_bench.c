@@ -48,7 +48,7 @@
 #define SKYNET_DIV 10u
 #define SKYNET_SUM UINT64_C(499999500000)
 #define IDLE_PROCS 100000u
-#define IDLE_SETTLE_MS 1500
+#define IDLE_SETTLE_MS 2500
 #define CALL_TOTAL 1000000u
 #define RESTART_TOTAL 100000u
 #define IDLE_SERVERS 100000u
@@ -827,10 +827,9 @@ static void bench_dynsup_restart_all_100k(void *arg)
  * less this one is what the registration itself costs.
  * Both sides time the same work: the holders are spawned before the clock
  * starts (on the BEAM side too), so register is a GO message, the holder
- * waking, its registration and its DONE message, per key. Most of that is
- * the wake-up, not the registration: 100,000 idle processes, many of
- * whose stacks were trimmed while the others were spawned (stack_trim_ms
- * below), so the figure is bounded by the runtime's resume cost. ---------- */
+ * waking, its registration and its DONE message, per key. Much of that is
+ * the wake-up of 100,000 idle processes, not the registration, so the
+ * figure is bounded by the runtime's resume cost. ------------------------- */
 
 enum reg_figure { REG_REGISTER, REG_LOOKUP, REG_WAKE };
 
@@ -1226,9 +1225,6 @@ int main(int argc, char **argv)
     /* A spawner starting a batch, or 100,000 idle processes, runs long
      * without yielding on purpose; reports about it are noise here. */
     cfg.long_schedule_ms = -1;
-    /* Idle stacks are given back sooner than the default 1 s, well within
-     * idle_process_bytes' settling time. */
-    cfg.stack_trim_ms = 200;
 
     rc = grove_start(&cfg);
     check_rc(rc, "grove_start");

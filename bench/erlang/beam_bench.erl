@@ -22,7 +22,7 @@
 -define(SKYNET_DIV, 10).
 -define(SKYNET_SUM, 499999500000).
 -define(IDLE_PROCS, 100000).
--define(IDLE_SETTLE_MS, 1500).
+-define(IDLE_SETTLE_MS, 2500).
 -define(CALL_TOTAL, 1000000).
 -define(RESTART_TOTAL, 100000).
 %% OTP's supervisor keeps its restart history in a list it scans on every

@@ -28,7 +28,7 @@ const (
 	skynetDiv     = 10
 	skynetSum     = 499999500000
 	idleProcs     = 100000
-	idleSettle    = 1500 * time.Millisecond
+	idleSettle    = 2500 * time.Millisecond
 	callTotal     = 1000000
 	restartTotal  = 100000
 	idleServers   = 100000
