@@ -23,14 +23,9 @@
 /* ThreadSanitizer follows each process as a thread of its own, and gives
  * up past 8,128 of them alive at once: its test build runs a smaller
  * crowd. */
-#if defined(__SANITIZE_THREAD__)
+#if defined(GROVE_TSAN) || defined(__SANITIZE_THREAD__)
 #define CROWD 2000
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CROWD 2000
-#endif
-#endif
-#ifndef CROWD
+#else
 #define CROWD 10000
 #endif
 
