@@ -828,11 +828,13 @@ GROVE_EXPORT int grove_registry_update_value(grove_registry_t *r,
 
 /* ---- reading -------------------------------------------------------------------- */
 
-/* The lock-free lookup of a key of up to INLINE_KEY bytes, packed in kw.
- * false when writers kept moving the chain: the caller locks. */
+/* The lock-free lookup of a key of up to INLINE_KEY bytes, packed in kw;
+ * a unique key ends the walk at its entry, sparing the loads of the rest
+ * of the chain. false when writers kept moving the chain: the caller
+ * locks. */
 static bool lookup_fast(stripe_t *s, uint64_t h, const uint64_t *kw,
-                        size_t len, grove_reg_entry_t *out, size_t max,
-                        size_t *n)
+                        size_t len, bool unique, grove_reg_entry_t *out,
+                        size_t max, size_t *n)
 {
     size_t nw = (len + 7) / 8;
     for (int tries = 0; tries < READ_TRIES; tries++) {
@@ -857,6 +859,8 @@ static bool lookup_fast(stripe_t *s, uint64_t h, const uint64_t *kw,
                         out[k] = (grove_reg_entry_t){{LOAD(e->pid)},
                                                      LOAD(e->value)};
                     k++;
+                    if (unique)
+                        break;
                 }
             }
             e = atomic_load_explicit(&e->next, memory_order_acquire);
@@ -884,11 +888,12 @@ GROVE_EXPORT int grove_registry_lookup(grove_registry_t *r, const void *key,
         return GROVE_EINVAL;
     uint64_t h = grove__hash_bytes(key, len);
     stripe_t *s = stripe_of(r, h);
+    bool unique = r->keys == GROVE_REG_UNIQUE;
     if (len <= INLINE_KEY) {
         uint64_t kw[KEY_WORDS] = {0};
         if (len)
             memcpy(kw, key, len);
-        if (lookup_fast(s, h, kw, len, out, max, n))
+        if (lookup_fast(s, h, kw, len, unique, out, max, n))
             return 0;
     }
     size_t k = 0;
@@ -899,6 +904,8 @@ GROVE_EXPORT int grove_registry_lookup(grove_registry_t *r, const void *key,
             if (k < max)
                 out[k] = (grove_reg_entry_t){{LOAD(e->pid)}, LOAD(e->value)};
             k++;
+            if (unique)
+                break;
         }
     grove__spin_unlock(&s->lock);
     *n = k;
