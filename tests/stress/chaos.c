@@ -218,6 +218,28 @@ static void one_op(worker_t *w)
     }
 }
 
+/* Notes a few monitors still waiting for their DOWN, and the state of the
+ * processes they watch. */
+static void report_unfired(const worker_t *w)
+{
+    int shown = 0;
+    for (size_t i = 0; i < TABLE_SIZE && shown < 8; i++) {
+        const mon_t *m = &w->table[i];
+        if (m->state != M_ACTIVE)
+            continue;
+        grove_pid_t pid = {m->pid};
+        grove_process_info_t pi;
+        int rc = grove_process_info(pid, &pi);
+        gt_note("no DOWN for monitor %llu on %s: %s, status %d, mailbox %zu, "
+                "scheduled %llu times",
+                (unsigned long long)m->ref, gt_pid_str(pid),
+                rc == 0 ? "alive" : grove_errname(rc), rc == 0 ? pi.status : 0,
+                rc == 0 ? pi.mailbox_len : 0,
+                rc == 0 ? (unsigned long long)pi.reductions : 0ull);
+        shown++;
+    }
+}
+
 static void chaos_worker(void *arg)
 {
     worker_t w;
@@ -235,15 +257,19 @@ static void chaos_worker(void *arg)
         if (++ops % 32 == 0)
             grove_yield();
     }
-    /* Victims all end by themselves soon; wait for every DOWN. */
-    int64_t dl = gt_now_ms() + gt_scaled_ms(20000);
+    /* Victims all end by themselves soon; wait for every DOWN, giving up
+     * before the test's own wait for this worker does, so that a missing
+     * DOWN is reported with what is known of its process. */
+    int64_t dl = gt_now_ms() + gt_scaled_ms(GT_WAIT_MS) / 2;
     while (w.active > 0) {
         grove_msg_t *msg;
         int rc = grove_recv(&msg, 100);
         if (rc == 0)
             handle_msg(&w, msg);
-        else if (gt_now_ms() > dl)
+        else if (gt_now_ms() > dl) {
+            report_unfired(&w);
             GT_FAIL("%zu monitors never fired", w.active);
+        }
     }
     /* And nothing more comes. */
     grove_msg_t *msg;
