@@ -24,6 +24,11 @@ typedef enum grove_failpoint {
     GROVE_FP_MPROTECT,
     GROVE_FP_MADVISE,
     GROVE_FP_THREAD, /* pthread_create */
+    /* Not a failure: the push of a link or monitor request into its
+     * target's inbox stalls for 2 ms after the target was found alive,
+     * which gives the target time to exit and a spawn time to reuse its
+     * slot before the push (a race that is otherwise rare). */
+    GROVE_FP_DELIVER_STALL,
     GROVE_FP_ANY = 99
 } grove_failpoint_t;
 

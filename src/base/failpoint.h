@@ -20,6 +20,7 @@ enum {
     GROVE__FP_MPROTECT,
     GROVE__FP_MADVISE,
     GROVE__FP_THREAD, /* pthread_create */
+    GROVE__FP_DELIVER_STALL, /* a stall, not a failure: see testing.h */
     GROVE__FP_COUNT
 };
 

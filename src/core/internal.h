@@ -96,6 +96,14 @@ void grove__msg_destroy(grove_msg_t *m);
  * GROVE_ENOPROC after destroying m (or handing it to the dead-letter path
  * for link and monitor requests). */
 int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m);
+void grove__dead_letter(grove_msg_t *m, grove_pid_t dead);
+
+/* The pid of incarnation gen of pid's slot. */
+static inline grove_pid_t grove__pid_at_gen(grove_pid_t pid, uint32_t gen)
+{
+    return (grove_pid_t){((uint64_t)gen << 32) | grove_pid_slot(pid)};
+}
+
 /* Sends an internal signal with an optional reason to pid. */
 int grove__send_signal(grove_pid_t to, int sig, grove_pid_t from,
                        grove_ref_t ref, const grove_reason_t *reason,

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/internal.h"
 #include "base/failpoint.h"
@@ -160,7 +161,11 @@ void grove__msg_destroy(grove_msg_t *m)
         free(m);
 }
 
-static void dead_letter(grove_msg_t *m, grove_pid_t dead)
+/* Answers a message that reached no live incarnation of its target and
+ * destroys it: a link request with an exit signal noproc, a monitor
+ * request (a call's too) with DOWN noproc, naming dead; anything else is
+ * dropped, as a send to a dead pid is. */
+void grove__dead_letter(grove_msg_t *m, grove_pid_t dead)
 {
     grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
     if (m->sig == SIG_LINK)
@@ -185,15 +190,17 @@ static int deliver_chain(grove__proc_t *p, uint32_t gen, grove_msg_t *head,
              * spawn reusing the slot rewrites p->pid meanwhile. */
             grove_pid_t slot_pid = {atomic_load_explicit(
                 &p->pid_atomic, memory_order_relaxed)};
-            grove_pid_t dead = {((uint64_t)gen << 32) |
-                                grove_pid_slot(slot_pid)};
+            grove_pid_t dead = grove__pid_at_gen(slot_pid, gen);
             for (grove_msg_t *m = head, *next; m; m = next) {
                 next = m == tail ? NULL : (grove_msg_t *)m->link.next;
-                dead_letter(m, dead);
+                grove__dead_letter(m, dead);
             }
             return GROVE_ENOPROC;
         }
         tail->link.next = h == INBOX_WAITING ? NULL : (grove__dlist_t *)h;
+        if ((head->sig == SIG_LINK || grove__msg_asks_monitor(head)) &&
+            grove__fp_fail(GROVE__FP_DELIVER_STALL))
+            nanosleep(&(struct timespec){0, 2000000}, NULL);
     } while (!atomic_compare_exchange_weak_explicit(
         &p->inbox, &h, head, memory_order_seq_cst, memory_order_relaxed));
     /* The push that replaced INBOX_WAITING wakes the process: the one
@@ -217,7 +224,7 @@ static int deliver_pid(grove_pid_t to, grove_msg_t *m)
     int rc = grove__proc_lookup(to, &p);
     if (rc < 0) {
         if (rc == GROVE_ENOPROC)
-            dead_letter(m, to);
+            grove__dead_letter(m, to);
         else
             grove__msg_destroy(m);
         return rc;
@@ -583,7 +590,11 @@ static void unlinked_by(grove__proc_t *p, grove_pid_t from)
 static void handle(grove__proc_t *p, grove_msg_t *m)
 {
     if (m->to_gen != grove_pid_generation(p->pid)) {
-        grove__msg_destroy(m); /* sent to an earlier incarnation */
+        /* Sent to an earlier incarnation of this slot: deliver_chain
+         * checks the generation, then swaps the inbox, and between the
+         * two the target can exit and a spawn reuse its slot (the inbox
+         * is empty again, so the swap succeeds). */
+        grove__dead_letter(m, grove__pid_at_gen(p->pid, m->to_gen));
         return;
     }
     switch (m->sig) {

@@ -582,25 +582,14 @@ GROVE_EXPORT void grove_exit_error(int code, const char *fmt, ...)
     grove_exit(&r);
 }
 
-/* Answers what was still queued for a process that is gone: a link
- * request is answered with an exit signal noproc, a monitor request with
- * DOWN noproc, everything else is dropped. */
+/* Answers what was still queued for a process that is gone (see
+ * grove__dead_letter), including what was meant for an earlier
+ * incarnation of its slot (see handle in mailbox.c). */
 static void answer_dead_letters(grove__proc_t *p, grove_msg_t *m)
 {
-    if (!m)
-        return;
-    grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
     while (m) {
         grove_msg_t *next = (grove_msg_t *)m->link.next;
-        if (m->to_gen == grove_pid_generation(p->pid)) {
-            if (m->sig == SIG_LINK)
-                grove__send_signal(m->from, SIG_EXIT, p->pid, GROVE_REF_NONE,
-                                   &noproc, MSGF_VIA_LINK);
-            else if (grove__msg_asks_monitor(m))
-                grove__send_signal(m->from, SIG_DOWN, p->pid, m->ref,
-                                   &noproc, 0);
-        }
-        grove__msg_destroy(m);
+        grove__dead_letter(m, grove__pid_at_gen(p->pid, m->to_gen));
         m = next;
     }
 }

@@ -157,9 +157,12 @@ static void fire(grove__timer_t *t)
 {
     if (t->kind == TIMER_RECV) {
         grove__proc_t *p = t->proc;
-        uint32_t seq = t->seq;
+        /* timeout_seq before the timer leaves the wheel: until then the
+         * owner's cancel waits on this wheel's lock, so it cannot arm a
+         * later receive (maybe on another scheduler's wheel, fired
+         * there) whose timeout this store would overwrite. */
+        atomic_store(&p->timeout_seq, t->seq);
         __atomic_store_n(&t->wheel, NULL, __ATOMIC_RELEASE);
-        atomic_store(&p->timeout_seq, seq);
         grove__wake(p);
         return;
     }

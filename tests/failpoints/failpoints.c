@@ -7,7 +7,9 @@
  * Each scenario runs in a scope process that reports its result as its
  * exit reason (error code = the call's return value) and takes everything
  * it started down with it through links, as an OTP tree would. */
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "grove_test.h"
@@ -409,4 +411,107 @@ PROC_TEST_OPTS(failpoints_woken_processes_all_run_when_the_queue_cannot_grow,
         grove_msg_free(m);
     }
     EXPECT_NO_MSG(0);
+}
+
+/* ---- a monitor request racing its target's exit and the slot's reuse ---- */
+
+#define REUSE_RING 64
+#define REUSE_MONITORS 1500 /* per watcher */
+#define REUSE_WATCHERS 2
+
+static _Atomic uint64_t reuse_ring[REUSE_RING]; /* pids lately spawned */
+static atomic_uint reuse_spawned;
+static atomic_bool reuse_stop;
+
+/* Lives about 1 ms, waiting in receive, as the processes that take its
+ * slot after it do. */
+static void reuse_victim(void *a)
+{
+    (void)a;
+    grove_msg_t *m = NULL;
+    if (grove_recv(&m, 1) == 0)
+        grove_msg_free(m);
+}
+
+static void reuse_spawner(void *a)
+{
+    (void)a;
+    while (!atomic_load(&reuse_stop)) {
+        grove_pid_t p;
+        if (grove_spawn(reuse_victim, NULL, NULL, &p) == 0)
+            atomic_store(&reuse_ring[atomic_fetch_add(&reuse_spawned, 1) %
+                                     REUSE_RING],
+                         p.id);
+        grove_yield();
+    }
+}
+
+/* Monitors processes just spawned, then waits for every DOWN; exits with
+ * the number missing or wrong as its error code. */
+static void reuse_watcher(void *a)
+{
+    uint64_t x = (uintptr_t)a * 0x9e3779b97f4a7c15ull + 1;
+    grove_ref_t *refs = malloc(REUSE_MONITORS * sizeof *refs);
+    grove_pid_t *pids = malloc(REUSE_MONITORS * sizeof *pids);
+    unsigned n = 0, bad = 0;
+    if (!refs || !pids)
+        grove_exit(&(grove_reason_t){.kind = GROVE_EXIT_ERROR, .code = -1});
+    while (n < REUSE_MONITORS) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        grove_pid_t p = {atomic_load(&reuse_ring[x % REUSE_RING])};
+        if (p.id && grove_monitor(p, &refs[n]) == 0)
+            pids[n++] = p;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        grove_msg_t *m = NULL;
+        /* After the first one missing, the rest are only counted. */
+        if (grove_recv_ref(&m, refs[i],
+                           bad ? 0 : gt_scaled_ms(GT_WAIT_MS)) != 0) {
+            bad++;
+            continue;
+        }
+        grove_exit_kind_t k = grove_msg_reason(m)->kind;
+        if (grove_msg_kind(m) != GROVE_MSG_DOWN ||
+            grove_msg_from(m).id != pids[i].id ||
+            (k != GROVE_EXIT_NORMAL && k != GROVE_EXIT_NOPROC))
+            bad++;
+        grove_msg_free(m);
+    }
+    free(refs);
+    free(pids);
+    if (bad)
+        grove_exit(&(grove_reason_t){.kind = GROVE_EXIT_ERROR,
+                                     .code = (int)bad});
+}
+
+/* A monitor request found its target alive, and before it reached the
+ * inbox the target exited and a new process took its slot. The request
+ * must still be answered with DOWN naming the pid monitored, never be
+ * dropped by the new process (seen once as a watcher waiting forever).
+ * The stall point holds such pushes back 2 ms, 6% of them, while
+ * processes of 1 ms lives are spawned and monitored from both
+ * schedulers. */
+PROC_TEST_OPTS(failpoints_monitor_racing_the_reuse_of_its_targets_slot,
+               .schedulers = 2, .timeout_s = 120)
+{
+    if (!grove_test_failpoints())
+        SKIP_TEST("needs a GROVE_FAILPOINTS build");
+    atomic_store(&reuse_spawned, 0);
+    atomic_store(&reuse_stop, false);
+    uint64_t before = grove_test_fail_injected(GROVE_FP_DELIVER_STALL);
+    grove_pid_t spawners[2], watchers[REUSE_WATCHERS];
+    for (int i = 0; i < 2; i++)
+        spawners[i] = SPAWN_MON(reuse_spawner, NULL, NULL);
+    WAIT_UNTIL(atomic_load(&reuse_spawned) >= 4 * REUSE_RING);
+    ASSERT_OK(grove_test_fail_random(GROVE_FP_DELIVER_STALL, 4242, 60));
+    for (int i = 0; i < REUSE_WATCHERS; i++)
+        watchers[i] = SPAWN_MON(reuse_watcher, (void *)(uintptr_t)(i + 1),
+                                NULL);
+    for (int i = 0; i < REUSE_WATCHERS; i++)
+        ASSERT_REASON_KIND(AWAIT_EXIT(watchers[i]), GROVE_EXIT_NORMAL);
+    ASSERT_OK(grove_test_fail_random(GROVE_FP_DELIVER_STALL, 0, 0));
+    atomic_store(&reuse_stop, true);
+    for (int i = 0; i < 2; i++)
+        ASSERT_REASON_KIND(AWAIT_EXIT(spawners[i]), GROVE_EXIT_NORMAL);
+    ASSERT_GT(grove_test_fail_injected(GROVE_FP_DELIVER_STALL) - before, 0);
 }
