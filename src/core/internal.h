@@ -96,6 +96,10 @@ void grove__msg_destroy(grove_msg_t *m);
  * GROVE_ENOPROC after destroying m (or handing it to the dead-letter path
  * for link and monitor requests). */
 int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m);
+/* Answers a message that reached no live incarnation of its target and
+ * destroys it: a link request with an exit signal noproc, a monitor
+ * request (a call's too) with DOWN noproc, both naming dead; anything
+ * else is dropped, as a send to a dead pid is. */
 void grove__dead_letter(grove_msg_t *m, grove_pid_t dead);
 
 /* The pid of incarnation gen of pid's slot. */

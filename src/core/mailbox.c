@@ -161,10 +161,6 @@ void grove__msg_destroy(grove_msg_t *m)
         free(m);
 }
 
-/* Answers a message that reached no live incarnation of its target and
- * destroys it: a link request with an exit signal noproc, a monitor
- * request (a call's too) with DOWN noproc, naming dead; anything else is
- * dropped, as a send to a dead pid is. */
 void grove__dead_letter(grove_msg_t *m, grove_pid_t dead)
 {
     grove_reason_t noproc = grove_reason_of(GROVE_EXIT_NOPROC);
