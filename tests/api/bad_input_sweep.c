@@ -2589,7 +2589,7 @@ TEST(bad_input_sweep_testing_hooks)
 {
     int want = grove_test_failpoints() ? GROVE_EINVAL : GROVE_ENOSYS;
     ASSERT_ERR(grove_test_fail_nth(-1, 1), want);
-    ASSERT_ERR(grove_test_fail_nth(GROVE_FP_THREAD + 1, 1), want);
+    ASSERT_ERR(grove_test_fail_nth(GROVE_FP_DELIVER_STALL + 1, 1), want);
     ASSERT_ERR(grove_test_fail_nth(INT_MIN, 0), want);
     ASSERT_ERR(grove_test_fail_random(-1, 1, 10), want);
     ASSERT_ERR(grove_test_fail_random(GROVE_FP_ALLOC, 1, 1001), want);
