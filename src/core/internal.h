@@ -102,10 +102,11 @@ int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m);
  * else is dropped, as a send to a dead pid is. */
 void grove__dead_letter(grove_msg_t *m, grove_pid_t dead);
 
-/* The pid of incarnation gen of pid's slot. */
-static inline grove_pid_t grove__pid_at_gen(grove_pid_t pid, uint32_t gen)
+/* The pid of incarnation gen of a slot (grove_pid_slot and
+ * grove_pid_generation take it apart). */
+static inline grove_pid_t grove__pid_make(uint32_t slot, uint32_t gen)
 {
-    return (grove_pid_t){((uint64_t)gen << 32) | grove_pid_slot(pid)};
+    return (grove_pid_t){((uint64_t)gen << 32) | slot};
 }
 
 /* Sends an internal signal with an optional reason to pid. */

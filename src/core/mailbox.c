@@ -186,7 +186,7 @@ static int deliver_chain(grove__proc_t *p, uint32_t gen, grove_msg_t *head,
              * spawn reusing the slot rewrites p->pid meanwhile. */
             grove_pid_t slot_pid = {atomic_load_explicit(
                 &p->pid_atomic, memory_order_relaxed)};
-            grove_pid_t dead = grove__pid_at_gen(slot_pid, gen);
+            grove_pid_t dead = grove__pid_make(grove_pid_slot(slot_pid), gen);
             for (grove_msg_t *m = head, *next; m; m = next) {
                 next = m == tail ? NULL : (grove_msg_t *)m->link.next;
                 grove__dead_letter(m, dead);
@@ -590,7 +590,7 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
          * checks the generation, then swaps the inbox, and between the
          * two the target can exit and a spawn reuse its slot (the inbox
          * is empty again, so the swap succeeds). */
-        grove__dead_letter(m, grove__pid_at_gen(p->pid, m->to_gen));
+        grove__dead_letter(m, grove__pid_make(grove_pid_slot(p->pid), m->to_gen));
         return;
     }
     switch (m->sig) {

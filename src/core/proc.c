@@ -445,7 +445,7 @@ int grove__spawn(grove_entry_fn fn, void *arg, size_t arg_copy,
         p->arg = p->owned_inline;
     }
     p->stack_req = (uint32_t)((o->stack_size + 1023) / 1024);
-    p->pid.id = ((uint64_t)atomic_load(&p->gen) << 32) | slot;
+    p->pid = grove__pid_make(slot, atomic_load(&p->gen));
     atomic_store_explicit(&p->pid_atomic, p->pid.id, memory_order_relaxed);
     atomic_store_explicit(&p->parent_atomic, self ? self->pid.id : 0,
                           memory_order_relaxed);
@@ -589,7 +589,7 @@ static void answer_dead_letters(grove__proc_t *p, grove_msg_t *m)
 {
     while (m) {
         grove_msg_t *next = (grove_msg_t *)m->link.next;
-        grove__dead_letter(m, grove__pid_at_gen(p->pid, m->to_gen));
+        grove__dead_letter(m, grove__pid_make(grove_pid_slot(p->pid), m->to_gen));
         m = next;
     }
 }
@@ -707,7 +707,7 @@ GROVE_EXPORT int grove_processes(void (*fn)(grove_pid_t pid, void *arg),
         if (st == PS_FREE || st == PS_EXITING)
             continue;
         uint32_t gen = atomic_load(&p->gen);
-        fn((grove_pid_t){((uint64_t)gen << 32) | i}, arg);
+        fn(grove__pid_make(i, gen), arg);
         visited++;
     }
     return visited;
