@@ -61,7 +61,8 @@ typedef struct grove_reg_entry {
 GROVE_EXPORT int grove_registry_new(const grove_registry_opts_t *opts,
                                     grove_registry_t **out);
 /* Frees a registry; its entries are dropped. No other call may be in
- * flight on it. Returns 0 or GROVE_EINVAL. */
+ * flight on it; its owners may be alive or exiting (the free waits for
+ * exits already taking their entries out). Returns 0 or GROVE_EINVAL. */
 GROVE_EXPORT int grove_registry_free(grove_registry_t *reg);
 /* Finds a registry created with a name. Returns 0, GROVE_ENOTFOUND or
  * GROVE_EINVAL. */

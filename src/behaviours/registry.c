@@ -32,6 +32,7 @@
  * together.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <string.h>
@@ -88,8 +89,18 @@ typedef struct owner {
     size_t n, cap;
     grove_resource_t res; /* ends the record with its process */
     grove_registry_t *reg;
+    atomic_int state; /* owner_state_t: who may still use reg */
     entry_t *inl[OWNER_INLINE];
 } owner_t;
+
+/* An owner's exit and grove_registry_free settle which of them deals with
+ * the owner's entries with one compare-and-swap from ATTACHED: the exit
+ * takes the owner out (EXITING) or finds the registry gone (DETACHED). */
+typedef enum {
+    OWNER_ATTACHED,
+    OWNER_EXITING,
+    OWNER_DETACHED
+} owner_state_t;
 
 /* An owner table slot: the pid beside the record, so a probe reads no
  * record but the one it finds. id 0: empty. */
@@ -102,6 +113,7 @@ typedef struct ostripe {
     _Alignas(64) grove__spin_t lock;
     oslot_t *slots; /* open addressing, linear probing, half full at most */
     size_t cap, count;
+    size_t exiting; /* exits out of slots, still unlinking their entries */
 } ostripe_t;
 
 typedef struct meta {
@@ -335,18 +347,44 @@ static void stripe_free(stripe_t *s)
     }
 }
 
+/* Detaches os's owners from the registry, whose exits then free only
+ * their records; false while an exit is still using the registry. A
+ * detached owner's slot keeps its pid, so that probes for the others
+ * still run past it, and loses the record, which its exit frees. */
+static bool ostripe_detach(ostripe_t *os)
+{
+    grove__spin_lock(&os->lock);
+    bool busy = os->exiting > 0;
+    for (size_t k = 0; os->slots && k < os->cap; k++) {
+        owner_t *ow = os->slots[k].ow;
+        int st = OWNER_ATTACHED;
+        if (!ow)
+            continue;
+        if (atomic_compare_exchange_strong(&ow->state, &st, OWNER_DETACHED))
+            os->slots[k].ow = NULL;
+        else
+            busy = true; /* exiting: about to take itself out */
+    }
+    grove__spin_unlock(&os->lock);
+    return !busy;
+}
+
 GROVE_EXPORT int grove_registry_free(grove_registry_t *r)
 {
     if (!r)
         return GROVE_EINVAL;
     if (r->name)
         unpublish(r);
+    /* Owners may be exiting on other schedulers meanwhile: each stripe is
+     * let go only once none of its exits is using the registry. */
     for (unsigned i = 0; r->owners && i <= r->mask; i++) {
-        ostripe_t *os = &r->owners[i];
-        for (size_t k = 0; os->slots && k < os->cap; k++)
-            if (os->slots[k].ow)
-                os->slots[k].ow->reg = NULL; /* its exit frees only it */
-        free(os->slots);
+        while (!ostripe_detach(&r->owners[i])) {
+            if (grove_self().id)
+                grove_yield();
+            else
+                sched_yield();
+        }
+        free(r->owners[i].slots);
     }
     for (unsigned i = 0; r->stripes && i <= r->mask; i++)
         stripe_free(&r->stripes[i]);
@@ -491,14 +529,21 @@ static void unlink_entry(grove_registry_t *r, entry_t *e)
 static void owner_exit(void *arg)
 {
     owner_t *ow = arg;
-    grove_registry_t *r = ow->reg;
-    if (r) {
+    int st = OWNER_ATTACHED;
+    if (atomic_compare_exchange_strong(&ow->state, &st, OWNER_EXITING)) {
+        /* grove_registry_free waits for this until the stripe's count of
+         * exits is back to zero. */
+        grove_registry_t *r = ow->reg;
         ostripe_t *os = ostripe_of(r, ow->pid);
         grove__spin_lock(&os->lock);
         owner_unlink(os, ow);
+        os->exiting++;
         grove__spin_unlock(&os->lock);
         for (size_t i = 0; i < ow->n; i++)
             unlink_entry(r, ow->ents[i]);
+        grove__spin_lock(&os->lock);
+        os->exiting--;
+        grove__spin_unlock(&os->lock);
     }
     owner_free(ow);
 }
@@ -521,6 +566,7 @@ static int owner_add(grove_registry_t *r, grove_pid_t self, entry_t *e,
             goto out;
         }
         *ow = (owner_t){.pid = self, .reg = r, .cap = OWNER_INLINE};
+        atomic_init(&ow->state, OWNER_ATTACHED);
         ow->ents = ow->inl;
         if (!owner_link(os, ow)) {
             free(ow);
