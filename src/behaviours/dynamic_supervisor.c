@@ -73,35 +73,55 @@ static dchild_t *find(dsup_t *d, grove_pid_t pid)
                                                  : NULL;
 }
 
-static int insert(dsup_t *d, dchild_t *c)
+/* Counts c into the totals (add) or out of them. */
+static void tally(dsup_t *d, const dchild_t *c, bool add)
 {
+    size_t k = add ? 1 : (size_t)-1; /* wraps: subtracts one */
+    d->count += k;
+    if (c->spec.type == GROVE_SUPERVISOR)
+        d->supervisors += k;
+    if (!c->restarting)
+        d->active += k;
+}
+
+/* Keys c under its pid. A start function may hand back a pid that is
+ * already a child (one that returns an existing process): as in Elixir,
+ * whose children are a map keyed by pid, the new record replaces the old
+ * one, and the counts stay those of the map. */
+static int put(dsup_t *d, dchild_t *c)
+{
+    dchild_t *old = find(d, c->pid);
     if (grove__map_put(&d->kids, c->pid.id, (uint64_t)(uintptr_t)c) < 0)
         return GROVE_ENOMEM;
-    d->count++;
-    if (c->spec.type == GROVE_SUPERVISOR)
-        d->supervisors++;
-    if (!c->restarting)
-        d->active++;
+    if (old && old != c) {
+        tally(d, old, false);
+        free(old);
+    }
+    return 0;
+}
+
+static int insert(dsup_t *d, dchild_t *c)
+{
+    if (put(d, c) < 0)
+        return GROVE_ENOMEM;
+    tally(d, c, true);
     return 0;
 }
 
 static void forget(dsup_t *d, dchild_t *c)
 {
     grove__map_del(&d->kids, c->pid.id, NULL);
-    d->count--;
-    if (c->spec.type == GROVE_SUPERVISOR)
-        d->supervisors--;
-    if (!c->restarting)
-        d->active--;
+    tally(d, c, false);
     free(c);
 }
 
-/* Re-keys a child under its new pid after a restart. */
+/* Re-keys a child under its new pid after a restart (one key out, one
+ * in: the table needs no room). */
 static void rekey(dsup_t *d, dchild_t *c, grove_pid_t pid)
 {
     grove__map_del(&d->kids, c->pid.id, NULL);
     c->pid = pid;
-    grove__map_put(&d->kids, pid.id, (uint64_t)(uintptr_t)c);
+    (void)put(d, c);
 }
 
 static void set_restarting(dsup_t *d, dchild_t *c, bool on)

@@ -297,6 +297,63 @@ PROC_TEST(dynsup_D03_start_error_passed_through)
     DS_STOP(sup);
 }
 
+/* A start function that hands back its process while that one lives (a
+ * start-or-get), and starts a new one otherwise. */
+static grove_pid_t shared_kid;
+
+static void shared_kid_loop(void *arg)
+{
+    (void)arg;
+    grove_msg_t *m;
+    if (grove_recv(&m, GROVE_INFINITY) == 0)
+        grove_msg_free(m);
+}
+
+static int start_or_get(void *arg, grove_pid_t *pid, grove_reason_t *why)
+{
+    (void)arg;
+    (void)why;
+    if (grove_is_alive(shared_kid)) {
+        *pid = shared_kid;
+        return grove_link(shared_kid);
+    }
+    grove_spawn_opts_t o = {.link = true};
+    int rc = grove_spawn(shared_kid_loop, NULL, &o, pid);
+    if (rc == 0)
+        shared_kid = *pid;
+    return rc;
+}
+
+/* D-3: Elixir keys the children by pid, so a start that returns a process
+ * which is already a child replaces that child's record: one child, the
+ * later spec, counted once, and restarted once when it dies. */
+PROC_TEST(dynsup_D03_start_returning_a_child_replaces_it)
+{
+    shared_kid = GROVE_PID_NONE;
+    grove_dynsup_opts_t o = {.max_children = 2};
+    grove_pid_t sup = DS_START(&o);
+    grove_child_spec_t s = {.start = start_or_get,
+                            .restart = GROVE_TEMPORARY};
+    grove_pid_t a = DS_CHILD(sup, &s);
+    s.restart = GROVE_PERMANENT;
+    ASSERT_PID_EQ(DS_CHILD(sup, &s), a);
+    ASSERT_DS_COUNTS(sup, 1, 1, 0, 1);
+    grove_child_info_t ci[3];
+    ASSERT_EQ(ds_which(sup, ci, 3), 1);
+    ASSERT_PID_EQ(ci[0].pid, a);
+    ASSERT_EQ(ci[0].restart, GROVE_PERMANENT);
+    ASSERT_OK(grove_exit_signal(a, &(grove_reason_t){.kind = GROVE_EXIT_KILL}));
+    grove_pid_t b = DS_WAIT_NEW(sup, a);
+    ASSERT_PID_EQ(b, shared_kid);
+    ASSERT_DS_COUNTS(sup, 1, 1, 0, 1);
+    /* max_children counts it once: a second child still fits. */
+    shared_kid = GROVE_PID_NONE;
+    grove_pid_t c = DS_CHILD(sup, &s);
+    ASSERT_TRUE(c.id != b.id);
+    ASSERT_DS_COUNTS(sup, 2, 2, 0, 2);
+    DS_STOP(sup);
+}
+
 /* D-4: ids play no part: the same id (or none) starts as many children
  * as asked, and which_children shows them all with an empty id. */
 PROC_TEST(dynsup_D04_ids_are_ignored)
