@@ -90,23 +90,27 @@ GROVE_EXPORT int grove_registry_lookup(grove_registry_t *reg, const void *key,
 GROVE_EXPORT int grove_registry_whereis(grove_registry_t *reg,
                                         const void *key, size_t len,
                                         grove_pid_t *pid);
-/* The keys the process pid holds in reg: calls fn for each. Returns the
- * number or GROVE_EINVAL. */
+/* The keys the process pid holds in reg: calls fn for each, on a copy
+ * taken first (fn may call into reg or block). Returns the number,
+ * GROVE_EINVAL or GROVE_ENOMEM. */
 GROVE_EXPORT int grove_registry_keys(grove_registry_t *reg, grove_pid_t pid,
                                      void (*fn)(const void *key, size_t len,
                                                 void *arg),
                                      void *arg);
 /* Number of entries. */
 GROVE_EXPORT size_t grove_registry_count(grove_registry_t *reg);
-/* Entries under key whose value satisfies pred (NULL: all): writes up to
- * max, returns the number matched or GROVE_EINVAL. */
+/* Entries under key whose value satisfies pred (NULL: all), pred run on a
+ * copy outside the locks: writes up to max, returns the number matched,
+ * GROVE_EINVAL or GROVE_ENOMEM. */
 GROVE_EXPORT int grove_registry_match(grove_registry_t *reg, const void *key,
                                       size_t len,
                                       bool (*pred)(uint64_t value, void *arg),
                                       void *arg, grove_reg_entry_t *out,
                                       size_t max);
 /* Calls fn(key, len, pid, value, arg) for every entry for which pred is
- * true (NULL: every entry). Returns the number visited or GROVE_EINVAL. */
+ * true (NULL: every entry). Both run on a copy of each lock stripe's
+ * entries, outside the locks: they may call into reg or block. Returns
+ * the number visited, GROVE_EINVAL or GROVE_ENOMEM. */
 GROVE_EXPORT int grove_registry_select(
     grove_registry_t *reg,
     bool (*pred)(const void *key, size_t len, grove_pid_t pid,

@@ -974,6 +974,61 @@ GROVE_EXPORT int grove_registry_whereis(grove_registry_t *r, const void *key,
     return 0;
 }
 
+/* Entries copied under a lock for callbacks run after it: a callback may
+ * block, or call into the registry, neither of which it could do while a
+ * spin lock is held. Records of a snap_rec_t and the key's bytes, padded
+ * to 8. */
+typedef struct snap {
+    unsigned char *p;
+    size_t len, cap;
+    bool failed; /* out of memory: the copy is short */
+} snap_t;
+
+typedef struct snap_rec {
+    uint64_t pid, value;
+    size_t len;
+} snap_rec_t;
+
+static size_t snap_rec_size(size_t len)
+{
+    return sizeof(snap_rec_t) + ((len + 7) & ~(size_t)7);
+}
+
+static void snap_add(snap_t *sn, const void *key, size_t len, uint64_t pid,
+                     uint64_t value)
+{
+    size_t need = snap_rec_size(len);
+    if (sn->failed)
+        return;
+    if (sn->len + need > sn->cap) {
+        size_t cap = sn->cap ? sn->cap * 2 : 1024;
+        while (cap < sn->len + need)
+            cap *= 2;
+        unsigned char *p = grove__realloc(sn->p, cap);
+        if (!p) {
+            sn->failed = true;
+            return;
+        }
+        sn->p = p;
+        sn->cap = cap;
+    }
+    snap_rec_t *rec = (snap_rec_t *)(void *)(sn->p + sn->len);
+    *rec = (snap_rec_t){pid, value, len};
+    if (len)
+        memcpy(rec + 1, key, len);
+    sn->len += need;
+}
+
+/* The record at *off, moving *off past it; NULL at the end. */
+static const snap_rec_t *snap_next(const snap_t *sn, size_t *off)
+{
+    if (*off >= sn->len)
+        return NULL;
+    const snap_rec_t *rec = (const snap_rec_t *)(const void *)(sn->p + *off);
+    *off += snap_rec_size(rec->len);
+    return rec;
+}
+
 GROVE_EXPORT int grove_registry_keys(grove_registry_t *r, grove_pid_t pid,
                                      void (*fn)(const void *key, size_t len,
                                                 void *arg),
@@ -982,16 +1037,18 @@ GROVE_EXPORT int grove_registry_keys(grove_registry_t *r, grove_pid_t pid,
     if (!r || !fn)
         return GROVE_EINVAL;
     ostripe_t *os = ostripe_of(r, pid);
-    int n = 0;
+    snap_t sn = {0};
     grove__spin_lock(&os->lock);
     owner_t *ow = owner_find(os, pid);
-    for (size_t i = 0; ow && i < ow->n; i++) {
-        entry_t *e = ow->ents[i];
-        fn(key_of(e), LOAD(e->len), arg); /* must not call back into r */
-        n++;
-    }
+    for (size_t i = 0; ow && i < ow->n; i++)
+        snap_add(&sn, key_of(ow->ents[i]), LOAD(ow->ents[i]->len), pid.id, 0);
     grove__spin_unlock(&os->lock);
-    return n;
+    int n = 0;
+    const snap_rec_t *rec;
+    for (size_t off = 0; !sn.failed && (rec = snap_next(&sn, &off)); n++)
+        fn(rec + 1, rec->len, arg);
+    free(sn.p);
+    return sn.failed ? GROVE_ENOMEM : n;
 }
 
 GROVE_EXPORT size_t grove_registry_count(grove_registry_t *r)
@@ -1002,6 +1059,28 @@ GROVE_EXPORT size_t grove_registry_count(grove_registry_t *r)
     return n;
 }
 
+/* Every entry under key, into small (of n_small) or, when they are more,
+ * into an allocation at *buf that the caller frees. Returns 0 with *n,
+ * GROVE_ENOMEM or GROVE_EINVAL. */
+static int lookup_all(grove_registry_t *r, const void *key, size_t len,
+                      grove_reg_entry_t *small, size_t n_small,
+                      grove_reg_entry_t **buf, size_t *n)
+{
+    size_t cap = n_small;
+    *buf = small;
+    for (;;) {
+        int rc = grove_registry_lookup(r, key, len, *buf, cap, n);
+        if (rc < 0 || *n <= cap)
+            return rc;
+        if (*buf != small)
+            free(*buf);
+        cap = *n + 16;
+        *buf = grove__malloc(cap * sizeof **buf);
+        if (!*buf)
+            return GROVE_ENOMEM;
+    }
+}
+
 GROVE_EXPORT int grove_registry_match(grove_registry_t *r, const void *key,
                                       size_t len,
                                       bool (*pred)(uint64_t value, void *arg),
@@ -1010,20 +1089,20 @@ GROVE_EXPORT int grove_registry_match(grove_registry_t *r, const void *key,
 {
     if (!r || (!key && len) || (!out && max))
         return GROVE_EINVAL;
-    uint64_t h = grove__hash_bytes(key, len);
-    stripe_t *s = stripe_of(r, h);
+    grove_reg_entry_t small[16], *buf;
+    size_t n = 0;
+    int rc = lookup_all(r, key, len, small, 16, &buf, &n);
+    if (rc < 0)
+        return rc;
     int k = 0;
-    grove__spin_lock(&s->lock);
-    table_t *t = LOAD(s->tab);
-    for (entry_t *e = LOAD(t->b[bucket_of(t, h)]); e; e = LOAD(e->next)) {
-        uint64_t v = LOAD(e->value);
-        if (key_eq(e, h, key, len) && (!pred || pred(v, arg))) {
+    for (size_t i = 0; i < n; i++) /* pred runs outside every lock */
+        if (!pred || pred(buf[i].value, arg)) {
             if ((size_t)k < max)
-                out[k] = (grove_reg_entry_t){{LOAD(e->pid)}, v};
+                out[k] = buf[i];
             k++;
         }
-    }
-    grove__spin_unlock(&s->lock);
+    if (buf != small)
+        free(buf);
     return k;
 }
 
@@ -1038,24 +1117,28 @@ GROVE_EXPORT int grove_registry_select(
     if (!r || !fn)
         return GROVE_EINVAL;
     int n = 0;
-    for (unsigned i = 0; i <= r->mask; i++) {
+    snap_t sn = {0};
+    for (unsigned i = 0; i <= r->mask && !sn.failed; i++) {
         stripe_t *s = &r->stripes[i];
+        sn.len = 0;
         grove__spin_lock(&s->lock);
         table_t *t = LOAD(s->tab);
         for (size_t b = 0; b < t->n; b++)
-            for (entry_t *e = LOAD(t->b[b]); e; e = LOAD(e->next)) {
-                const unsigned char *k = key_of(e);
-                size_t len = LOAD(e->len);
-                grove_pid_t pid = {LOAD(e->pid)};
-                uint64_t v = LOAD(e->value);
-                if (!pred || pred(k, len, pid, v, arg)) {
-                    fn(k, len, pid, v, arg);
-                    n++;
-                }
-            }
+            for (entry_t *e = LOAD(t->b[b]); e; e = LOAD(e->next))
+                snap_add(&sn, key_of(e), LOAD(e->len), LOAD(e->pid),
+                         LOAD(e->value));
         grove__spin_unlock(&s->lock);
+        const snap_rec_t *rec;
+        for (size_t off = 0; !sn.failed && (rec = snap_next(&sn, &off));) {
+            grove_pid_t pid = {rec->pid};
+            if (!pred || pred(rec + 1, rec->len, pid, rec->value, arg)) {
+                fn(rec + 1, rec->len, pid, rec->value, arg);
+                n++;
+            }
+        }
     }
-    return n;
+    free(sn.p);
+    return sn.failed ? GROVE_ENOMEM : n;
 }
 
 GROVE_EXPORT int grove_registry_dispatch(grove_registry_t *r,
@@ -1066,19 +1149,11 @@ GROVE_EXPORT int grove_registry_dispatch(grove_registry_t *r,
 {
     if (!r || !fn || (!key && len))
         return GROVE_EINVAL;
-    grove_reg_entry_t small[16], *buf = small;
-    size_t cap = 16, n = 0;
-    for (;;) {
-        int rc = grove_registry_lookup(r, key, len, buf, cap, &n);
-        if (rc < 0 || n <= cap)
-            break;
-        if (buf != small)
-            free(buf);
-        cap = n + 16;
-        buf = grove__malloc(cap * sizeof *buf);
-        if (!buf)
-            return GROVE_ENOMEM;
-    }
+    grove_reg_entry_t small[16], *buf;
+    size_t n = 0;
+    int rc = lookup_all(r, key, len, small, 16, &buf, &n);
+    if (rc < 0)
+        return rc;
     if (n)
         fn(buf, n, arg); /* outside every lock: fn may do anything */
     if (buf != small)

@@ -668,3 +668,91 @@ TEST(registry_calls_from_a_plain_thread)
     ASSERT_OK(grove_registry_free(r));
     ASSERT_OK(grove_stop());
 }
+
+/* keys, match and select run their callbacks outside the registry's
+ * locks, on copies, as dispatch does: a callback may call into the same
+ * registry, even on the entry it is shown, or block while other
+ * processes on its scheduler register. Under a held spin lock each of
+ * these hung the scheduler. */
+static grove_registry_t *cb_reg;
+
+static void cb_unregister_key(const void *key, size_t len, void *arg)
+{
+    (void)arg;
+    ASSERT_OK(grove_registry_unregister(cb_reg, key, len));
+}
+
+static bool cb_pred_looks_up(uint64_t value, void *arg)
+{
+    (void)arg;
+    grove_reg_entry_t e;
+    size_t n = 0;
+    ASSERT_OK(grove_registry_lookup(cb_reg, "a", 1, &e, 1, &n));
+    return value == 2 && n == 1;
+}
+
+static void cb_unregister_and_sleep(const void *key, size_t len,
+                                    grove_pid_t pid, uint64_t value,
+                                    void *arg)
+{
+    (void)pid;
+    (void)arg;
+    ASSERT_OK(grove_registry_unregister(cb_reg, key, len));
+    if (value) /* one of the test's own: the registrar's are 0 */
+        ASSERT_OK(grove_sleep(5));
+}
+
+static void cb_registrar(void *arg)
+{
+    (void)arg;
+    char key[16];
+    for (int i = 0; i < 200; i++) {
+        int n = snprintf(key, sizeof key, "o%d", i);
+        if (grove_registry_register(cb_reg, key, (size_t)n, 0, NULL) < 0)
+            grove_exit_error(1, "register failed");
+    }
+    grove_msg_t *m; /* holds its keys until told */
+    if (grove_recv(&m, GROVE_INFINITY) == 0)
+        grove_msg_free(m);
+}
+
+PROC_TEST_OPTS(registry_callbacks_may_call_back_and_block, .schedulers = 1)
+{
+    cb_reg = new_reg(GROVE_REG_UNIQUE, 1);
+    const char *keys[3] = {"a", "b", "c"};
+    for (uint64_t i = 0; i < 3; i++)
+        ASSERT_OK(grove_registry_register(cb_reg, keys[i], 1, i + 1, NULL));
+    ASSERT_EQ(grove_registry_keys(cb_reg, grove_self(), cb_unregister_key,
+                                  NULL),
+              3);
+    ASSERT_EQ(grove_registry_count(cb_reg), 0);
+    for (uint64_t i = 0; i < 3; i++)
+        ASSERT_OK(grove_registry_register(cb_reg, keys[i], 1, i + 1, NULL));
+    grove_reg_entry_t e[2];
+    ASSERT_EQ(grove_registry_match(cb_reg, "b", 1, cb_pred_looks_up, NULL,
+                                   e, 2),
+              1);
+    ASSERT_EQ(e[0].value, 2);
+    /* The registrar runs on this scheduler while select's callback
+     * sleeps, and its keys land in the stripes select is walking. */
+    grove_ref_t ref;
+    grove_spawn_opts_t o = {.monitor = true, .monitor_ref = &ref};
+    grove_pid_t registrar;
+    ASSERT_OK(grove_spawn(cb_registrar, NULL, &o, &registrar));
+    int n = grove_registry_select(cb_reg, NULL, cb_unregister_and_sleep,
+                                  NULL);
+    ASSERT_TRUE(n >= 3); /* and whichever of the registrar's it saw, which
+                            its unregister leaves alone */
+    WAIT_UNTIL(grove_registry_count(cb_reg) == 200);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(grove_registry_whereis(cb_reg, keys[i], 1,
+                                         &(grove_pid_t){0}),
+                  GROVE_ENOTFOUND);
+    ASSERT_OK(grove_send(registrar, 1, NULL, 0));
+    grove_msg_t *m;
+    ASSERT_OK(grove_recv_ref(&m, ref, gt_scaled_ms(10000)));
+    ASSERT_EQ(grove_msg_reason(m)->kind, GROVE_EXIT_NORMAL);
+    grove_msg_free(m);
+    ASSERT_EQ(grove_registry_count(cb_reg), 0);
+    ASSERT_OK(grove_registry_free(cb_reg));
+}
