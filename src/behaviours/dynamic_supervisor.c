@@ -93,7 +93,7 @@ static int put(dsup_t *d, dchild_t *c)
     dchild_t *old = find(d, c->pid);
     if (grove__map_put(&d->kids, c->pid.id, (uint64_t)(uintptr_t)c) < 0)
         return GROVE_ENOMEM;
-    if (old && old != c) {
+    if (old) {
         tally(d, old, false);
         free(old);
     }
