@@ -101,6 +101,9 @@ int grove__deliver(grove__proc_t *p, uint32_t gen, grove_msg_t *m);
  * request (a call's too) with DOWN noproc, both naming dead; anything
  * else is dropped, as a send to a dead pid is. */
 void grove__dead_letter(grove_msg_t *m, grove_pid_t dead);
+/* grove__dead_letter for a message queued at p's slot, naming the
+ * incarnation it was sent to (which may be an earlier one than p's). */
+void grove__dead_letter_queued(grove__proc_t *p, grove_msg_t *m);
 
 /* The pid of incarnation gen of a slot (grove_pid_slot and
  * grove_pid_generation take it apart). */

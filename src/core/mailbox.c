@@ -172,6 +172,12 @@ void grove__dead_letter(grove_msg_t *m, grove_pid_t dead)
     grove__msg_destroy(m);
 }
 
+void grove__dead_letter_queued(grove__proc_t *p, grove_msg_t *m)
+{
+    grove__dead_letter(m,
+                       grove__pid_make(grove_pid_slot(p->pid), m->to_gen));
+}
+
 /* Pushes the chain head..tail (linked newest first, all to incarnation
  * gen) to p's inbox in one step, or, p being gone, to the dead-letter
  * path. */
@@ -590,7 +596,7 @@ static void handle(grove__proc_t *p, grove_msg_t *m)
          * checks the generation, then swaps the inbox, and between the
          * two the target can exit and a spawn reuse its slot (the inbox
          * is empty again, so the swap succeeds). */
-        grove__dead_letter(m, grove__pid_make(grove_pid_slot(p->pid), m->to_gen));
+        grove__dead_letter_queued(p, m);
         return;
     }
     switch (m->sig) {

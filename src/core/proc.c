@@ -589,7 +589,7 @@ static void answer_dead_letters(grove__proc_t *p, grove_msg_t *m)
 {
     while (m) {
         grove_msg_t *next = (grove_msg_t *)m->link.next;
-        grove__dead_letter(m, grove__pid_make(grove_pid_slot(p->pid), m->to_gen));
+        grove__dead_letter_queued(p, m);
         m = next;
     }
 }
